@@ -1,0 +1,1 @@
+"""Bytewax dataflows (thin wiring) and the pure domain logic they run."""

@@ -1,0 +1,189 @@
+"""Ticket events -> per-agent facts (assigned, resolved + handle time, first response, CSAT).
+
+Handle time and first-response time join two events of one ticket, so this runs keyed
+by ticket; the facts then regroup by agent for windowing. Out-of-order pairs wait in
+the ticket's state until their partner arrives (or the input ends).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+from uuid import UUID
+
+from flows.timeutil import to_ms
+from schemas.events import (
+    CsatReceived,
+    Event,
+    TicketAssigned,
+    TicketCreated,
+    TicketFirstResponse,
+    TicketResolved,
+)
+
+LOW_CSAT_MAX = 2
+
+
+class FactKind(IntEnum):
+    ASSIGNED = 1
+    RESOLVED = 2
+    FIRST_RESPONSE = 3
+    CSAT = 4
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFact:
+    """Something an agent did at event time ``at_ms``; ``value`` depends on the kind."""
+
+    tenant_id: str
+    agent_id: str
+    kind: FactKind
+    at_ms: int
+    value: float | None
+    event_id: UUID
+    event_type: str
+    partition: int = 0  # input partition the causing event came from (for watermarks)
+
+
+AGENT_EVENT_TYPES = frozenset(
+    {
+        "ticket.created",
+        "ticket.assigned",
+        "ticket.first_response",
+        "ticket.resolved",
+        "csat.received",
+    }
+)
+
+
+@dataclass(slots=True)
+class _Ticket:
+    created_ms: int | None = None
+    assignments: list[int] = field(default_factory=list)  # sorted event times
+    responded: bool = False
+    pending_response: tuple[str, int, UUID] | None = None
+    pending_resolutions: list[tuple[str, int, UUID]] = field(default_factory=list)
+    last_seen_ms: int = 0
+
+
+@dataclass
+class TicketTracker:
+    """Joins the events of each ticket; forgets tickets idle for ``retention_ms``."""
+
+    retention_ms: int = 30 * 86_400_000
+    tickets: dict[tuple[str, str], _Ticket] = field(default_factory=dict)
+    max_ms: int = 0
+
+    def on_event(self, event: Event, partition: int = 0) -> list[AgentFact]:
+        facts = self._on_event(event)
+        if partition:
+            facts = [replace(f, partition=partition) for f in facts]
+        return facts
+
+    def _on_event(self, event: Event) -> list[AgentFact]:
+        at = to_ms(event.occurred_at)
+        p = event.payload
+        tenant = event.tenant_id
+        if isinstance(p, CsatReceived):
+            return [
+                AgentFact(
+                    tenant,
+                    p.agent_id,
+                    FactKind.CSAT,
+                    at,
+                    float(p.rating),
+                    event.event_id,
+                    event.event_type,
+                )
+            ]
+        if not isinstance(p, TicketCreated | TicketAssigned | TicketFirstResponse | TicketResolved):
+            return []
+        self.max_ms = max(self.max_ms, at)
+        t = self.tickets.get((tenant, p.ticket_id))
+        if t is None:
+            t = self.tickets[(tenant, p.ticket_id)] = _Ticket()
+        t.last_seen_ms = max(t.last_seen_ms, at)
+        out: list[AgentFact] = []
+        if isinstance(p, TicketCreated):
+            t.created_ms = at
+            if t.pending_response is not None:
+                out.append(self._response(tenant, t, *t.pending_response))
+                t.pending_response = None
+        elif isinstance(p, TicketAssigned):
+            bisect.insort(t.assignments, at)
+            out.append(
+                AgentFact(
+                    tenant,
+                    p.agent_id,
+                    FactKind.ASSIGNED,
+                    at,
+                    None,
+                    event.event_id,
+                    event.event_type,
+                )
+            )
+            still: list[tuple[str, int, UUID]] = []
+            for agent, r_at, eid in t.pending_resolutions:
+                if t.assignments[0] <= r_at:
+                    out.append(self._resolution(tenant, t, agent, r_at, eid))
+                else:
+                    still.append((agent, r_at, eid))
+            t.pending_resolutions = still
+        elif isinstance(p, TicketFirstResponse):
+            if not t.responded:
+                t.responded = True
+                if t.created_ms is None:
+                    t.pending_response = (p.agent_id, at, event.event_id)
+                else:
+                    out.append(self._response(tenant, t, p.agent_id, at, event.event_id))
+        elif t.assignments and t.assignments[0] <= at:
+            out.append(self._resolution(tenant, t, p.agent_id, at, event.event_id))
+        else:
+            t.pending_resolutions.append((p.agent_id, at, event.event_id))
+        return out
+
+    @staticmethod
+    def _response(tenant: str, t: _Ticket, agent: str, at: int, eid: UUID) -> AgentFact:
+        assert t.created_ms is not None
+        return AgentFact(
+            tenant,
+            agent,
+            FactKind.FIRST_RESPONSE,
+            at,
+            (at - t.created_ms) / 1000.0,
+            eid,
+            "ticket.first_response",
+        )
+
+    @staticmethod
+    def _resolution(tenant: str, t: _Ticket, agent: str, at: int, eid: UUID) -> AgentFact:
+        """Handle time runs from the last assignment at or before the resolution."""
+        i = bisect.bisect_right(t.assignments, at)
+        handle = (at - t.assignments[i - 1]) / 1000.0 if i else None
+        return AgentFact(tenant, agent, FactKind.RESOLVED, at, handle, eid, "ticket.resolved")
+
+    def flush(self) -> list[AgentFact]:
+        """End of input: resolutions still waiting for an assignment count, without a
+        handle time. A first response whose ticket creation never arrived has no
+        response time to give, so it stays out of the average."""
+        out: list[AgentFact] = []
+        for (tenant, _), t in self.tickets.items():
+            for agent, at, eid in t.pending_resolutions:
+                out.append(
+                    AgentFact(tenant, agent, FactKind.RESOLVED, at, None, eid, "ticket.resolved")
+                )
+            t.pending_resolutions = []
+        return out
+
+    def expire(self) -> list[AgentFact]:
+        """Forget idle tickets (bounded state); their pending resolutions are flushed."""
+        cutoff = self.max_ms - self.retention_ms
+        out: list[AgentFact] = []
+        for key in [k for k, t in self.tickets.items() if t.last_seen_ms < cutoff]:
+            t = self.tickets.pop(key)
+            for agent, at, eid in t.pending_resolutions:
+                out.append(
+                    AgentFact(key[0], agent, FactKind.RESOLVED, at, None, eid, "ticket.resolved")
+                )
+        return out

@@ -1,0 +1,31 @@
+"""What the dataflows need to know, independent of how the process was configured."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+FLOW_NAMES: tuple[str, ...] = ("ingest", "agent_performance")
+
+
+def system_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Tunables of the flows; ``now`` is injected so tests control wall time."""
+
+    flows: frozenset[str] = frozenset(FLOW_NAMES)
+    allowed_lateness_s: float = 60.0
+    dedup_window_s: float = 3600.0
+    provisional_interval_s: float = 5.0
+    shards: int = 32
+    idle_advance: bool = True
+    now: Callable[[], datetime] = field(default=system_utc)
+
+    def __post_init__(self) -> None:
+        unknown = self.flows - set(FLOW_NAMES)
+        if unknown:
+            raise ValueError(f"unknown flow(s) {sorted(unknown)}; known: {list(FLOW_NAMES)}")

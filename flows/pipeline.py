@@ -1,0 +1,22 @@
+"""The whole cxpulse dataflow: ingest plus every selected downstream flow.
+
+One dataflow reads the events topic once and fans out, so selecting flows never
+re-reads Kafka or double-writes dead letters.
+"""
+
+from __future__ import annotations
+
+from bytewax.dataflow import Dataflow
+
+from flows.agent_performance import add_agent_performance
+from flows.config import FlowConfig
+from flows.ingest import add_ingest
+from flows.io import FlowIO
+
+
+def build_flow(cfg: FlowConfig, io: FlowIO) -> Dataflow:
+    flow = Dataflow("cxpulse")
+    events = add_ingest(flow, cfg, io)
+    if "agent_performance" in cfg.flows:
+        add_agent_performance(events, cfg, io)
+    return flow

@@ -1,0 +1,36 @@
+"""Small pure functions the dataflow wiring calls (named, so no logic hides in lambdas)."""
+
+from __future__ import annotations
+
+from typing import TypeGuard
+
+from flows.agent_facts import AGENT_EVENT_TYPES, AgentFact
+from flows.sharding import shard_of
+from schemas.results import AgentWindow, DeadLetter, LateEvent
+from schemas.transport import Accepted
+
+
+def is_accepted(item: Accepted | DeadLetter) -> TypeGuard[Accepted]:
+    return isinstance(item, Accepted)
+
+
+def is_window_row(item: AgentWindow | LateEvent) -> TypeGuard[AgentWindow]:
+    return isinstance(item, AgentWindow)
+
+
+def concerns_agents(a: Accepted) -> bool:
+    return a.event.event_type in AGENT_EVENT_TYPES
+
+
+def event_id_shard(shards: int, a: Accepted) -> str:
+    return shard_of(shards, str(a.event.event_id))
+
+
+def ticket_shard(shards: int, a: Accepted) -> str:
+    """Ticket events (and CSAT, which names its ticket) meet in one shard."""
+    ticket_id: str = getattr(a.event.payload, "ticket_id", "")
+    return shard_of(shards, a.event.tenant_id, ticket_id)
+
+
+def agent_shard(shards: int, f: AgentFact) -> str:
+    return shard_of(shards, f.tenant_id, f.agent_id)

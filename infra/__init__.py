@@ -1,0 +1,1 @@
+"""How cxpulse runs: settings, CLI, migrations, local Kafka, simulator."""

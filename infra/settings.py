@@ -1,0 +1,100 @@
+"""Runtime settings, read once from the environment (prefix ``CXPULSE_``).
+
+Validated at start so a typo fails loudly before any broker or database is touched.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]{0,100}$")
+
+
+class Settings(BaseSettings):
+    """Everything a cxpulse process needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix="CXPULSE_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = "cx."
+    data_dir: Path = Path(".cxpulse")
+    clickhouse_dsn: str = ""  # empty: the embedded engine under data_dir
+    clickhouse_database: str = "cxpulse"
+    api_keys: SecretStr = SecretStr("")
+    # flows
+    allowed_lateness_s: float = Field(default=60.0, ge=0)
+    dedup_window_s: float = Field(default=3600.0, ge=0)
+    provisional_interval_s: float = Field(default=5.0, gt=0)
+    shards: int = Field(default=32, ge=1, le=4096)
+    workers: int = Field(default=1, ge=1, le=64)
+    snapshot_interval_s: float = Field(default=5.0, gt=0)
+    kafka_batch_size: int = Field(default=5000, ge=1)
+    topic_partitions: int = Field(default=3, ge=1)
+
+    @field_validator("clickhouse_database")
+    @classmethod
+    def _database_is_identifier(cls, v: str) -> str:
+        if not _IDENT.match(v):
+            raise ValueError("must be a plain identifier: letters, digits, underscore")
+        return v
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix_is_topic_safe(cls, v: str) -> str:
+        if not _TOPIC_PREFIX.match(v):
+            raise ValueError("may only hold letters, digits, '.', '_' and '-'")
+        return v
+
+    @model_validator(mode="after")
+    def _keys_parse(self) -> Settings:
+        _ = self.tenant_keys  # raises on a malformed CXPULSE_API_KEYS
+        return self
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.topic_prefix}events"
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.topic_prefix}dlq"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.topic_prefix}alerts"
+
+    @property
+    def dsn(self) -> str:
+        """The ClickHouse DSN; the embedded engine lives in ``<data_dir>/clickhouse``."""
+        if self.clickhouse_dsn:
+            return self.clickhouse_dsn
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def embedded_clickhouse(self) -> bool:
+        return self.dsn.startswith("chdb://")
+
+    @property
+    def recovery_dir(self) -> Path:
+        return self.data_dir / "recovery"
+
+    @cached_property
+    def tenant_keys(self) -> dict[str, str]:
+        """API key -> tenant, from ``tenant:key,tenant:key``."""
+        out: dict[str, str] = {}
+        raw = self.api_keys.get_secret_value().strip()
+        if not raw:
+            return out
+        for pair in raw.split(","):
+            tenant, sep, key = pair.strip().partition(":")
+            if not sep or not tenant or not key:
+                raise ValueError("CXPULSE_API_KEYS must look like 'tenant:key,tenant:key'")
+            if key in out:
+                raise ValueError("CXPULSE_API_KEYS gives one key to two tenants")
+            out[key] = tenant
+        return out

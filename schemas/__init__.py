@@ -1,0 +1,1 @@
+"""Typed contracts of cxpulse: input events, result rows, alerts."""

@@ -1,0 +1,240 @@
+"""Input events: one envelope, one payload model per ``event_type``.
+
+Strict on purpose: producers get a precise rejection instead of silently coerced data.
+Every model forbids unknown fields so a typo in a field name is an error, not a loss.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+Id = Annotated[str, Field(min_length=1, max_length=128)]
+Text = Annotated[str, Field(max_length=20_000)]
+Label = Annotated[str, Field(min_length=1, max_length=128)]
+
+Channel = Literal["phone", "email", "chat", "portal"]
+Priority = Literal["low", "normal", "high", "urgent"]
+Severity = Literal["low", "medium", "high", "critical"]
+AgentStatus = Literal["active", "idle", "in_call", "offline"]
+SessionChannel = Literal["phone", "email", "chat", "portal", "video"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+# ---- payloads -------------------------------------------------------------------------
+
+
+class TicketCreated(_Strict):
+    ticket_id: Id
+    client_id: Id
+    channel: Channel
+    queue: Label
+    priority: Priority
+    category: Label
+    subject: Text
+    description: Text
+    region: Label
+
+
+class TicketAssigned(_Strict):
+    ticket_id: Id
+    agent_id: Id
+    assigned_by: Literal["auto", "manual"]
+
+
+class TicketFirstResponse(_Strict):
+    ticket_id: Id
+    agent_id: Id
+
+
+class TicketResolved(_Strict):
+    ticket_id: Id
+    agent_id: Id
+    category: Label
+    resolution_code: Label
+    resolution_text: Text
+
+
+class TicketReopened(_Strict):
+    ticket_id: Id
+
+
+class ComplaintCreated(_Strict):
+    complaint_id: Id
+    client_id: Id
+    severity: Severity
+    category: Label
+    description: Text
+    ticket_id: Id | None = None
+
+
+class ComplaintEscalated(_Strict):
+    complaint_id: Id
+    client_id: Id
+    severity: Severity
+
+
+class ComplaintResolved(_Strict):
+    complaint_id: Id
+    client_id: Id
+    agent_id: Id
+
+
+class CsatReceived(_Strict):
+    survey_id: Id
+    ticket_id: Id
+    agent_id: Id
+    client_id: Id
+    rating: Annotated[int, Field(ge=1, le=5)]
+    comment: Text | None = None
+
+
+class AgentStatusChanged(_Strict):
+    agent_id: Id
+    status: AgentStatus
+    team: Label
+
+
+class ClientHealthUpdated(_Strict):
+    client_id: Id
+    health_score: Annotated[float, Field(ge=0, le=100)]
+
+
+class ServiceRequested(_Strict):
+    request_id: Id
+    client_id: Id
+    region: Label
+    service_type: Label
+    urgency: Literal["low", "normal", "high", "urgent"]
+
+
+class SessionLifecycle(_Strict):
+    session_id: Id
+    channel: SessionChannel
+    queue: Label
+    agent_id: Id | None = None
+
+
+class MessageSent(_Strict):
+    session_id: Id
+    sender: Literal["agent", "customer"]
+    kind: Literal["text", "image", "file", "audio", "video"]
+
+
+class KbArticleCreated(_Strict):
+    article_id: Id
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    body: Text
+    category: Label
+
+
+# ---- envelope -------------------------------------------------------------------------
+
+
+class Event(_Strict):
+    """The envelope every event shares; subclasses narrow ``event_type`` and ``payload``."""
+
+    event_id: UUID
+    event_type: str
+    payload: _Strict
+    schema_version: Literal[1]
+    tenant_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    occurred_at: AwareDatetime
+    source: Annotated[str, Field(min_length=1, max_length=128)]
+    correlation_id: Annotated[str, Field(max_length=128)] | None = None
+
+
+def _event(name: str, event_type: str, payload: type[_Strict]) -> type[Event]:
+    """One envelope subclass per event type, discriminated by ``event_type``."""
+    model: type[Event] = type(
+        name,
+        (Event,),
+        {
+            "__annotations__": {
+                "event_type": Literal[event_type],
+                "payload": payload,
+            },
+            "__module__": __name__,
+            "__doc__": f"Envelope carrying a ``{event_type}`` payload.",
+        },
+    )
+    return model
+
+
+PAYLOADS: dict[str, type[_Strict]] = {
+    "ticket.created": TicketCreated,
+    "ticket.assigned": TicketAssigned,
+    "ticket.first_response": TicketFirstResponse,
+    "ticket.resolved": TicketResolved,
+    "ticket.reopened": TicketReopened,
+    "complaint.created": ComplaintCreated,
+    "complaint.escalated": ComplaintEscalated,
+    "complaint.resolved": ComplaintResolved,
+    "csat.received": CsatReceived,
+    "agent.status_changed": AgentStatusChanged,
+    "client.health_updated": ClientHealthUpdated,
+    "service.requested": ServiceRequested,
+    "session.queued": SessionLifecycle,
+    "session.started": SessionLifecycle,
+    "session.ended": SessionLifecycle,
+    "message.sent": MessageSent,
+    "kb.article_created": KbArticleCreated,
+}
+
+EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
+
+# The payload field whose value, with the tenant, keys a Kafka message: every event of
+# one ticket (or session, client, ...) lands in one partition, in order.
+ENTITY_FIELD: dict[str, str] = {
+    "ticket.created": "ticket_id",
+    "ticket.assigned": "ticket_id",
+    "ticket.first_response": "ticket_id",
+    "ticket.resolved": "ticket_id",
+    "ticket.reopened": "ticket_id",
+    "complaint.created": "complaint_id",
+    "complaint.escalated": "complaint_id",
+    "complaint.resolved": "complaint_id",
+    "csat.received": "ticket_id",
+    "agent.status_changed": "agent_id",
+    "client.health_updated": "client_id",
+    "service.requested": "request_id",
+    "session.queued": "session_id",
+    "session.started": "session_id",
+    "session.ended": "session_id",
+    "message.sent": "session_id",
+    "kb.article_created": "article_id",
+}
+
+_MODELS: dict[str, type[Event]] = {
+    et: _event("".join(p.title() for p in et.replace("_", ".").split(".")) + "Event", et, pl)
+    for et, pl in PAYLOADS.items()
+}
+
+
+def _union_type() -> Any:
+    """Discriminated union over every event type, built from PAYLOADS."""
+    return Annotated[Union[tuple(_MODELS.values())], Field(discriminator="event_type")]  # noqa: UP007
+
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(_union_type())
+
+
+def parse_event(raw: bytes | str) -> Event:
+    """Validate one JSON event; raises ``pydantic.ValidationError`` with every problem."""
+    return EVENT_ADAPTER.validate_json(raw)
+
+
+def event_model(event_type: str) -> type[Event]:
+    """The envelope model of one event type (KeyError for unknown types)."""
+    return _MODELS[event_type]
+
+
+def entity_key(event: Event) -> str:
+    """``tenant/entity`` Kafka key: keeps one entity's events ordered in one partition."""
+    field = ENTITY_FIELD[event.event_type]
+    return f"{event.tenant_id}/{getattr(event.payload, field)}"

@@ -1,0 +1,1 @@
+"""Writers to ClickHouse and Kafka, and the read side the API uses."""

@@ -1,0 +1,168 @@
+"""How each result type maps onto its ClickHouse table (column order = insert order)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from schemas.results import AgentWindow, Alert, DeadLetter, LateEvent
+from schemas.transport import Accepted
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TableSpec(Generic[T]):
+    table: str
+    columns: Sequence[str]
+    to_row: Callable[[T], Sequence[Any]]
+
+
+def _event_row(a: Accepted) -> Sequence[Any]:
+    e = a.event
+    return (
+        e.event_id,
+        e.event_type,
+        e.schema_version,
+        e.tenant_id,
+        e.occurred_at,
+        a.ingested_at,
+        e.source,
+        e.correlation_id,
+        e.payload.model_dump_json(),
+        a.partition,
+        a.offset,
+    )
+
+
+EVENTS: TableSpec[Accepted] = TableSpec(
+    "events",
+    (
+        "event_id",
+        "event_type",
+        "schema_version",
+        "tenant_id",
+        "occurred_at",
+        "ingested_at",
+        "source",
+        "correlation_id",
+        "payload",
+        "kafka_partition",
+        "kafka_offset",
+    ),
+    _event_row,
+)
+
+
+def _dead_letter_row(d: DeadLetter) -> Sequence[Any]:
+    return (
+        d.letter_id,
+        d.received_at,
+        d.topic,
+        d.partition,
+        d.offset,
+        d.reason,
+        d.error,
+        d.raw,
+        d.key,
+    )
+
+
+DEAD_LETTERS: TableSpec[DeadLetter] = TableSpec(
+    "dead_letters",
+    ("letter_id", "received_at", "topic", "partition", "offset", "reason", "error", "raw", "key"),
+    _dead_letter_row,
+)
+
+_WINDOW_COLUMNS = (
+    "row_id",
+    "version",
+    "is_final",
+    "tenant_id",
+    "agent_id",
+    "window",
+    "window_start",
+    "window_end",
+    "tickets_assigned",
+    "tickets_resolved",
+    "handle_time_sum_s",
+    "handle_time_count",
+    "first_response_sum_s",
+    "first_response_count",
+    "csat_sum",
+    "csat_count",
+    "low_csat_count",
+)
+
+
+def _window_row(w: AgentWindow) -> Sequence[Any]:
+    return tuple(getattr(w, c) for c in _WINDOW_COLUMNS)
+
+
+AGENT_PERFORMANCE: TableSpec[AgentWindow] = TableSpec(
+    "agent_performance", _WINDOW_COLUMNS, _window_row
+)
+
+
+def _alert_row(a: Alert) -> Sequence[Any]:
+    return (
+        a.alert_id,
+        a.tenant_id,
+        a.kind,
+        a.severity,
+        a.subject_type,
+        a.subject_id,
+        a.title,
+        json.dumps(a.details, sort_keys=True, default=str),
+        a.event_time,
+        a.fired_at,
+    )
+
+
+ALERTS: TableSpec[Alert] = TableSpec(
+    "alerts",
+    (
+        "alert_id",
+        "tenant_id",
+        "kind",
+        "severity",
+        "subject_type",
+        "subject_id",
+        "title",
+        "details",
+        "event_time",
+        "fired_at",
+    ),
+    _alert_row,
+)
+
+
+def _late_row(e: LateEvent) -> Sequence[Any]:
+    return (
+        e.late_id,
+        e.flow,
+        e.event_id,
+        e.tenant_id,
+        e.event_type,
+        e.occurred_at,
+        e.watermark,
+        e.recorded_at,
+    )
+
+
+LATE_EVENTS: TableSpec[LateEvent] = TableSpec(
+    "late_events",
+    (
+        "late_id",
+        "flow",
+        "event_id",
+        "tenant_id",
+        "event_type",
+        "occurred_at",
+        "watermark",
+        "recorded_at",
+    ),
+    _late_row,
+)
