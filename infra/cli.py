@@ -1,0 +1,341 @@
+"""``cxpulse``: the one command for operators, producers and developers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from flows.config import FLOW_NAMES
+from infra.settings import Settings
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="cxpulse: customer-operations events -> live intelligence.",
+)
+kafka_app = typer.Typer(no_args_is_help=True, help="Local Apache Kafka (KRaft, single node).")
+schema_app = typer.Typer(no_args_is_help=True, help="Event schemas for producers.")
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(schema_app, name="schema")
+
+log = logging.getLogger("cxpulse")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        typer.secho(f"invalid configuration:\n{exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _err(msg: str) -> None:
+    typer.secho(msg, fg="red", err=True)
+
+
+def _local_kafka(settings: Settings) -> Any:
+    from infra.kafka_local import LocalKafka
+
+    host, _, port = settings.kafka_bootstrap.rpartition(":")
+    if host not in ("127.0.0.1", "localhost") or not port.isdigit():
+        _err(
+            f"CXPULSE_KAFKA_BOOTSTRAP={settings.kafka_bootstrap} is not local; "
+            "the local broker only runs on 127.0.0.1:<port>"
+        )
+        raise typer.Exit(2)
+    return LocalKafka(home=settings.data_dir / "kafka", port=int(port))
+
+
+# ---- kafka -------------------------------------------------------------------------------
+
+
+@kafka_app.command("up")
+def kafka_up(timeout: float = 90.0) -> None:
+    """Start the local broker (idempotent) and wait until it answers."""
+    settings = _settings()
+    broker = _local_kafka(settings)
+    broker.ensure_jars(progress=lambda m: typer.echo(m, err=True))
+    typer.echo(f"kafka up at {broker.up(timeout_s=timeout)} (logs: {broker.home / 'logs'})")
+
+
+@kafka_app.command("down")
+def kafka_down() -> None:
+    """Stop the local broker (idempotent)."""
+    stopped = _local_kafka(_settings()).down()
+    typer.echo("kafka stopped" if stopped else "kafka was not running")
+
+
+@kafka_app.command("status")
+def kafka_status() -> None:
+    """Print whether the local broker runs, with its pid and address."""
+    typer.echo(json.dumps(_local_kafka(_settings()).status(), default=str))
+
+
+@app.command()
+def topics() -> None:
+    """Create the events, dead-letter and alert topics if missing."""
+    from infra.topics import ensure_topics
+
+    settings = _settings()
+    created = ensure_topics(settings, log=typer.echo)
+    if not created:
+        typer.echo("topics exist")
+
+
+# ---- clickhouse ----------------------------------------------------------------------------
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending ClickHouse migrations (idempotent)."""
+    from infra.migrate import migrate as run_migrations
+
+    settings = _settings()
+    run_migrations(settings.dsn, settings.clickhouse_database, log=typer.echo)
+
+
+@app.command()
+def sql(query: str, fmt: Annotated[str, typer.Option("--format")] = "PrettyCompact") -> None:
+    """Run a read query on the configured ClickHouse (handy with the embedded engine,
+    which only the process owning the data dir can open)."""
+    from sinks.clickhouse_client import open_client
+
+    settings = _settings()
+    client = open_client(settings.dsn, settings.clickhouse_database)
+    result = client.raw_query(query, fmt=fmt)
+    sys.stdout.write(result.decode() if isinstance(result, bytes) else str(result))
+
+
+# ---- producers ---------------------------------------------------------------------------
+
+
+@schema_app.command("export")
+def schema_export(directory: Path) -> None:
+    """Write JSON Schema files: one per event type plus the full envelope union."""
+    from schemas.export import export_json_schemas
+
+    for path in export_json_schemas(directory):
+        typer.echo(path)
+
+
+@app.command()
+def emit(
+    file: Annotated[str, typer.Argument(help="JSON-lines file, or - for stdin")],
+    dry_run: Annotated[bool, typer.Option(help="validate only, send nothing")] = False,
+) -> None:
+    """Validate JSON lines and send the valid ones; report every invalid line."""
+    from infra.emit import BadLine, check_lines
+    from infra.producer import EventProducer
+
+    settings = _settings()
+    stream = sys.stdin.buffer if file == "-" else Path(file).open("rb")  # noqa: SIM115
+    bad = good = 0
+    try:
+        with EventProducer(settings.kafka_bootstrap, settings.events_topic) as producer:
+            for item in check_lines(stream):
+                if isinstance(item, BadLine):
+                    bad += 1
+                    typer.echo(f"line {item.number}: {item.reason}", err=True)
+                    continue
+                good += 1
+                if not dry_run:
+                    producer.send(item.key, item.value)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    verb = "validated" if dry_run else "sent"
+    typer.echo(f"{verb} {good} event(s) to {settings.events_topic}; {bad} invalid", err=True)
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command()
+def simulate(
+    rate: Annotated[float, typer.Option(help="max events per second (0: no cap)")] = 200.0,
+    count: Annotated[int, typer.Option(help="stop after N events (0: run until stopped)")] = 0,
+    seed: int = 7,
+    tenants: int = 3,
+    agents: Annotated[int, typer.Option(help="agents per tenant")] = 20,
+    clients: Annotated[int, typer.Option(help="clients per tenant")] = 200,
+    tickets_per_hour: Annotated[float, typer.Option(help="peak tickets/h per tenant")] = 60.0,
+    backfill_hours: Annotated[float, typer.Option(help="history to send first, fast")] = 0.0,
+    speed: Annotated[float, typer.Option(help="event time per wall time once live")] = 1.0,
+    invalid_every: Annotated[int, typer.Option(help="1 bad message per N (0: none)")] = 0,
+) -> None:
+    """Produce realistic, seeded traffic (history first, then live)."""
+    from infra.simulate import run_simulation
+
+    settings = _settings()
+    run_simulation(
+        settings,
+        rate=rate,
+        count=count,
+        seed=seed,
+        tenants=tenants,
+        agents=agents,
+        clients=clients,
+        tickets_per_hour=tickets_per_hour,
+        backfill=timedelta(hours=backfill_hours),
+        speed=speed,
+        invalid_every=invalid_every,
+    )
+
+
+# ---- running -------------------------------------------------------------------------------
+
+
+def _flows(names: list[str] | None) -> frozenset[str]:
+    chosen = frozenset(names or FLOW_NAMES)
+    unknown = chosen - set(FLOW_NAMES)
+    if unknown:
+        _err(f"unknown flow(s): {', '.join(sorted(unknown))}; known: {', '.join(FLOW_NAMES)}")
+        raise typer.Exit(2)
+    return chosen
+
+
+def _prepare(settings: Settings) -> None:
+    from infra.migrate import migrate as run_migrations
+    from infra.topics import ensure_topics
+
+    ensure_topics(settings, log=typer.echo)
+    run_migrations(settings.dsn, settings.clickhouse_database, log=typer.echo)
+
+
+@app.command()
+def run(
+    flows: Annotated[
+        list[str] | None, typer.Argument(help=f"any of {', '.join(FLOW_NAMES)}")
+    ] = None,
+    until_end: Annotated[bool, typer.Option(help="stop at the end offsets seen at start")] = False,
+) -> None:
+    """Run the dataflows (all by default) with recovery; resumes where it stopped."""
+    from infra.runner import run_flows
+
+    settings = _settings()
+    chosen = _flows(flows)
+    _prepare(settings)
+    typer.echo(
+        f"running {', '.join(sorted(chosen))} on {settings.events_topic}"
+        f"{' until the end offsets seen now' if until_end else ''}",
+        err=True,
+    )
+    started = time.monotonic()
+    run_flows(settings, chosen, until_end=until_end)
+    typer.echo(f"done in {time.monotonic() - started:.1f}s", err=True)
+
+
+def _api_server(settings: Settings, host: str, port: int) -> Any:
+    import uvicorn
+    from api.app import create_app
+
+    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
+    return uvicorn.Server(config)
+
+
+@app.command()
+def api(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the HTTP API (with the embedded engine, use `up` instead while flows run)."""
+    settings = _settings()
+    typer.echo(f"API on http://{host}:{port}  (docs: /docs)", err=True)
+    _api_server(settings, host, port).run()
+
+
+def _serve_in_thread(settings: Settings, host: str, port: int) -> threading.Thread:
+    server = _api_server(settings, host, port)
+    thread = threading.Thread(target=server.run, name="api", daemon=True)
+    thread.start()
+    return thread
+
+
+@app.command()
+def up(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    flows: Annotated[list[str] | None, typer.Option("--flow")] = None,
+) -> None:
+    """Flows and API in one process (the embedded engine belongs to one process)."""
+    from infra.runner import run_flows
+
+    settings = _settings()
+    chosen = _flows(flows)
+    _prepare(settings)
+    _serve_in_thread(settings, host, port)
+    typer.echo(
+        f"API on http://{host}:{port}  (docs: /docs); flows: {', '.join(sorted(chosen))}", err=True
+    )
+    run_flows(settings, chosen, until_end=False)
+
+
+@app.command()
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    backfill_hours: float = 24.0,
+    rate: float = 300.0,
+) -> None:
+    """Everything on this machine: local Kafka, simulator, flows, API."""
+    from infra.simulate import run_simulation
+
+    settings = _settings()
+    broker = _local_kafka(settings)
+    broker.ensure_jars(progress=lambda m: typer.echo(m, err=True))
+    typer.echo(f"kafka at {broker.up(timeout_s=90)}", err=True)
+    _prepare(settings)
+    if not settings.tenant_keys:
+        settings = Settings(api_keys=_demo_keys())
+    sim = threading.Thread(
+        target=run_simulation,
+        name="simulator",
+        daemon=True,
+        kwargs={
+            "settings": settings,
+            "rate": rate,
+            "count": 0,
+            "seed": 7,
+            "tenants": 3,
+            "agents": 20,
+            "clients": 200,
+            "tickets_per_hour": 60.0,
+            "backfill": timedelta(hours=backfill_hours),
+            "speed": 1.0,
+            "invalid_every": 500,
+            "progress": False,
+        },
+    )
+    sim.start()
+    keys = ", ".join(f"{t}: {k}" for k, t in settings.tenant_keys.items())
+    typer.echo(
+        f"API on http://{host}:{port}  docs: http://{host}:{port}/docs\n"
+        f"API keys ({keys}); try:\n"
+        f"  curl -H 'Authorization: Bearer {next(iter(settings.tenant_keys))}' "
+        f"http://{host}:{port}/v1/agents",
+        err=True,
+    )
+    from infra.runner import run_flows
+
+    _serve_in_thread(settings, host, port)
+    run_flows(settings, _flows(None), until_end=False)
+
+
+def _demo_keys() -> Any:
+    from pydantic import SecretStr
+
+    return SecretStr("acme:demo-acme,globex:demo-globex,initech:demo-initech")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()
