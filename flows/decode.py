@@ -17,7 +17,7 @@ from schemas.transport import Accepted, RawMessage
 _MAX_ERROR_CHARS = 2000
 
 
-def _reason(exc: ValidationError) -> tuple[RejectReason, str]:
+def describe_rejection(exc: ValidationError) -> tuple[RejectReason, str]:
     errors = exc.errors(include_url=False, include_input=False)
     kinds = {e["type"] for e in errors}
     if "json_invalid" in kinds:
@@ -45,7 +45,7 @@ def decode(msg: RawMessage, received_at: datetime) -> Accepted | DeadLetter:
         try:
             return Accepted(parse_event(raw), msg.partition, msg.offset, received_at)
         except ValidationError as exc:
-            reason, error = _reason(exc)
+            reason, error = describe_rejection(exc)
     if not raw:
         reason, error = "invalid_json", "empty message"
     return DeadLetter(
