@@ -8,7 +8,7 @@ the ticket's state until their partner arrives (or the input ends).
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import IntEnum
 from uuid import UUID
 
@@ -34,13 +34,18 @@ class FactKind(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class AgentFact:
-    """Something an agent did at event time ``at_ms``; ``value`` depends on the kind."""
+    """Something an agent did at event time ``at_ms``.
+
+    ``value``: a duration in integer milliseconds (RESOLVED: handle time, FIRST_RESPONSE:
+    response time), the rating for CSAT, None otherwise. Integers keep sums exact in any
+    order, so a replay that batches differently yields bit-identical rows.
+    """
 
     tenant_id: str
     agent_id: str
     kind: FactKind
     at_ms: int
-    value: float | None
+    value: int | None
     event_id: UUID
     event_type: str
     partition: int = 0  # input partition the causing event came from (for watermarks)
@@ -65,6 +70,7 @@ class _Ticket:
     pending_response: tuple[str, int, UUID] | None = None
     pending_resolutions: list[tuple[str, int, UUID]] = field(default_factory=list)
     last_seen_ms: int = 0
+    partition: int = 0  # a ticket's events share one input partition (keyed by ticket)
 
 
 @dataclass
@@ -76,26 +82,13 @@ class TicketTracker:
     max_ms: int = 0
 
     def on_event(self, event: Event, partition: int = 0) -> list[AgentFact]:
-        facts = self._on_event(event)
-        if partition:
-            facts = [replace(f, partition=partition) for f in facts]
-        return facts
-
-    def _on_event(self, event: Event) -> list[AgentFact]:
         at = to_ms(event.occurred_at)
         p = event.payload
         tenant = event.tenant_id
+        eid, etype = event.event_id, event.event_type
         if isinstance(p, CsatReceived):
             return [
-                AgentFact(
-                    tenant,
-                    p.agent_id,
-                    FactKind.CSAT,
-                    at,
-                    float(p.rating),
-                    event.event_id,
-                    event.event_type,
-                )
+                AgentFact(tenant, p.agent_id, FactKind.CSAT, at, p.rating, eid, etype, partition)
             ]
         if not isinstance(p, TicketCreated | TicketAssigned | TicketFirstResponse | TicketResolved):
             return []
@@ -104,6 +97,7 @@ class TicketTracker:
         if t is None:
             t = self.tickets[(tenant, p.ticket_id)] = _Ticket()
         t.last_seen_ms = max(t.last_seen_ms, at)
+        t.partition = partition
         out: list[AgentFact] = []
         if isinstance(p, TicketCreated):
             t.created_ms = at
@@ -113,34 +107,26 @@ class TicketTracker:
         elif isinstance(p, TicketAssigned):
             bisect.insort(t.assignments, at)
             out.append(
-                AgentFact(
-                    tenant,
-                    p.agent_id,
-                    FactKind.ASSIGNED,
-                    at,
-                    None,
-                    event.event_id,
-                    event.event_type,
-                )
+                AgentFact(tenant, p.agent_id, FactKind.ASSIGNED, at, None, eid, etype, partition)
             )
             still: list[tuple[str, int, UUID]] = []
-            for agent, r_at, eid in t.pending_resolutions:
+            for agent, r_at, r_eid in t.pending_resolutions:
                 if t.assignments[0] <= r_at:
-                    out.append(self._resolution(tenant, t, agent, r_at, eid))
+                    out.append(self._resolution(tenant, t, agent, r_at, r_eid))
                 else:
-                    still.append((agent, r_at, eid))
+                    still.append((agent, r_at, r_eid))
             t.pending_resolutions = still
         elif isinstance(p, TicketFirstResponse):
             if not t.responded:
                 t.responded = True
                 if t.created_ms is None:
-                    t.pending_response = (p.agent_id, at, event.event_id)
+                    t.pending_response = (p.agent_id, at, eid)
                 else:
-                    out.append(self._response(tenant, t, p.agent_id, at, event.event_id))
+                    out.append(self._response(tenant, t, p.agent_id, at, eid))
         elif t.assignments and t.assignments[0] <= at:
-            out.append(self._resolution(tenant, t, p.agent_id, at, event.event_id))
+            out.append(self._resolution(tenant, t, p.agent_id, at, eid))
         else:
-            t.pending_resolutions.append((p.agent_id, at, event.event_id))
+            t.pending_resolutions.append((p.agent_id, at, eid))
         return out
 
     @staticmethod
@@ -151,39 +137,46 @@ class TicketTracker:
             agent,
             FactKind.FIRST_RESPONSE,
             at,
-            (at - t.created_ms) / 1000.0,
+            at - t.created_ms,
             eid,
             "ticket.first_response",
+            t.partition,
         )
 
     @staticmethod
     def _resolution(tenant: str, t: _Ticket, agent: str, at: int, eid: UUID) -> AgentFact:
         """Handle time runs from the last assignment at or before the resolution."""
         i = bisect.bisect_right(t.assignments, at)
-        handle = (at - t.assignments[i - 1]) / 1000.0 if i else None
-        return AgentFact(tenant, agent, FactKind.RESOLVED, at, handle, eid, "ticket.resolved")
+        handle = at - t.assignments[i - 1] if i else None
+        return AgentFact(
+            tenant, agent, FactKind.RESOLVED, at, handle, eid, "ticket.resolved", t.partition
+        )
+
+    @staticmethod
+    def _unmatched(tenant: str, t: _Ticket) -> list[AgentFact]:
+        """Resolutions that never met an assignment: counted, without a handle time."""
+        out = [
+            AgentFact(
+                tenant, agent, FactKind.RESOLVED, at, None, eid, "ticket.resolved", t.partition
+            )
+            for agent, at, eid in t.pending_resolutions
+        ]
+        t.pending_resolutions = []
+        return out
 
     def flush(self) -> list[AgentFact]:
-        """End of input: resolutions still waiting for an assignment count, without a
-        handle time. A first response whose ticket creation never arrived has no
-        response time to give, so it stays out of the average."""
+        """End of input: release resolutions still waiting for an assignment. A first
+        response whose ticket creation never arrived has no response time to give, so
+        it stays out of the average."""
         out: list[AgentFact] = []
         for (tenant, _), t in self.tickets.items():
-            for agent, at, eid in t.pending_resolutions:
-                out.append(
-                    AgentFact(tenant, agent, FactKind.RESOLVED, at, None, eid, "ticket.resolved")
-                )
-            t.pending_resolutions = []
+            out.extend(self._unmatched(tenant, t))
         return out
 
     def expire(self) -> list[AgentFact]:
-        """Forget idle tickets (bounded state); their pending resolutions are flushed."""
+        """Forget idle tickets (bounded state); their pending resolutions are released."""
         cutoff = self.max_ms - self.retention_ms
         out: list[AgentFact] = []
         for key in [k for k, t in self.tickets.items() if t.last_seen_ms < cutoff]:
-            t = self.tickets.pop(key)
-            for agent, at, eid in t.pending_resolutions:
-                out.append(
-                    AgentFact(key[0], agent, FactKind.RESOLVED, at, None, eid, "ticket.resolved")
-                )
+            out.extend(self._unmatched(key[0], self.tickets.pop(key)))
         return out

@@ -31,8 +31,8 @@ _EVENTS, _ASSIGNED, _RESOLVED, _HT_SUM, _HT_N, _FR_SUM, _FR_N, _CS_SUM, _CS_N, _
 WindowKey = tuple[str, str, WindowName, int]  # tenant, agent, window, start_ms
 
 
-def _new_acc() -> list[float]:
-    return [0, 0, 0, 0.0, 0, 0.0, 0, 0, 0, 0]
+def _new_acc() -> list[int]:
+    return [0] * 10
 
 
 @dataclass
@@ -41,7 +41,7 @@ class AgentWindowAggregator:
 
     watermark: Watermark
     flow: str = "agent_performance"
-    windows: dict[WindowKey, list[float]] = field(default_factory=dict)
+    windows: dict[WindowKey, list[int]] = field(default_factory=dict)
     _ends: list[tuple[int, WindowKey]] = field(default_factory=list)
     _dirty: set[WindowKey] = field(default_factory=set)
 
@@ -110,7 +110,7 @@ class AgentWindowAggregator:
         )
 
 
-def _fold_into(acc: list[float], fact: AgentFact) -> None:
+def _fold_into(acc: list[int], fact: AgentFact) -> None:
     acc[_EVENTS] += 1
     kind, value = fact.kind, fact.value
     if kind is FactKind.ASSIGNED:
@@ -135,7 +135,7 @@ def window_row_id(tenant: str, agent: str, window: str, start: datetime) -> UUID
     return stable_id("agent_window", tenant, agent, window, start.isoformat())
 
 
-def _row(key: WindowKey, acc: list[float], *, final: bool) -> AgentWindow:
+def _row(key: WindowKey, acc: list[int], *, final: bool) -> AgentWindow:
     tenant, agent, name, start_ms = key
     start = from_ms(start_ms)
     return AgentWindow(
@@ -149,9 +149,9 @@ def _row(key: WindowKey, acc: list[float], *, final: bool) -> AgentWindow:
         window_end=from_ms(start_ms + WINDOWS_MS[name]),
         tickets_assigned=int(acc[_ASSIGNED]),
         tickets_resolved=int(acc[_RESOLVED]),
-        handle_time_sum_s=float(acc[_HT_SUM]),
+        handle_time_sum_s=acc[_HT_SUM] / 1000,
         handle_time_count=int(acc[_HT_N]),
-        first_response_sum_s=float(acc[_FR_SUM]),
+        first_response_sum_s=acc[_FR_SUM] / 1000,
         first_response_count=int(acc[_FR_N]),
         csat_sum=int(acc[_CS_SUM]),
         csat_count=int(acc[_CS_N]),

@@ -23,6 +23,7 @@ class FlowConfig:
     provisional_interval_s: float = 5.0
     shards: int = 32
     idle_advance: bool = True
+    input_partitions: int | None = None  # lets watermarks wait for every partition
     now: Callable[[], datetime] = field(default=system_utc)
 
     def __post_init__(self) -> None:

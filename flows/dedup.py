@@ -1,12 +1,14 @@
 """Drop repeated event ids (producer retries) within an event-time horizon.
 
-Bounded memory: ids older than ``horizon_ms`` behind the newest event seen are
-forgotten; the ``events`` table (ReplacingMergeTree) still collapses older repeats.
+Bounded memory: ids whose event time is more than ``horizon_ms`` behind the newest event
+seen are forgotten (a heap orders them by event time, so an out-of-order or
+future-dated event cannot pin older ones in memory); the ``events`` table
+(ReplacingMergeTree) still collapses older repeats.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -14,8 +16,8 @@ from uuid import UUID
 @dataclass
 class Deduplicator:
     horizon_ms: int
-    _seen: dict[UUID, int] = field(default_factory=dict)
-    _order: deque[tuple[int, UUID]] = field(default_factory=deque)
+    _seen: set[UUID] = field(default_factory=set)
+    _by_time: list[tuple[int, UUID]] = field(default_factory=list)
     _max_ms: int = -(2**62)
 
     def accept(self, event_id: UUID, ts_ms: int) -> bool:
@@ -24,17 +26,16 @@ class Deduplicator:
             return False
         if ts_ms > self._max_ms:
             self._max_ms = ts_ms
-        self._seen[event_id] = ts_ms
-        self._order.append((ts_ms, event_id))
+        self._seen.add(event_id)
+        heapq.heappush(self._by_time, (ts_ms, event_id))
         self._evict()
         return True
 
     def _evict(self) -> None:
         cutoff = self._max_ms - self.horizon_ms
-        order, seen = self._order, self._seen
-        while order and order[0][0] < cutoff:
-            _, eid = order.popleft()
-            seen.pop(eid, None)
+        heap, seen = self._by_time, self._seen
+        while heap and heap[0][0] < cutoff:
+            seen.discard(heapq.heappop(heap)[1])
 
     def __len__(self) -> int:
         return len(self._seen)

@@ -78,9 +78,11 @@ class AgentWindowLogic(StatefulBatchLogic[AgentFact, AgentWindow | LateEvent, by
     def __init__(self, cfg: FlowConfig, snapshot: bytes | None) -> None:
         self.cfg = cfg
         self.state: AgentWindowAggregator = _restore(snapshot) or AgentWindowAggregator(
-            Watermark(int(cfg.allowed_lateness_s * 1000), idle_advance=cfg.idle_advance)
+            Watermark(int(cfg.allowed_lateness_s * 1000))
         )
+        # Run-level settings may differ between runs of the same state.
         self.state.watermark.idle_advance = cfg.idle_advance
+        self.state.watermark.partitions = cfg.input_partitions
         self._interval = timedelta(seconds=cfg.provisional_interval_s)
         self._next_notify = cfg.now() + self._interval
 

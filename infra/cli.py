@@ -112,7 +112,8 @@ def sql(query: str, fmt: Annotated[str, typer.Option("--format")] = "PrettyCompa
     settings = _settings()
     client = open_client(settings.dsn, settings.clickhouse_database)
     result = client.raw_query(query, fmt=fmt)
-    sys.stdout.write(result.decode() if isinstance(result, bytes) else str(result))
+    sys.stdout.buffer.write(result if isinstance(result, bytes) else str(result).encode())
+    sys.stdout.buffer.flush()
 
 
 # ---- producers ---------------------------------------------------------------------------
@@ -235,6 +236,7 @@ def run(
 
 def _api_server(settings: Settings, host: str, port: int) -> Any:
     import uvicorn
+
     from api.app import create_app
 
     config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")

@@ -72,8 +72,14 @@ class KafkaClickHouseIO:
         raise ValueError(f"unknown sink {name!r}")
 
 
+def input_partitions(settings: Settings) -> int:
+    """Partition count of the events topic (watermarks wait for all of them)."""
+    return len(KafkaEventSource(settings.kafka_bootstrap, settings.events_topic).list_parts())
+
+
 def flow_config(settings: Settings, flows: frozenset[str], *, until_end: bool) -> FlowConfig:
     return FlowConfig(
+        input_partitions=input_partitions(settings),
         flows=flows,
         allowed_lateness_s=settings.allowed_lateness_s,
         dedup_window_s=settings.dedup_window_s,

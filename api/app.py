@@ -1,0 +1,122 @@
+"""The FastAPI application: ``create_app(settings)`` wires settings, reader and probes.
+
+Run it with uvicorn's factory mode, e.g.
+``uvicorn --factory api.app:app_from_env`` (settings from ``CXPULSE_*``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from api import __version__
+from api.deps import KafkaCheck
+from api.routers import agents, alerts, health
+from infra.settings import Settings
+from sinks.clickhouse_client import ClickHouseUnavailableError, is_embedded, open_client
+from sinks.reader import ResultsReader
+
+log = logging.getLogger(__name__)
+kafka_log = logging.getLogger(f"{__name__}.kafka")
+
+_TAGS = [
+    {"name": "agents", "description": "Agent performance per event-time window"},
+    {"name": "alerts", "description": "Alerts raised by the flows"},
+    {"name": "health", "description": "Liveness and readiness probes"},
+]
+
+
+def default_reader(settings: Settings) -> ResultsReader:
+    """A reader on ``settings.dsn`` / ``settings.clickhouse_database``, opened lazily."""
+    dsn, database = settings.dsn, settings.clickhouse_database
+    # Over HTTP one client serves many threads: no shared server session, which
+    # ClickHouse would refuse to run concurrent queries in.
+    extra: dict[str, Any] = {} if is_embedded(dsn) else {"autogenerate_session_id": False}
+
+    def factory() -> Client:
+        return open_client(dsn, database, **extra)
+
+    return ResultsReader(factory)
+
+
+def default_kafka_check(settings: Settings) -> KafkaCheck:
+    """Lists the broker's topics (2 s timeout); raises when the cluster cannot answer."""
+    admin: Any = None
+
+    def check() -> None:
+        nonlocal admin
+        from confluent_kafka.admin import AdminClient
+
+        if admin is None:
+            # librdkafka's own log lines go through Python logging, not raw stderr
+            conf: dict[str, Any] = {
+                "bootstrap.servers": settings.kafka_bootstrap,
+                "logger": kafka_log,
+            }
+            admin = AdminClient(conf)
+        admin.list_topics(timeout=2)
+
+    return check
+
+
+def create_app(
+    settings: Settings,
+    reader: ResultsReader | None = None,
+    kafka_check: KafkaCheck | None = None,
+) -> FastAPI:
+    """The API for ``settings``; ``reader`` and ``kafka_check`` default to the real ones.
+
+    Fails at once (``ValueError``) when no API key is configured: such an API could only
+    refuse every request.
+    """
+    if not settings.tenant_keys:  # parsing the keys also validates them
+        raise ValueError("CXPULSE_API_KEYS is empty: set 'tenant:key,tenant:key'")
+    owns_reader = reader is None
+    the_reader = reader if reader is not None else default_reader(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_reader:
+            the_reader.close()
+
+    app = FastAPI(
+        title="cxpulse",
+        version=__version__,
+        description=(
+            "Real-time intelligence for customer operations. Every `/v1` route needs a "
+            "per-tenant API key (`Authorization: Bearer <key>`); the tenant always comes "
+            "from the key. Datetimes are ISO-8601 in UTC."
+        ),
+        openapi_tags=_TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.reader = the_reader
+    app.state.kafka_check = (
+        kafka_check if kafka_check is not None else default_kafka_check(settings)
+    )
+
+    @app.exception_handler(ClickHouseUnavailableError)
+    async def _clickhouse_down(_: Request, exc: ClickHouseUnavailableError) -> JSONResponse:
+        log.error("%s", exc)
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            content={"detail": "ClickHouse is unavailable"},
+        )
+
+    app.include_router(agents.router)
+    app.include_router(alerts.router)
+    app.include_router(health.router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """``create_app`` with settings read from the environment (uvicorn ``--factory``)."""
+    return create_app(Settings())

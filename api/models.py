@@ -1,0 +1,107 @@
+"""Public response models of the v1 API (what clients may rely on).
+
+Every datetime is serialised as ISO-8601 in UTC with an explicit ``+00:00`` offset.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from schemas.results import AlertKind, AlertSeverity
+
+
+def _iso_utc(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+UtcDatetime = Annotated[
+    datetime,
+    PlainSerializer(_iso_utc, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class AgentItem(_Out):
+    """One agent's current figures."""
+
+    agent_id: str
+    csat_avg_30d: float | None = Field(
+        description="Mean CSAT over the daily windows of the 30 days ending on the tenant's "
+        "latest day (event time); null without surveys"
+    )
+    csat_count_30d: int = Field(description="CSAT surveys in those 30 days")
+    low_csat_count_30d: int = Field(description="CSAT ratings <= 2 in those 30 days")
+    tickets_assigned_today: int = Field(
+        description="Tickets assigned on the tenant's latest day (UTC, event time)"
+    )
+    tickets_resolved_today: int = Field(description="Tickets resolved on that day")
+    avg_handle_time_s_today: float | None = Field(description="Mean handle time that day (s)")
+    avg_first_response_s_today: float | None = Field(
+        description="Mean first-response time that day (s)"
+    )
+    last_window_end: UtcDatetime = Field(description="End of the agent's latest daily window")
+
+
+class AgentList(_Out):
+    items: list[AgentItem]
+
+
+class PerformanceItem(_Out):
+    """One agent's metrics in one window."""
+
+    window_start: UtcDatetime = Field(description="Inclusive window start (event time)")
+    window_end: UtcDatetime = Field(description="Exclusive window end (event time)")
+    tickets_assigned: int
+    tickets_resolved: int
+    avg_handle_time_s: float | None
+    avg_first_response_s: float | None
+    csat_avg: float | None
+    csat_count: int
+    low_csat_count: int
+    is_final: bool = Field(
+        description="false while the window may still change (watermark not past its end)"
+    )
+
+
+class PerformanceList(_Out):
+    items: list[PerformanceItem]
+
+
+class AlertItem(_Out):
+    """One alert."""
+
+    alert_id: UUID
+    tenant_id: str
+    kind: AlertKind
+    severity: AlertSeverity
+    subject_type: str = Field(description="What the alert is about: agent, client, ticket...")
+    subject_id: str
+    title: str
+    details: dict[str, Any] = Field(description="The evidence, as a JSON object")
+    event_time: UtcDatetime = Field(description="Event time of the triggering event")
+    fired_at: UtcDatetime = Field(description="Processing time the alert was raised")
+
+
+class AlertList(_Out):
+    items: list[AlertItem]
+
+
+class Health(_Out):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(_Out):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(
+        description="Each dependency: 'ok', or the error that made it fail"
+    )

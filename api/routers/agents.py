@@ -1,0 +1,106 @@
+"""Agent performance: current figures per agent, and one agent's windows over time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+
+from api.deps import ReaderDep, TenantDep
+from api.models import AgentItem, AgentList, PerformanceItem, PerformanceList
+from schemas.results import WindowName
+
+router = APIRouter(prefix="/v1/agents", tags=["agents"])
+
+DEFAULT_SPAN = timedelta(hours=24)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+@router.get("", response_model=AgentList, summary="Current figures of every agent")
+def list_agents(tenant: TenantDep, reader: ReaderDep) -> AgentList:
+    """Each agent of the caller's tenant with a daily window, ordered by ``agent_id``.
+
+    "Today" and the rolling 30 days are anchored on the tenant's latest daily window
+    (event time, not the wall clock), so a replayed history reads as it did then:
+    ``csat_*_30d`` cover that day and the 29 before it; ``*_today`` are the agent's
+    figures on that day (0 / null if the agent was not active that day).
+    """
+    return AgentList(
+        items=[
+            AgentItem(
+                agent_id=a.agent_id,
+                csat_avg_30d=a.csat_avg_30d,
+                csat_count_30d=a.csat_count_30d,
+                low_csat_count_30d=a.low_csat_count_30d,
+                tickets_assigned_today=a.tickets_assigned_today,
+                tickets_resolved_today=a.tickets_resolved_today,
+                avg_handle_time_s_today=a.avg_handle_time_s_today,
+                avg_first_response_s_today=a.avg_first_response_s_today,
+                last_window_end=a.last_window_end,
+            )
+            for a in reader.agents(tenant)
+        ]
+    )
+
+
+@router.get(
+    "/{agent_id}/performance",
+    response_model=PerformanceList,
+    summary="One agent's metrics per window",
+    responses={404: {"description": "The caller's tenant has no such agent"}},
+)
+def agent_performance(
+    tenant: TenantDep,
+    reader: ReaderDep,
+    agent_id: Annotated[str, Path(min_length=1, max_length=256)],
+    window: Annotated[WindowName, Query(description="Window size")] = "1h",
+    start: Annotated[
+        datetime | None,
+        Query(description="Inclusive lower bound on window_start (default: end - 24 h)"),
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        Query(description="Exclusive upper bound on window_start (default: now)"),
+    ] = None,
+) -> PerformanceList:
+    """The agent's windows whose ``window_start`` lies in ``[start, end)``, oldest first.
+
+    ``start`` and ``end`` are ISO-8601 datetimes; one **without** an offset is taken as
+    UTC (remember to URL-encode ``+`` in an offset as ``%2B``, or use ``Z``). ``end``
+    defaults to now and ``start`` to ``end`` minus 24 hours; ``start`` must be before
+    ``end`` (else 422). An agent the caller's tenant has never seen is a 404, even if
+    another tenant has an agent of that id.
+    """
+    end_utc = _utc(end) if end is not None else datetime.now(UTC)
+    start_utc = _utc(start) if start is not None else end_utc - DEFAULT_SPAN
+    if start_utc >= end_utc:
+        raise HTTPException(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="start must be before end",
+        )
+    rows = reader.agent_performance(tenant, agent_id, window, start_utc, end_utc)
+    if not rows and not reader.agent_exists(tenant, agent_id):
+        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="unknown agent")
+    return PerformanceList(
+        items=[
+            PerformanceItem(
+                window_start=r.window_start,
+                window_end=r.window_end,
+                tickets_assigned=r.tickets_assigned,
+                tickets_resolved=r.tickets_resolved,
+                avg_handle_time_s=r.avg_handle_time_s,
+                avg_first_response_s=r.avg_first_response_s,
+                csat_avg=r.csat_avg,
+                csat_count=r.csat_count,
+                low_csat_count=r.low_csat_count,
+                is_final=r.is_final,
+            )
+            for r in rows
+        ]
+    )

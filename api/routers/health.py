@@ -1,0 +1,42 @@
+"""Liveness and readiness probes (no API key needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, Response, status
+
+from api.deps import KafkaCheckDep, ReaderDep
+from api.models import Health, Readiness
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health, summary="The process is alive")
+def healthz() -> Health:
+    """Always ``{"status": "ok"}`` while the process serves requests."""
+    return Health()
+
+
+def _run(check: Callable[[], None]) -> str:
+    try:
+        check()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return "ok"
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="ClickHouse and Kafka are reachable",
+    responses={503: {"model": Readiness, "description": "A dependency is not reachable"}},
+)
+def readyz(response: Response, reader: ReaderDep, kafka_check: KafkaCheckDep) -> Readiness:
+    """200 when ClickHouse answers ``SELECT 1`` and Kafka lists its topics; else 503 with
+    the failing check's error in ``checks``."""
+    checks = {"clickhouse": _run(reader.ping), "kafka": _run(kafka_check)}
+    ready = all(v == "ok" for v in checks.values())
+    if not ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Readiness(status="ready" if ready else "not_ready", checks=checks)

@@ -1,0 +1,70 @@
+"""Shared fixtures: one real Kafka broker and one embedded ClickHouse path per session.
+
+The embedded engine allows a single data path per process, so every in-process test
+shares ``chdb_path`` and isolates itself with a unique database; each test also gets a
+unique topic prefix and data dir.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.kafka_local import LocalKafka, free_port
+from infra.migrate import migrate
+from infra.settings import Settings
+from infra.topics import ensure_topics
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Apache Kafka broker for the session (or CXPULSE_TEST_KAFKA if set)."""
+    external = os.environ.get("CXPULSE_TEST_KAFKA")
+    if external:
+        yield external
+        return
+    port = free_port()
+    broker = LocalKafka(
+        home=tmp_path_factory.mktemp("kafka"), port=port, controller_port=free_port(), heap="512m"
+    )
+    broker.ensure_jars()
+    bootstrap = broker.up(timeout_s=120)
+    try:
+        yield bootstrap
+    finally:
+        broker.down()
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("clickhouse")
+
+
+@pytest.fixture
+def database(chdb_path: Path) -> str:
+    """A fresh, migrated database on the session's embedded engine."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    migrate(f"chdb://{chdb_path}", name, log=lambda _m: None)
+    return name
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, chdb_path: Path, database: str, tmp_path: Path) -> Settings:
+    """Settings for one test: own topics, own database, own recovery store."""
+    s = Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
+        data_dir=tmp_path / "data",
+        clickhouse_dsn=f"chdb://{chdb_path}",
+        clickhouse_database=database,
+        api_keys="acme:key-acme,globex:key-globex",
+        snapshot_interval_s=0.5,
+        provisional_interval_s=0.2,
+        shards=8,
+    )
+    ensure_topics(s, log=lambda _m: None)
+    return s

@@ -1,0 +1,50 @@
+"""Running the real ``cxpulse`` command as a subprocess, with a per-test environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+CXPULSE = [sys.executable, "-m", "infra.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CXPULSE_")}
+    env.update(
+        CXPULSE_KAFKA_BOOTSTRAP=bootstrap,
+        CXPULSE_TOPIC_PREFIX=f"e{uuid.uuid4().hex[:10]}.",
+        CXPULSE_DATA_DIR=str(data_dir),
+        CXPULSE_API_KEYS="acme:key-acme,globex:key-globex",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+def cxpulse(
+    env: dict[str, str],
+    *args: str,
+    stdin: bytes | None = None,
+    check: bool = True,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[bytes]:
+    proc = subprocess.run(
+        [*CXPULSE, *args], env=env, input=stdin, capture_output=True, timeout=timeout, cwd=ROOT
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"cxpulse {' '.join(args)} exited {proc.returncode}\n"
+            f"stdout: {proc.stdout.decode()[-3000:]}\nstderr: {proc.stderr.decode()[-3000:]}"
+        )
+    return proc
+
+
+def sql_rows(env: dict[str, str], query: str) -> list[dict[str, Any]]:
+    out = cxpulse(env, "sql", query, "--format", "JSONEachRow").stdout.decode()
+    return [json.loads(line) for line in out.splitlines() if line.strip()]

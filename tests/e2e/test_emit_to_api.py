@@ -1,0 +1,100 @@
+"""cxpulse emit -> cxpulse run --until-end -> cxpulse api, all as real processes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.kafka_local import free_port
+from tests import scenario
+from tests.e2e.cli import cli_env, cxpulse
+
+pytestmark = pytest.mark.e2e
+
+
+def _wait_healthy(base: str, proc_poll, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc_poll() is None, "cxpulse api exited early"
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("API did not become healthy")
+
+
+def test_emit_run_api(kafka_bootstrap: str, tmp_path: Path) -> None:
+    env = cli_env(kafka_bootstrap, tmp_path / "data")
+    cxpulse(env, "topics")
+    lines = [scenario.encode(e) for e in scenario.timeline()] + scenario.invalid_lines()
+    (tmp_path / "events.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+
+    emitted = cxpulse(env, "emit", str(tmp_path / "events.jsonl"), check=False)
+    assert emitted.returncode == 1  # some lines were invalid
+    err = emitted.stderr.decode()
+    n = len(scenario.timeline())
+    assert f"line {n + 1}: invalid_json" in err
+    assert f"line {n + 2}: validation_error: payload.rating" in err
+    assert f"sent {n} event(s)" in err
+
+    cxpulse(env, "run", "--until-end")
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    import subprocess
+
+    from tests.e2e.cli import CXPULSE, ROOT
+
+    api = subprocess.Popen(
+        [*CXPULSE, "api", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_healthy(base, api.poll)
+        acme = {"Authorization": "Bearer key-acme"}
+        globex = {"Authorization": "Bearer key-globex"}
+        day = scenario.DAY
+        r = httpx.get(
+            f"{base}/v1/agents/A1/performance",
+            headers=acme,
+            params={"window": "1h", "start": f"{day}T00:00:00Z", "end": f"{day}T23:00:00Z"},
+        )
+        assert r.status_code == 200, r.text
+        items = r.json()["items"]
+        assert [i["window_start"][:19] for i in items] == [f"{day}T09:00:00", f"{day}T10:00:00"]
+        for item in items:
+            expected = scenario.EXPECTED[("A1", "1h", item["window_start"][:19])]
+            assert {k: item[k] for k in expected} == expected
+
+        agents = httpx.get(f"{base}/v1/agents", headers=acme).json()["items"]
+        assert sorted(a["agent_id"] for a in agents) == ["A1", "A2"]
+
+        alerts = httpx.get(f"{base}/v1/alerts", headers=acme).json()["items"]
+        assert [(a["kind"], a["subject_id"], a["severity"]) for a in alerts] == [
+            ("coaching", "A1", "medium")
+        ]
+
+        # Tenant isolation and authentication.
+        assert httpx.get(f"{base}/v1/alerts", headers=globex).json()["items"] == []
+        other = httpx.get(
+            f"{base}/v1/agents/A1/performance",
+            headers=globex,
+            params={"window": "1h", "start": f"{day}T00:00:00Z", "end": f"{day}T23:00:00Z"},
+        )
+        assert other.status_code == 404
+        assert httpx.get(f"{base}/v1/agents").status_code == 401
+        assert (
+            httpx.get(f"{base}/v1/agents", headers={"Authorization": "Bearer nope"}).status_code
+            == 401
+        )
+    finally:
+        api.terminate()
+        api.wait(timeout=20)
