@@ -132,12 +132,15 @@ class TicketTracker:
     @staticmethod
     def _response(tenant: str, t: _Ticket, agent: str, at: int, eid: UUID) -> AgentFact:
         assert t.created_ms is not None
+        took = at - t.created_ms
+        # A response stamped before its ticket's creation means skewed producer clocks:
+        # it counts as unknown rather than dragging the average below zero.
         return AgentFact(
             tenant,
             agent,
             FactKind.FIRST_RESPONSE,
             at,
-            at - t.created_ms,
+            took if took >= 0 else None,
             eid,
             "ticket.first_response",
             t.partition,

@@ -20,9 +20,11 @@ class FlowConfig:
     flows: frozenset[str] = frozenset(FLOW_NAMES)
     allowed_lateness_s: float = 60.0
     dedup_window_s: float = 3600.0
+    max_future_s: float | None = 86_400.0  # reject events stamped this far ahead
     provisional_interval_s: float = 5.0
     shards: int = 32
     idle_advance: bool = True
+    provisional: bool = True  # publish open windows live (off for bounded replays)
     input_partitions: int | None = None  # lets watermarks wait for every partition
     now: Callable[[], datetime] = field(default=system_utc)
 

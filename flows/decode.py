@@ -5,7 +5,7 @@ Never raises on input: every message ends as exactly one of the two.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
@@ -33,8 +33,15 @@ def describe_rejection(exc: ValidationError) -> tuple[RejectReason, str]:
     return reason, "; ".join(parts)[:_MAX_ERROR_CHARS]
 
 
-def decode(msg: RawMessage, received_at: datetime) -> Accepted | DeadLetter:
-    """Validate one message; rejections carry the reason and the exact bytes."""
+def decode(
+    msg: RawMessage, received_at: datetime, max_future: timedelta | None = None
+) -> Accepted | DeadLetter:
+    """Validate one message; rejections carry the reason and the exact bytes.
+
+    ``max_future``: an event stamped further than this ahead of ``received_at`` is
+    rejected. One event from a producer with a wrong clock would otherwise drag
+    event time (watermarks, dedup and ticket retention horizons) into the future.
+    """
     raw = msg.value or b""
     reason: RejectReason
     try:
@@ -43,9 +50,18 @@ def decode(msg: RawMessage, received_at: datetime) -> Accepted | DeadLetter:
         reason, error = "invalid_utf8", f"not UTF-8: {exc}"
     else:
         try:
-            return Accepted(parse_event(raw), msg.partition, msg.offset, received_at)
+            event = parse_event(raw)
         except ValidationError as exc:
             reason, error = describe_rejection(exc)
+        else:
+            ahead = event.occurred_at - received_at
+            if max_future is None or ahead <= max_future:
+                return Accepted(event, msg.partition, msg.offset, received_at)
+            reason = "validation_error"
+            error = (
+                f"occurred_at: {event.occurred_at.isoformat()} is {ahead} ahead of the "
+                f"time it was received (limit {max_future}); check the producer's clock"
+            )
     if not raw:
         reason, error = "invalid_json", "empty message"
     return DeadLetter(

@@ -20,18 +20,25 @@ class Deduplicator:
     _by_time: list[tuple[int, UUID]] = field(default_factory=list)
     _max_ms: int = -(2**62)
 
-    def accept(self, event_id: UUID, ts_ms: int) -> bool:
-        """True the first time an id is seen inside the horizon."""
+    def accept(self, event_id: UUID, ts_ms: int, *, evict: bool = True) -> bool:
+        """True the first time an id is seen inside the horizon.
+
+        ``evict=False`` defers forgetting to an explicit :meth:`evict`; a batch of
+        events (which upstream exchanges may have reordered) is then checked against
+        everything known before it, so a retry in the same batch as a much newer
+        event is still caught.
+        """
         if event_id in self._seen:
             return False
         if ts_ms > self._max_ms:
             self._max_ms = ts_ms
         self._seen.add(event_id)
         heapq.heappush(self._by_time, (ts_ms, event_id))
-        self._evict()
+        if evict:
+            self.evict()
         return True
 
-    def _evict(self) -> None:
+    def evict(self) -> None:
         cutoff = self._max_ms - self.horizon_ms
         heap, seen = self._by_time, self._seen
         while heap and heap[0][0] < cutoff:

@@ -6,6 +6,7 @@ Returns the stream of unique events for the other flows to build on.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 
 import bytewax.operators as op
@@ -21,7 +22,8 @@ from schemas.transport import Accepted, RawMessage
 
 
 def _decode_now(cfg: FlowConfig, msg: RawMessage) -> Accepted | DeadLetter:
-    return decode(msg, cfg.now())
+    limit = None if cfg.max_future_s is None else timedelta(seconds=cfg.max_future_s)
+    return decode(msg, cfg.now(), limit)
 
 
 def add_ingest(flow: Dataflow, cfg: FlowConfig, io: FlowIO) -> Stream[Accepted]:

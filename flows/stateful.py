@@ -42,7 +42,11 @@ class DedupLogic(StatefulBatchLogic[Accepted, Accepted, bytes]):
 
     def on_batch(self, values: list[Accepted]) -> tuple[Iterable[Accepted], bool]:
         accept = self.state.accept
-        return [a for a in values if accept(a.event.event_id, to_ms(a.event.occurred_at))], False
+        out = [
+            a for a in values if accept(a.event.event_id, to_ms(a.event.occurred_at), evict=False)
+        ]
+        self.state.evict()
+        return out, False
 
     def snapshot(self) -> bytes:
         return _dump(self.state)
@@ -97,7 +101,8 @@ class AgentWindowLogic(StatefulBatchLogic[AgentFact, AgentWindow | LateEvent, by
 
     def on_notify(self) -> tuple[Iterable[AgentWindow | LateEvent], bool]:
         out: list[AgentWindow | LateEvent] = [*self.state.close_due(self._now_ms())]
-        out.extend(self.state.provisional())
+        if self.cfg.provisional:
+            out.extend(self.state.provisional())
         self._next_notify = self.cfg.now() + self._interval
         return out, False
 

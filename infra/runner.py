@@ -7,6 +7,7 @@ sinks absorb (same ids, same versions).
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -83,9 +84,11 @@ def flow_config(settings: Settings, flows: frozenset[str], *, until_end: bool) -
         flows=flows,
         allowed_lateness_s=settings.allowed_lateness_s,
         dedup_window_s=settings.dedup_window_s,
+        max_future_s=settings.max_future_s,
         provisional_interval_s=settings.provisional_interval_s,
         shards=settings.shards,
         idle_advance=not until_end,  # a bounded replay must not depend on wall time
+        provisional=not until_end,  # nobody reads a replay's live rows; finals suffice
     )
 
 
@@ -103,9 +106,22 @@ def build(settings: Settings, flows: frozenset[str], *, until_end: bool) -> Data
     return build_flow(cfg, KafkaClickHouseIO(settings, until_end=until_end))
 
 
+def tune_gc() -> None:
+    """Fewer cyclic-GC passes: the flows allocate millions of short-lived, acyclic
+    objects (events, rows) while holding large state; with the default thresholds,
+    collections walking that state tripled per-event cost (measured: pydantic
+    validation 11.5 us -> 3.7 us per event inside Bytewax). Freezing start-up objects
+    keeps them out of every later pass. Reference counting still frees almost
+    everything immediately; only cycles wait longer."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def run_flows(settings: Settings, flows: frozenset[str], *, until_end: bool) -> None:
     """Blocks until the input ends (``until_end``) or the process is stopped."""
     flow = build(settings, flows, until_end=until_end)
+    tune_gc()
     cli_main(  # type: ignore[no-untyped-call]
         flow,
         workers_per_process=settings.workers,

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     # flows
     allowed_lateness_s: float = Field(default=60.0, ge=0)
     dedup_window_s: float = Field(default=3600.0, ge=0)
+    max_future_s: float = Field(default=86_400.0, gt=0)
     provisional_interval_s: float = Field(default=5.0, gt=0)
     shards: int = Field(default=32, ge=1, le=4096)
     workers: int = Field(default=1, ge=1, le=64)

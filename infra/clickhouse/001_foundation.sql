@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS agent_performance
     csat_avg             Nullable(Float64) ALIAS if(csat_count = 0, NULL, csat_sum / csat_count) COMMENT 'Mean CSAT rating'
 )
 ENGINE = ReplacingMergeTree(version)
-PARTITION BY (window, toYYYYMM(window_start))
+PARTITION BY toYYYYMM(window_start)
 ORDER BY (tenant_id, window, agent_id, window_start)
 COMMENT 'Per agent and event-time window metrics. One row (after FINAL) = one agent in one window. Sum/count columns roll up correctly; averages are derived.';
 

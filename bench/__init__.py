@@ -1,0 +1,1 @@
+"""Reproducible benchmarks (not timed tests): they print ratios measured in one run."""
