@@ -17,8 +17,9 @@ from fastapi.responses import JSONResponse
 
 from api import __version__
 from api.deps import KafkaCheck
-from api.routers import agents, alerts, health
+from api.routers import agents, alerts, clients, health, ops
 from infra.settings import Settings
+from schemas.risk import RiskModel
 from sinks.clickhouse_client import ClickHouseUnavailableError, is_embedded, open_client
 from sinks.reader import ResultsReader
 
@@ -28,6 +29,8 @@ kafka_log = logging.getLogger(f"{__name__}.kafka")
 _TAGS = [
     {"name": "agents", "description": "Agent performance per event-time window"},
     {"name": "alerts", "description": "Alerts raised by the flows"},
+    {"name": "clients", "description": "Client churn-risk scores, history and what-ifs"},
+    {"name": "ops", "description": "Live operations: queues, agents, CSAT and messages"},
     {"name": "health", "description": "Liveness and readiness probes"},
 ]
 
@@ -69,14 +72,19 @@ def create_app(
     settings: Settings,
     reader: ResultsReader | None = None,
     kafka_check: KafkaCheck | None = None,
+    risk_model: RiskModel | None = None,
 ) -> FastAPI:
     """The API for ``settings``; ``reader`` and ``kafka_check`` default to the real ones.
+
+    ``risk_model`` (for what-ifs) defaults to ``settings.risk_model_file``, the model the
+    flows score with; it is loaded here, so a bad file fails at start.
 
     Fails at once (``ValueError``) when no API key is configured: such an API could only
     refuse every request.
     """
     if not settings.tenant_keys:  # parsing the keys also validates them
         raise ValueError("CXPULSE_API_KEYS is empty: set 'tenant:key,tenant:key'")
+    model = risk_model if risk_model is not None else RiskModel.from_json(settings.risk_model_file)
     owns_reader = reader is None
     the_reader = reader if reader is not None else default_reader(settings)
 
@@ -99,6 +107,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.reader = the_reader
+    app.state.risk_model = model
     app.state.kafka_check = (
         kafka_check if kafka_check is not None else default_kafka_check(settings)
     )
@@ -113,6 +122,8 @@ def create_app(
 
     app.include_router(agents.router)
     app.include_router(alerts.router)
+    app.include_router(clients.router)
+    app.include_router(ops.router)
     app.include_router(health.router)
     return app
 

@@ -1,4 +1,4 @@
-"""Request dependencies: the caller's tenant (from its API key), the reader, the settings.
+"""Request dependencies: the caller's tenant (from its API key), reader, settings, model.
 
 The app keeps its collaborators on ``app.state`` (set by ``create_app``); these
 dependencies hand them to the routes, so tests can build an app with their own.
@@ -14,6 +14,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from infra.settings import Settings
+from schemas.risk import RiskModel
 from sinks.reader import ResultsReader
 
 KafkaCheck = Callable[[], None]
@@ -35,6 +36,11 @@ def get_reader(request: Request) -> ResultsReader:
     return reader
 
 
+def get_risk_model(request: Request) -> RiskModel:
+    model: RiskModel = request.app.state.risk_model
+    return model
+
+
 def get_kafka_check(request: Request) -> KafkaCheck:
     check: KafkaCheck = request.app.state.kafka_check
     return check
@@ -42,6 +48,7 @@ def get_kafka_check(request: Request) -> KafkaCheck:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ReaderDep = Annotated[ResultsReader, Depends(get_reader)]
+RiskModelDep = Annotated[RiskModel, Depends(get_risk_model)]
 KafkaCheckDep = Annotated[KafkaCheck, Depends(get_kafka_check)]
 
 

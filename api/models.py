@@ -11,7 +11,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from schemas.events import AgentStatus
+from schemas.ops import CsatRating, MessageKind
 from schemas.results import AlertKind, AlertSeverity
+from schemas.risk import RiskLevel
 
 
 def _iso_utc(value: datetime) -> str:
@@ -94,6 +97,96 @@ class AlertItem(_Out):
 
 class AlertList(_Out):
     items: list[AlertItem]
+
+
+Probability = Annotated[float, Field(ge=0, le=1, description="Modelled churn probability, 0-1")]
+
+
+class RiskFactorOut(_Out):
+    """One factor's share of a score."""
+
+    name: str = Field(
+        description="complaints_<severity>, escalations, low_csat, sla_breaches, reopenings "
+        "or health"
+    )
+    contribution: float = Field(description="Logit points the factor adds to the score")
+
+
+class ClientRiskItem(_Out):
+    """One client's current churn-risk score."""
+
+    client_id: str
+    churn_probability: Probability
+    risk_level: RiskLevel
+    factors: list[RiskFactorOut] = Field(description="Factors behind the score, largest first")
+    scored_at: UtcDatetime = Field(description="Event time the score refers to")
+
+
+class ClientRiskList(_Out):
+    items: list[ClientRiskItem]
+
+
+class RiskVersion(_Out):
+    """One version of a client's score."""
+
+    churn_probability: Probability
+    risk_level: RiskLevel
+    factors: list[RiskFactorOut] = Field(description="Factors behind the score, largest first")
+    scored_at: UtcDatetime = Field(description="Event time the score refers to")
+    version: int = Field(description="Risk signals folded in for this client so far")
+
+
+class ClientRiskDetail(_Out):
+    client_id: str
+    current: RiskVersion = Field(description="The latest version")
+    history: list[RiskVersion] = Field(description="Versions newest first (current included)")
+
+
+class RiskLevelOut(_Out):
+    churn_probability: Probability
+    risk_level: RiskLevel
+
+
+class RiskScoreOut(_Out):
+    churn_probability: Probability
+    risk_level: RiskLevel
+    factors: list[RiskFactorOut] = Field(description="Factors kept, largest first")
+
+
+class ClientRiskWhatIf(_Out):
+    """The client's current score next to its score without some factors."""
+
+    client_id: str
+    without: list[str] = Field(description="Factors left out (as asked, duplicates dropped)")
+    current: RiskLevelOut = Field(description="The stored latest score")
+    what_if: RiskScoreOut = Field(
+        description="The latest contributions scored by the risk model, minus `without`"
+    )
+
+
+class QueueOut(_Out):
+    """One queue: sessions waiting and for how long."""
+
+    queue: str
+    depth: int = Field(description="Sessions queued and not yet started or ended")
+    oldest_wait_s: float = Field(description="Wait so far of the longest-waiting session (s)")
+    avg_wait_s: float = Field(description="Mean wait so far of the waiting sessions (s)")
+
+
+class OpsLive(_Out):
+    """The tenant's latest live-operations snapshot."""
+
+    as_of: UtcDatetime = Field(description="Event time of the snapshot")
+    queues: list[QueueOut] = Field(description="Queues by name")
+    agents_by_status: dict[AgentStatus, int] = Field(
+        description="Agents by their latest status (every status listed)"
+    )
+    csat_distribution: dict[CsatRating, int] = Field(
+        description="CSAT ratings 1-5 in the 24 h of event time up to as_of"
+    )
+    messages_last_hour: dict[MessageKind, int] = Field(
+        description="Messages by kind in the hour of event time up to as_of"
+    )
 
 
 class Health(_Out):

@@ -116,7 +116,9 @@ def main() -> None:
                 f"[{agents} agents] produced {n} events in {time.perf_counter() - t0:.1f}s",
                 flush=True,
             )
-            results = [raw_consume(base, n, base.kafka_batch_size)]
+            # best of two reads: the first also pays consumer start-up and cold fetches
+            raws = [raw_consume(base, n, base.kafka_batch_size) for _ in range(2)]
+            results = [max(raws, key=lambda r: r.rate)]
             for name, flows in (
                 ("ingest", frozenset({"ingest"})),
                 ("ingest+agent_perf", frozenset({"ingest", "agent_performance"})),

@@ -15,9 +15,9 @@ from typing import Any
 from uuid import UUID
 
 from flows.agent_facts import LOW_CSAT_MAX, AgentFact, FactKind
-from flows.ids import stable_id
 from flows.timeutil import from_ms, to_ms, window_start
 from flows.watermark import Watermark
+from schemas.ids import stable_id
 from schemas.results import WINDOW_SECONDS, AgentWindow, LateEvent, WindowName
 
 WINDOWS_MS: dict[WindowName, int] = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from flows.agent_facts import LOW_CSAT_MAX
-from flows.ids import stable_id
 from schemas.events import CsatReceived, Event
+from schemas.ids import stable_id
 from schemas.results import Alert, AlertSeverity
 
 

@@ -6,7 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-FLOW_NAMES: tuple[str, ...] = ("ingest", "agent_performance")
+from flows.sla import SlaPolicy
+from schemas.risk import RiskModel
+
+FLOW_NAMES: tuple[str, ...] = ("ingest", "agent_performance", "client_risk", "live_ops")
 
 
 def system_utc() -> datetime:
@@ -24,6 +27,9 @@ class FlowConfig:
     provisional_interval_s: float = 5.0
     shards: int = 32
     idle_advance: bool = True
+    ops_snapshot_interval_s: float = 60.0  # live-ops history grid (event time)
+    risk_model: RiskModel = field(default_factory=RiskModel)
+    sla_policy: SlaPolicy = field(default_factory=SlaPolicy)
     provisional: bool = True  # publish open windows live (off for bounded replays)
     input_partitions: int | None = None  # lets watermarks wait for every partition
     now: Callable[[], datetime] = field(default=system_utc)

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from flows.ids import stable_id
 from schemas.events import parse_event
+from schemas.ids import stable_id
 from schemas.results import DeadLetter, RejectReason
 from schemas.transport import Accepted, RawMessage
 

@@ -21,6 +21,9 @@ SinkName = Literal[
     "late_events",
     "alerts",
     "alerts_topic",
+    "ops_snapshots",
+    "ops_queue_snapshots",
+    "client_risk",
 ]
 
 

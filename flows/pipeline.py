@@ -9,9 +9,11 @@ from __future__ import annotations
 from bytewax.dataflow import Dataflow
 
 from flows.agent_performance import add_agent_performance
+from flows.client_risk_flow import add_client_risk
 from flows.config import FlowConfig
 from flows.ingest import add_ingest
 from flows.io import FlowIO
+from flows.live_ops_flow import add_live_ops
 
 
 def build_flow(cfg: FlowConfig, io: FlowIO) -> Dataflow:
@@ -19,4 +21,8 @@ def build_flow(cfg: FlowConfig, io: FlowIO) -> Dataflow:
     events = add_ingest(flow, cfg, io)
     if "agent_performance" in cfg.flows:
         add_agent_performance(events, cfg, io)
+    if "client_risk" in cfg.flows:
+        add_client_risk(events, cfg, io)
+    if "live_ops" in cfg.flows:
+        add_live_ops(events, cfg, io)
     return flow

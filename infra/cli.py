@@ -246,7 +246,18 @@ def _api_server(settings: Settings, host: str, port: int) -> Any:
 @app.command()
 def api(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the HTTP API (with the embedded engine, use `up` instead while flows run)."""
+    from sinks.clickhouse_client import ClickHouseUnavailableError, open_client
+
     settings = _settings()
+    if settings.embedded_clickhouse:
+        try:  # fail now, not on the first request, when `run` holds the data dir
+            open_client(settings.dsn, settings.clickhouse_database).close()
+        except ClickHouseUnavailableError as exc:
+            _err(
+                f"{exc}\nThe embedded ClickHouse belongs to one process: while flows run, "
+                "use `cxpulse up` (flows + API), or a ClickHouse server DSN."
+            )
+            raise typer.Exit(2) from exc
     typer.echo(f"API on http://{host}:{port}  (docs: /docs)", err=True)
     _api_server(settings, host, port).run()
 

@@ -24,7 +24,9 @@ from flows.config import FlowConfig
 from flows.io import SinkName
 from flows.pipeline import build_flow
 from infra.kafka_source import KafkaEventSource
+from infra.policy import load_sla_policy
 from infra.settings import Settings
+from schemas.risk import RiskModel
 from schemas.transport import RawMessage
 from sinks import tables
 from sinks.clickhouse_client import open_client
@@ -57,7 +59,7 @@ class KafkaClickHouseIO:
         producer = {"bootstrap.servers": s.kafka_bootstrap}
         match name:
             case "events":
-                return ClickHouseSink(opener, tables.EVENTS)
+                return ClickHouseSink(opener, tables.EVENTS, progress_every_s=10.0)
             case "dead_letters":
                 return ClickHouseSink(opener, tables.DEAD_LETTERS)
             case "agent_performance":
@@ -66,6 +68,12 @@ class KafkaClickHouseIO:
                 return ClickHouseSink(opener, tables.LATE_EVENTS)
             case "alerts":
                 return ClickHouseSink(opener, tables.ALERTS)
+            case "client_risk":
+                return ClickHouseSink(opener, tables.CLIENT_RISK)
+            case "ops_snapshots":
+                return ClickHouseSink(opener, tables.OPS_SNAPSHOTS)
+            case "ops_queue_snapshots":
+                return ClickHouseSink(opener, tables.OPS_QUEUE_SNAPSHOTS)
             case "dlq_topic":
                 return KafkaTopicSink(producer, s.dlq_topic, encode_dead_letter)
             case "alerts_topic":
@@ -87,6 +95,9 @@ def flow_config(settings: Settings, flows: frozenset[str], *, until_end: bool) -
         max_future_s=settings.max_future_s,
         provisional_interval_s=settings.provisional_interval_s,
         shards=settings.shards,
+        ops_snapshot_interval_s=settings.ops_snapshot_interval_s,
+        risk_model=RiskModel.from_json(settings.risk_model_file),
+        sla_policy=load_sla_policy(settings.sla_policy_file),
         idle_advance=not until_end,  # a bounded replay must not depend on wall time
         provisional=not until_end,  # nobody reads a replay's live rows; finals suffice
     )

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     shards: int = Field(default=32, ge=1, le=4096)
     workers: int = Field(default=1, ge=1, le=64)
     snapshot_interval_s: float = Field(default=5.0, gt=0)
+    ops_snapshot_interval_s: float = Field(default=60.0, gt=0)
+    risk_model_file: Path = Path(__file__).parent / "risk_model.json"
+    sla_policy_file: Path | None = None  # JSON: {"hours": {...}, "tenants": {t: {...}}}
     kafka_batch_size: int = Field(default=5000, ge=1)
     topic_partitions: int = Field(default=3, ge=1)
 

@@ -43,6 +43,9 @@ class ClickHouseWriter(Generic[T]):
         self._sleep = sleep
         self._client: Client | None = None
         self.rows_written = 0
+        self.progress_every_s: float | None = None  # log throughput this often (None: never)
+        self._reported_at = time.monotonic()
+        self._reported_rows = 0
 
     def setup(self) -> None:
         if self._client is None:
@@ -58,6 +61,7 @@ class ClickHouseWriter(Generic[T]):
             try:
                 self._client.insert(self._spec.table, rows, column_names=self._spec.columns)
                 self.rows_written += len(rows)
+                self._report()
                 return
             except Exception as exc:
                 if attempt == self._attempts:
@@ -72,6 +76,17 @@ class ClickHouseWriter(Generic[T]):
                     exc,
                 )
                 self._sleep(self._backoff_s * 2 ** (attempt - 1))
+
+    def _report(self) -> None:
+        """Progress for long replays: rows written so far and the recent rate."""
+        if self.progress_every_s is None:
+            return
+        now = time.monotonic()
+        elapsed = now - self._reported_at
+        if elapsed >= self.progress_every_s:
+            rate = (self.rows_written - self._reported_rows) / elapsed
+            log.info("%s: %d rows written (%.0f rows/s)", self._spec.table, self.rows_written, rate)
+            self._reported_at, self._reported_rows = now, self.rows_written
 
     def close(self) -> None:
         if self._client is not None:
@@ -93,11 +108,15 @@ class _Partition(StatelessSinkPartition[Any]):
 class ClickHouseSink(DynamicSink[T]):
     """One writer per worker; the client opens in ``build`` (never at construction)."""
 
-    def __init__(self, open_client: ClientFactory, spec: TableSpec[T]) -> None:
+    def __init__(
+        self, open_client: ClientFactory, spec: TableSpec[T], progress_every_s: float | None = None
+    ) -> None:
         self._open_client = open_client
         self._spec = spec
+        self._progress_every_s = progress_every_s
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition:
         writer: ClickHouseWriter[T] = ClickHouseWriter(self._open_client, self._spec)
+        writer.progress_every_s = self._progress_every_s
         writer.setup()
         return _Partition(writer)

@@ -19,6 +19,9 @@ from uuid import UUID
 
 from clickhouse_connect.driver.client import Client
 
+from schemas.ops import AGENT_STATUSES, CSAT_RATINGS, MESSAGE_KINDS, OpsSnapshot, QueueState
+from schemas.risk import ClientRisk, RiskFactor
+
 ClientFactory = Callable[[], Client]
 
 # Server-side parameter type for instants: microsecond precision, compared as UTC.
@@ -130,6 +133,50 @@ FROM (
     WHERE tenant_id = {tenant:String} AND agent_id = {agent:String}
     LIMIT 1
 )
+"""
+
+_RISK_COLUMNS = (
+    "risk_id, tenant_id, client_id, version, scored_at, churn_probability, risk_level, "
+    "factor_names, factor_contributions, trigger_event_id"
+)
+
+# The latest version of each of the tenant's clients; filters on the score (level) apply
+# *after* picking it, so a client is never listed with a superseded score.
+_LATEST_RISK_SQL = f"""
+SELECT {_RISK_COLUMNS}
+FROM client_risk FINAL
+WHERE tenant_id = {{tenant:String}}
+ORDER BY client_id, version DESC
+LIMIT 1 BY client_id
+"""
+
+_CLIENT_RISK_SQL = f"""
+SELECT {_RISK_COLUMNS}
+FROM client_risk FINAL
+WHERE tenant_id = {{tenant:String}} AND client_id = {{client:String}}
+ORDER BY version DESC
+LIMIT {{limit:UInt32}}
+"""
+
+_OPS_COLUMNS = (
+    "as_of, agents_active, agents_idle, agents_in_call, agents_offline, "
+    "csat_1, csat_2, csat_3, csat_4, csat_5, "
+    "messages_text, messages_image, messages_file, messages_audio, messages_video"
+)
+
+_LATEST_OPS_SQL = f"""
+SELECT {_OPS_COLUMNS}
+FROM ops_snapshots FINAL
+WHERE tenant_id = {{tenant:String}}
+ORDER BY as_of DESC
+LIMIT 1
+"""
+
+_OPS_QUEUES_SQL = f"""
+SELECT queue, depth, oldest_wait_s, avg_wait_s
+FROM ops_queue_snapshots FINAL
+WHERE tenant_id = {{tenant:String}} AND as_of = {{as_of:{_TS}}}
+ORDER BY queue
 """
 
 _ALERT_COLUMNS = (
@@ -294,7 +341,7 @@ class ResultsReader:
         )
         return [
             AlertOut(
-                alert_id=alert_id if isinstance(alert_id, UUID) else UUID(str(alert_id)),
+                alert_id=_uuid(alert_id),
                 tenant_id=str(tenant),
                 kind=str(kind_),
                 severity=str(severity_),
@@ -318,6 +365,101 @@ class ResultsReader:
                 fired_at,
             ) in self._rows(sql, params)
         ]
+
+    def client_risks(
+        self, tenant_id: str, level: str | None = None, limit: int = 100
+    ) -> list[ClientRisk]:
+        """The latest score of each client, most likely to churn first (then client id).
+
+        ``level`` keeps only clients whose *latest* score has that level.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        params: dict[str, Any] = {"tenant": tenant_id, "limit": limit}
+        where = ""
+        if level is not None:
+            where = "WHERE risk_level = {level:String}"
+            params["level"] = level
+        sql = (
+            f"SELECT * FROM ({_LATEST_RISK_SQL}) {where} "
+            "ORDER BY churn_probability DESC, client_id LIMIT {limit:UInt32}"
+        )
+        return [_client_risk(row) for row in self._rows(sql, params)]
+
+    def client_risk(
+        self, tenant_id: str, client_id: str, history_limit: int = 100
+    ) -> tuple[ClientRisk, list[ClientRisk]] | None:
+        """``(current, history)`` of one client, or ``None`` if the tenant has no such client.
+
+        ``history`` holds the client's latest ``history_limit`` versions, newest first; its
+        first element is ``current``.
+        """
+        if history_limit < 1:
+            raise ValueError("history_limit must be at least 1")
+        params = {"tenant": tenant_id, "client": client_id, "limit": history_limit}
+        history = [_client_risk(row) for row in self._rows(_CLIENT_RISK_SQL, params)]
+        if not history:
+            return None
+        return history[0], history
+
+    def ops_live(self, tenant_id: str) -> OpsSnapshot | None:
+        """The tenant's latest live-operations snapshot (greatest ``as_of``), or ``None``."""
+        rows = self._rows(_LATEST_OPS_SQL, {"tenant": tenant_id})
+        if not rows:
+            return None
+        as_of_raw, *counts = rows[0]
+        as_of = as_utc(as_of_raw)
+        agents, csat, messages = counts[:4], counts[4:9], counts[9:14]
+        queue_rows = self._rows(_OPS_QUEUES_SQL, {"tenant": tenant_id, "as_of": as_of})
+        return OpsSnapshot(
+            tenant_id=tenant_id,
+            as_of=as_of,
+            queues=[
+                QueueState(
+                    queue=str(queue),
+                    depth=int(depth),
+                    oldest_wait_s=float(oldest),
+                    avg_wait_s=float(avg),
+                )
+                for queue, depth, oldest, avg in queue_rows
+            ],
+            agents_by_status={s: int(n) for s, n in zip(AGENT_STATUSES, agents, strict=True)},
+            csat_distribution={r: int(n) for r, n in zip(CSAT_RATINGS, csat, strict=True)},
+            messages_last_hour={k: int(n) for k, n in zip(MESSAGE_KINDS, messages, strict=True)},
+        )
+
+
+def _uuid(raw: Any) -> UUID:
+    return raw if isinstance(raw, UUID) else UUID(str(raw))
+
+
+def _client_risk(row: Sequence[Any]) -> ClientRisk:
+    (
+        risk_id,
+        tenant,
+        client,
+        version,
+        scored_at,
+        probability,
+        level,
+        names,
+        contributions,
+        trigger,
+    ) = row
+    return ClientRisk(
+        risk_id=_uuid(risk_id),
+        tenant_id=str(tenant),
+        client_id=str(client),
+        version=int(version),
+        scored_at=as_utc(scored_at),
+        churn_probability=float(probability),
+        risk_level=str(level),  # validated against RiskLevel by the model
+        factors=[
+            RiskFactor(name=str(n), contribution=float(c))
+            for n, c in zip(names, contributions, strict=True)
+        ],
+        trigger_event_id=_uuid(trigger),
+    )
 
 
 def _parse_details(raw: Any) -> dict[str, Any]:

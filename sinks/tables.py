@@ -7,7 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from schemas.ops import OpsSnapshot, QueueRow, snapshot_id
 from schemas.results import AgentWindow, Alert, DeadLetter, LateEvent
+from schemas.risk import ClientRisk
 from schemas.transport import Accepted
 
 T = TypeVar("T")
@@ -165,4 +167,97 @@ LATE_EVENTS: TableSpec[LateEvent] = TableSpec(
         "recorded_at",
     ),
     _late_row,
+)
+
+
+def _ops_row(s: OpsSnapshot) -> Sequence[Any]:
+    a, c, m = s.agents_by_status, s.csat_distribution, s.messages_last_hour
+    return (
+        snapshot_id(s.tenant_id, s.as_of),
+        s.tenant_id,
+        s.as_of,
+        a["active"],
+        a["idle"],
+        a["in_call"],
+        a["offline"],
+        c["1"],
+        c["2"],
+        c["3"],
+        c["4"],
+        c["5"],
+        m["text"],
+        m["image"],
+        m["file"],
+        m["audio"],
+        m["video"],
+    )
+
+
+OPS_SNAPSHOTS: TableSpec[OpsSnapshot] = TableSpec(
+    "ops_snapshots",
+    (
+        "snapshot_id",
+        "tenant_id",
+        "as_of",
+        "agents_active",
+        "agents_idle",
+        "agents_in_call",
+        "agents_offline",
+        "csat_1",
+        "csat_2",
+        "csat_3",
+        "csat_4",
+        "csat_5",
+        "messages_text",
+        "messages_image",
+        "messages_file",
+        "messages_audio",
+        "messages_video",
+    ),
+    _ops_row,
+)
+
+
+def _queue_row(r: QueueRow) -> Sequence[Any]:
+    q = r.state
+    return (r.tenant_id, r.as_of, q.queue, q.depth, q.oldest_wait_s, q.avg_wait_s)
+
+
+OPS_QUEUE_SNAPSHOTS: TableSpec[QueueRow] = TableSpec(
+    "ops_queue_snapshots",
+    ("tenant_id", "as_of", "queue", "depth", "oldest_wait_s", "avg_wait_s"),
+    _queue_row,
+)
+
+
+def _risk_row(r: ClientRisk) -> Sequence[Any]:
+    return (
+        r.risk_id,
+        r.tenant_id,
+        r.client_id,
+        r.version,
+        r.scored_at,
+        r.churn_probability,
+        r.risk_level,
+        [f.name for f in r.factors],
+        [f.contribution for f in r.factors],
+        r.trigger_event_id,
+    )
+
+
+CLIENT_RISK: TableSpec[ClientRisk] = TableSpec(
+    "client_risk",
+    (
+        "risk_id",
+        "tenant_id",
+        "client_id",
+        "version",
+        "scored_at",
+        "churn_probability",
+        "risk_level",
+        "factor_names",
+        "factor_contributions",
+        "trigger_event_id",
+    ),
+    _risk_row,
 )

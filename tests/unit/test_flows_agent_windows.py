@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from flows.agent_facts import AgentFact, FactKind
 from flows.agent_windows import WINDOWS_MS, AgentWindowAggregator, window_row_id
-from flows.ids import stable_id
 from flows.timeutil import from_ms, to_ms
 from flows.watermark import Watermark
+from schemas.ids import stable_id
 from schemas.results import AgentWindow, LateEvent, WindowName
 from tests.unit.helpers import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, T0_MS, fact
 

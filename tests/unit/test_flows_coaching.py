@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from flows.coaching import coaching_alert
-from flows.ids import stable_id
 from schemas.events import PAYLOADS
+from schemas.ids import stable_id
 from schemas.results import Alert
 from tests.unit.helpers import at, csat, make_event, uid
 

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows.decode import decode
-from flows.ids import stable_id
 from schemas.events import PAYLOADS
+from schemas.ids import stable_id
 from schemas.results import DeadLetter
 from schemas.transport import Accepted
 from tests.unit.helpers import MINIMAL_PAYLOADS, T0, envelope, raw_message, to_bytes
