@@ -1,13 +1,17 @@
 """Pipeline throughput vs raw Kafka consume, on the same topic, in one run.
 
-For each agent count: produce N simulated events to a fresh topic, then measure
-  raw      confluent-kafka consume of the whole topic (the ceiling)
-  ingest   cxpulse run ingest --until-end (decode, validate, dedup, ClickHouse events)
-  full     ingest + agent_performance (ticket joins, 5m/1h/1d windows, alerts)
-and print events/s and each one's ratio to raw. Real broker, real embedded ClickHouse,
-Bytewax recovery on: what `cxpulse run` does.
+For each key count N (N agents and N clients): produce the synthetic workload of
+bench/workload.py to a fresh topic, then measure
+  raw consume         confluent-kafka reading the whole topic (the ceiling)
+  ingest              decode, validate, dedup, ClickHouse ``events``
+  +agent_performance  ticket joins, 5m/1h/1d windows, coaching alerts
+  +client_risk        SLA deadlines, ticket->client map, risk scores and alerts
+  +live_ops           per-tenant queue/agent/CSAT/message state and snapshots
+  all flows
+each as ``cxpulse run <flows> --until-end`` does it (real broker, real embedded
+ClickHouse, Bytewax recovery on), and print events/s and the ratio to raw.
 
-    python -m bench.pipeline --events 200000 --agents 100 10000
+    python -m bench.pipeline --events 200000 --keys 100 10000 100000
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
-from bench.workload import ticket_traffic
+from bench.workload import mixed_traffic
+from flows.config import FLOW_NAMES
 from infra.kafka_local import LocalKafka, free_port
 from infra.migrate import migrate
 from infra.producer import EventProducer
@@ -42,10 +47,10 @@ class Result:
         return self.events / self.seconds
 
 
-def produce(settings: Settings, n: int, agents: int, seed: int) -> int:
-    """Sends ``n`` events spread over exactly ``agents`` agents."""
+def produce(settings: Settings, n: int, agents: int, clients: int, seed: int) -> int:
+    """Sends ``n`` events spread over exactly ``agents`` agents and ``clients`` clients."""
     with EventProducer(settings.kafka_bootstrap, settings.events_topic) as producer:
-        for key, value in ticket_traffic(n, agents, seed):
+        for key, value in mixed_traffic(n, agents, clients, seed):
             producer.send(key, value)
     return n
 
@@ -83,10 +88,26 @@ def pipeline(settings: Settings, flows: frozenset[str], n: int, name: str) -> Re
     return Result(name, n, elapsed)
 
 
+STEPS: dict[str, frozenset[str]] = {
+    "ingest": frozenset({"ingest"}),
+    "+agent_performance": frozenset({"ingest", "agent_performance"}),
+    "+client_risk": frozenset({"ingest", "client_risk"}),
+    "+live_ops": frozenset({"ingest", "live_ops"}),
+    "all flows": frozenset(FLOW_NAMES),
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=200_000)
-    ap.add_argument("--agents", type=int, nargs="+", default=[100, 10_000])
+    ap.add_argument(
+        "--keys",
+        type=int,
+        nargs="+",
+        default=[100, 10_000, 100_000],
+        help="agent and client counts to run at (each run uses N of both)",
+    )
+    ap.add_argument("--steps", nargs="+", default=list(STEPS), choices=list(STEPS))
     ap.add_argument("--bootstrap", help="use this Kafka instead of starting a local one")
     ap.add_argument("--seed", type=int, default=3)
     args = ap.parse_args()
@@ -101,7 +122,7 @@ def main() -> None:
     chdb = f"chdb://{work / 'clickhouse'}"
     rows: list[tuple[int, list[Result]]] = []
     try:
-        for agents in args.agents:
+        for keys in args.keys:
             prefix = f"bench{uuid.uuid4().hex[:8]}."
             base = Settings(
                 kafka_bootstrap=bootstrap,
@@ -111,36 +132,38 @@ def main() -> None:
             )
             ensure_topics(base, log=lambda _m: None)
             t0 = time.perf_counter()
-            n = produce(base, args.events, agents, args.seed)
+            n = produce(base, args.events, keys, keys, args.seed)
             print(
-                f"[{agents} agents] produced {n} events in {time.perf_counter() - t0:.1f}s",
+                f"[{keys} agents and clients] produced {n} events in "
+                f"{time.perf_counter() - t0:.1f}s",
                 flush=True,
             )
             # best of two reads: the first also pays consumer start-up and cold fetches
             raws = [raw_consume(base, n, base.kafka_batch_size) for _ in range(2)]
             results = [max(raws, key=lambda r: r.rate)]
-            for name, flows in (
-                ("ingest", frozenset({"ingest"})),
-                ("ingest+agent_perf", frozenset({"ingest", "agent_performance"})),
-            ):
+            print(f"  raw consume: {results[0].rate:,.0f} events/s", flush=True)
+            for name in args.steps:
                 db = f"b_{uuid.uuid4().hex[:10]}"
                 migrate(chdb, db, log=lambda _m: None)
                 s = base.model_copy(
-                    update={"clickhouse_database": db, "data_dir": work / f"{prefix}{name}"}
+                    update={"clickhouse_database": db, "data_dir": work / f"{prefix}{len(results)}"}
                 )
-                results.append(pipeline(s, flows, n, name))
+                results.append(pipeline(s, STEPS[name], n, name))
                 print(f"  {name}: {results[-1].rate:,.0f} events/s", flush=True)
-            rows.append((agents, results))
+            rows.append((keys, results))
     finally:
         if broker is not None:
             broker.down()
 
-    print(f"\nN = {args.events} events per run; ratio = events/s / raw consume events/s")
-    print(f"{'agents':>8} {'step':<20} {'events/s':>12} {'ratio':>7}")
-    for agents, results in rows:
+    print(
+        f"\nN = {args.events} events per run; ratio = events/s / raw consume events/s "
+        "(same topic, same run)"
+    )
+    print(f"{'agents=clients':>14} {'step':<20} {'events/s':>12} {'ratio':>7}")
+    for keys, results in rows:
         raw = results[0].rate
         for r in results:
-            print(f"{agents:>8} {r.name:<20} {r.rate:>12,.0f} {r.rate / raw:>7.3f}")
+            print(f"{keys:>14} {r.name:<20} {r.rate:>12,.0f} {r.rate / raw:>7.3f}")
 
 
 if __name__ == "__main__":

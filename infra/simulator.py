@@ -10,6 +10,51 @@ agent, client) keeps exactly one pending step on a heap, ordered by simulated ti
 events come out in non-decreasing ``occurred_at`` order while lifecycles interleave
 like real traffic. Time is integer milliseconds since the epoch: exact, hashable and
 cheap to format, so floating-point drift can never reorder or duplicate timestamps.
+
+Stories
+-------
+Random traffic alone rarely shows what a demo needs, so three scripted *stories* run on
+top of it. They are on by default; ``SimConfig(stories=False)`` turns all of them off
+(and then the stream is exactly the plain random traffic), and each has its own flag.
+Times below are UTC; ``T0`` is ``config.start`` and ``i`` the tenant's index (0, 1, ...).
+Every story is a pure function of the config and the seed, like the rest of the stream.
+
+1. **Queue backing up** (``story_queue_surge``). A surge hits one queue of a tenant:
+   for 45 min chat sessions are queued at 10x that queue's usual peak rate (at least
+   80 an hour), at near-even spacing, while pickup in that queue slows to half the
+   arrival rate, first come first served. Background sessions routed to that queue
+   meanwhile join the same line. Depth climbs to half the surge's arrivals plus that
+   background (~30-70 with the default config; always well over 15) and the oldest
+   wait to 20-27 min. Then pickup runs at the surge rate: the line drains in ~20-30 min.
+   When: once at ``T0 + 30 min + (i % 4) * 20 min`` (so any run shows one within its
+   first two hours) on queue ``queues[i % len(queues)]``, and on every weekday at
+   ``10:00 + (i % 4) * 5 min`` on queue ``queues[(epoch_day + i) % len(queues)]``,
+   except on days when that would start less than 3 h after the opening surge.
+2. **Client sliding into risk** (``story_client_at_risk``). Per tenant, client
+   ``client-<tenant>-1`` (see :attr:`Simulator.at_risk_clients`; needs two or more
+   clients per tenant) is scripted: it is left out of random traffic, silent until
+   ``S = T0 + 2 h + (i % 4) * 30 min``, and then goes through a fixed arc. With the
+   default risk model (``infra/risk_model.json``) its level is low from S, medium from
+   S+6h, high from S+18h and critical from S+38h (each step lands up to 10 min after
+   its nominal time; a ticket's own steps up to 1 min after theirs)::
+
+       S+0h   health 80                     S+28h  health 66
+       S+1h   complaint, medium             S+35h  ticket T2 (high prio) created
+       S+2h   ticket T1 (normal) created    S+38h  complaint 2 escalated to critical
+       S+5h   T1 resolved (in SLA)          S+39h  T2 breaches its 4 h SLA
+       S+6h   CSAT 1 on T1                  S+41h  T2 resolved; S+42h CSAT 1 on T2
+       S+12h  health 72                     S+44h  health 45
+       S+16h  complaint 1 resolved          S+46h  T1 reopened (resolved at S+49h)
+       S+18h  complaint, high (about T1)    S+48h  complaint, critical (about T2)
+                                            S+52h  health 25; complaint 2 resolved
+
+   At S+56h the client rejoins random traffic as a troubled client (baseline health
+   30), and complaint 3 is resolved at S+60h.
+3. **Breached urgent tickets** (``story_urgent_breach``). Every 24 h from
+   ``T0 + 1 h + (i % 4) * 10 min`` each tenant gets an urgent ``outage`` ticket that is
+   resolved 150-181 min after creation (an SLA breach), and 20 min later an urgent
+   ``login_issue`` ticket resolved 35-46 min after creation (in time). Random traffic
+   adds more of both; the story guarantees one of each per tenant per simulated day.
 """
 
 from __future__ import annotations
@@ -22,6 +67,7 @@ import random
 import time
 import uuid
 from bisect import bisect
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,6 +95,9 @@ class SimConfig:
     ``tickets_per_hour`` is the per-tenant rate at the weekly peak; the other streams
     (chats, service requests, complaints) scale with it so one knob sets the load.
     ``start`` is fixed (a Monday) rather than "now" so the default run is reproducible.
+    ``stories`` switches the scripted demo stories (module docstring) on or off as a
+    whole; ``story_queue_surge``, ``story_client_at_risk`` and ``story_urgent_breach``
+    switch one each (a story runs when both its flag and ``stories`` are set).
     """
 
     seed: int = 7
@@ -60,6 +109,10 @@ class SimConfig:
     start: datetime = datetime(2025, 1, 6, tzinfo=UTC)
     tickets_per_hour: float = 60.0
     kb_article_every_h: float = 12.0
+    stories: bool = True
+    story_queue_surge: bool = True
+    story_client_at_risk: bool = True
+    story_urgent_breach: bool = True
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.start.utcoffset() is None:
@@ -432,6 +485,18 @@ _COMPLAINT_RATIO = 0.03
 _CSAT_P = 0.4
 _TROUBLED_P = 0.04
 
+# Stories (see the module docstring).
+_SURGE_MS = 45 * _MIN
+_SURGE_FACTOR = 10.0  # surge arrival rate / the queue's usual peak session rate
+_SURGE_MIN_PER_HOUR = 80.0  # floor, so small configs back up too
+_SURGE_PICKUP = 0.5  # pickups per arrival while the surge lasts
+_SURGE_OPENING_MS = 30 * _MIN  # first surge: T0 + this + (i % 4) * 20 min
+_SURGE_HOUR = 10  # daily surges: weekdays at 10:00 + (i % 4) * 5 min
+_SURGE_GAP_MS = 3 * _HOUR  # no daily surge closer than this after the opening one
+_ARC_START_MS = 2 * _HOUR  # at-risk arc: T0 + this + (i % 4) * 30 min
+_ARC_REJOIN_HEALTH = 30.0
+_URGENT_START_MS = _HOUR  # breached urgent ticket: T0 + this + (i % 4) * 10 min, daily
+
 
 # ---- simulation state -----------------------------------------------------------------
 
@@ -466,24 +531,54 @@ class _Client:
 
 
 class _Tenant:
-    __slots__ = ("agents", "clients", "complaint_pick", "counter", "name", "on_shift", "pick")
+    __slots__ = (
+        "agents",
+        "clients",
+        "complaint_pick",
+        "counter",
+        "index",
+        "name",
+        "on_shift",
+        "pick",
+        "scripted",
+        "surges",
+        "troubled",
+    )
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, index: int = 0) -> None:
         self.name = name
+        self.index = index
         self.agents: list[_Agent] = []
         self.clients: list[_Client] = []
         self.on_shift: list[_Agent] = []  # in login order: deterministic, unlike a set
         self.pick: _Weighted[_Client] = _Weighted([])
         self.complaint_pick: _Weighted[_Client] = _Weighted([])
         self.counter = itertools.count(1)  # one sequence for every id kind: unique, short
+        self.troubled: set[int] = set()
+        self.scripted: set[int] = set()  # clients a story drives: out of random traffic
+        self.surges: dict[str, _Surge] = {}  # queue -> its surge, while one runs
 
     def populate(self, agents: list[_Agent], clients: list[_Client], troubled: set[int]) -> None:
         self.agents = agents
         self.clients = clients
+        self.troubled = troubled
+        self.reweight()
+
+    def reweight(self) -> None:
+        """(Re)build the client pickers from ``troubled`` and ``scripted``."""
+        troubled, scripted = self.troubled, self.scripted
         # troubled clients open more tickets and far more complaints
-        self.pick = _Weighted([(c, 3.0 if i in troubled else 1.0) for i, c in enumerate(clients)])
+        self.pick = _Weighted(
+            [
+                (c, 0.0 if i in scripted else 3.0 if i in troubled else 1.0)
+                for i, c in enumerate(self.clients)
+            ]
+        )
         self.complaint_pick = _Weighted(
-            [(c, 25.0 if i in troubled else 1.0) for i, c in enumerate(clients)]
+            [
+                (c, 0.0 if i in scripted else 25.0 if i in troubled else 1.0)
+                for i, c in enumerate(self.clients)
+            ]
         )
 
 
@@ -552,6 +647,48 @@ class _Session:
         self.agent: _Agent | None = None
 
 
+class _Surge:
+    """A queue backing up: surge arrivals and a slowed, first-come-first-served pickup."""
+
+    __slots__ = ("end", "interval", "queue", "tenant", "waiting")
+
+    def __init__(self, tenant: _Tenant, queue: str, end: int, interval: float) -> None:
+        self.tenant = tenant
+        self.queue = queue
+        self.end = end  # arrivals stop here; the backlog then drains
+        self.interval = interval  # mean ms between surge arrivals
+        self.waiting: deque[_Session] = deque()
+
+
+@dataclass(frozen=True, slots=True)
+class _Script:
+    """The fixed lifecycle of a scripted ticket: offsets in ms from its creation."""
+
+    assign: int
+    respond: int
+    resolve: int
+    csat_at: int | None = None  # a CSAT rating of ``csat`` then
+    csat: int = 1
+    reopen_at: int | None = None  # reopened then, resolved again at ``reresolve_at``
+    reresolve_at: int = 0
+
+
+# the urgent-breach story's pair (resolve times get up to 30 / 10 min of jitter)
+_URGENT_LATE = _Script(assign=2 * _MIN, respond=10 * _MIN, resolve=150 * _MIN)
+_URGENT_IN_TIME = _Script(assign=_MIN, respond=5 * _MIN, resolve=35 * _MIN)
+
+
+class _Arc:
+    """State of one client's at-risk arc: its tickets and complaints by script name."""
+
+    __slots__ = ("client", "complaints", "tickets")
+
+    def __init__(self, client: _Client) -> None:
+        self.client = client
+        self.tickets: dict[str, _Ticket] = {}
+        self.complaints: dict[str, _Complaint] = {}
+
+
 class _Stream:
     """A Poisson arrival stream of one tenant, thinned by the demand profile."""
 
@@ -580,9 +717,25 @@ class Simulator:
             f"t{i}" for i in range(len(_TENANT_NAMES) + 1, n + 1)
         )
 
+    @property
+    def at_risk_clients(self) -> dict[str, str]:
+        """Tenant -> id of the client the "sliding into risk" story follows.
+
+        Empty when that story is off, or with fewer than two clients per tenant (the
+        story then has no random traffic left to hide the client from).
+        """
+        cfg = self.config
+        if not _story_client_at_risk(cfg):
+            return {}
+        return {name: f"client-{name}-1" for name in self.tenant_ids}
+
     def events(self) -> Iterator[_Event]:
         """Yield JSON-serialisable envelopes in non-decreasing ``occurred_at`` order."""
         return _Run(self.config, self.tenant_ids).run()
+
+
+def _story_client_at_risk(cfg: SimConfig) -> bool:
+    return cfg.stories and cfg.story_client_at_risk and cfg.clients_per_tenant >= 2
 
 
 class _Run:
@@ -606,13 +759,18 @@ class _Run:
             c.name: c.queue if c.queue in cfg.queues else cfg.queues[i % len(cfg.queues)]
             for i, c in enumerate(_CATEGORIES)
         }
-        self.tenants = [self._build_tenant(name) for name in tenant_ids]
+        self.category = {c.name: c for c in _CATEGORIES}
+        shares: dict[str, float] = {}
+        for c in _CATEGORIES:
+            shares[self.queue_of[c.name]] = shares.get(self.queue_of[c.name], 0.0) + c.weight
+        self.queue_share = {q: w / self.categories.total for q, w in shares.items()}
+        self.tenants = [self._build_tenant(name, i) for i, name in enumerate(tenant_ids)]
 
     # -- world ---------------------------------------------------------------------------
 
-    def _build_tenant(self, name: str) -> _Tenant:
+    def _build_tenant(self, name: str, index: int) -> _Tenant:
         rng, cfg = self.rng, self.cfg
-        ten = _Tenant(name)
+        ten = _Tenant(name, index)
         agents = []
         for i in range(cfg.agents_per_tenant):
             # most agents are good; about one in eight is weak and drags CSAT down
@@ -632,6 +790,9 @@ class _Run:
             )
             for i in range(cfg.clients_per_tenant)
         ]
+        if _story_client_at_risk(cfg):  # after every draw: the other clients stay as they were
+            clients[0].base_health = clients[0].health = 80.0
+            ten.scripted.add(0)
         ten.populate(agents, clients, troubled)
         return ten
 
@@ -650,8 +811,10 @@ class _Run:
                 self.push(self._next_arrival(t0, stream.per_ms), self._arrival, stream)
             kb_every = cfg.kb_article_every_h * _HOUR
             self.push(t0 + int(rng.uniform(0.05, 1.0) * kb_every), self._kb_article, ten)
-            for client in ten.clients:  # spread so health updates trickle, not burst
-                self.push(t0 + rng.randrange(_DAY), self._client_health, client)
+            for i, client in enumerate(ten.clients):  # spread: updates trickle, not burst
+                at = t0 + rng.randrange(_DAY)
+                if i not in ten.scripted:
+                    self.push(at, self._client_health, client)
             for ag in ten.agents:
                 for day in (day0 - _DAY, day0):
                     login = day + ag.shift_h * _HOUR
@@ -666,6 +829,7 @@ class _Run:
                         self._agent_login,
                         ag,
                     )
+            self._seed_stories(ten)
 
     # -- engine --------------------------------------------------------------------------
 
@@ -755,34 +919,43 @@ class _Run:
         client = ten.pick.pick(rng.random())
         cat = self.categories.pick(rng.random())
         prio = (_PRIORITY_SEVERE if cat.severe else _PRIORITY).pick(rng.random())
-        queue = self.queue_of[cat.name]
-        tk = _Ticket(f"tkt-{ten.name}-{next(ten.counter):06d}", ten, client, cat, queue, prio)
-        client.last_ticket, client.last_category = tk.id, cat
+        tk = self._new_ticket(ten, client, cat, prio)
         details = self._details()
         # routing is automatic when a team member is on shift; otherwise a supervisor
         # triages by hand, minutes to hours later
-        staffed = any(a.team == queue for a in ten.on_shift)
+        staffed = any(a.team == tk.queue for a in ten.on_shift)
         if staffed and rng.random() < 0.9:
             self.push(t + rng.randrange(5 * _SEC, 3 * _MIN), self._ticket_assigned, (tk, "auto"))
         else:
             self.push(self.after(t, 25 * _MIN, _MIN), self._ticket_assigned, (tk, "manual"))
-        return self.env(
+        return self._created_event(t, tk, details)
+
+    def _new_ticket(self, ten: _Tenant, client: _Client, cat: _Category, prio: str) -> _Ticket:
+        queue = self.queue_of[cat.name]
+        tk = _Ticket(f"tkt-{ten.name}-{next(ten.counter):06d}", ten, client, cat, queue, prio)
+        client.last_ticket, client.last_category = tk.id, cat
+        return tk
+
+    def _ticket_env(self, t: int, event_type: str, tk: _Ticket, payload: dict[str, Any]) -> _Event:
+        return self.env(t, event_type, tk.tenant.name, "helpdesk", payload, tk.id)
+
+    def _created_event(self, t: int, tk: _Ticket, details: dict[str, object]) -> _Event:
+        rng, cat = self.rng, tk.category
+        return self._ticket_env(
             t,
             "ticket.created",
-            ten.name,
-            "helpdesk",
+            tk,
             {
                 "ticket_id": tk.id,
-                "client_id": client.id,
+                "client_id": tk.client.id,
                 "channel": _CHANNEL.pick(rng.random()),
-                "queue": queue,
-                "priority": prio,
+                "queue": tk.queue,
+                "priority": tk.priority,
                 "category": cat.name,
                 "subject": rng.choice(cat.subjects).format_map(details),
                 "description": rng.choice(cat.descriptions).format_map(details),
-                "region": client.region,
+                "region": tk.client.region,
             },
-            tk.id,
         )
 
     def _ticket_assigned(self, t: int, arg: tuple[_Ticket, str]) -> _Event:
@@ -791,18 +964,11 @@ class _Run:
         slowness = 1.5 - 0.7 * tk.agent.skill
         mean = _FIRST_RESPONSE_MIN[tk.priority] * _MIN * slowness
         self.push(self.after(t, mean, 30 * _SEC), self._ticket_first_response, tk)
-        return self.env(
-            t,
-            "ticket.assigned",
-            tk.tenant.name,
-            "helpdesk",
-            {
-                "ticket_id": tk.id,
-                "agent_id": tk.agent.id,
-                "assigned_by": how,
-            },
-            tk.id,
-        )
+        return self._assigned_event(t, tk, how)
+
+    def _assigned_event(self, t: int, tk: _Ticket, how: str) -> _Event:
+        payload = {"ticket_id": tk.id, "agent_id": tk.agent.id, "assigned_by": how}
+        return self._ticket_env(t, "ticket.assigned", tk, payload)
 
     def _handle_time(self, tk: _Ticket) -> int:
         tk.expected = int(tk.category.handle_min * _HANDLE_FACTOR[tk.priority] * _MIN)
@@ -812,42 +978,41 @@ class _Run:
     def _ticket_first_response(self, t: int, tk: _Ticket) -> _Event:
         handle = self._handle_time(tk)
         self.push(t + handle, self._ticket_resolved, (tk, handle))
-        return self.env(
-            t,
-            "ticket.first_response",
-            tk.tenant.name,
-            "helpdesk",
-            {
-                "ticket_id": tk.id,
-                "agent_id": tk.agent.id,
-            },
-            tk.id,
-        )
+        return self._first_response_event(t, tk)
+
+    def _first_response_event(self, t: int, tk: _Ticket) -> _Event:
+        payload = {"ticket_id": tk.id, "agent_id": tk.agent.id}
+        return self._ticket_env(t, "ticket.first_response", tk, payload)
 
     def _ticket_resolved(self, t: int, arg: tuple[_Ticket, int]) -> _Event:
         tk, handle = arg
         rng = self.rng
-        cat = tk.category
-        # the first listed fix is the usual one: recurring problems share resolutions
-        code, text = cat.resolutions[0] if rng.random() < 0.6 else rng.choice(cat.resolutions)
+        resolution = self._resolution(tk.category)
         if not tk.reopened and rng.random() < 0.015 + 0.1 * (1.0 - tk.agent.skill):
             self.push(self.after(t, 8 * _HOUR, 5 * _MIN), self._ticket_reopened, tk)
         if rng.random() < _CSAT_P:
             slow = handle > 2 * tk.expected
             self.push(self.after(t, 3 * _HOUR, _MIN), self._csat, (tk, slow))
-        return self.env(
+        return self._resolved_event(t, tk, resolution)
+
+    def _resolution(self, cat: _Category) -> tuple[str, str]:
+        # the first listed fix is the usual one: recurring problems share resolutions
+        rng = self.rng
+        return cat.resolutions[0] if rng.random() < 0.6 else rng.choice(cat.resolutions)
+
+    def _resolved_event(self, t: int, tk: _Ticket, resolution: tuple[str, str]) -> _Event:
+        code, text = resolution
+        return self._ticket_env(
             t,
             "ticket.resolved",
-            tk.tenant.name,
-            "helpdesk",
+            tk,
             {
                 "ticket_id": tk.id,
                 "agent_id": tk.agent.id,
-                "category": cat.name,
+                "category": tk.category.name,
                 "resolution_code": code,
                 "resolution_text": text,
             },
-            tk.id,
         )
 
     def _ticket_reopened(self, t: int, tk: _Ticket) -> _Event:
@@ -855,16 +1020,7 @@ class _Run:
         tk.client.health -= 3.0
         handle = int(self._handle_time(tk) * 0.6)
         self.push(t + handle, self._ticket_resolved, (tk, handle))
-        return self.env(
-            t,
-            "ticket.reopened",
-            tk.tenant.name,
-            "helpdesk",
-            {
-                "ticket_id": tk.id,
-            },
-            tk.id,
-        )
+        return self._ticket_env(t, "ticket.reopened", tk, {"ticket_id": tk.id})
 
     def _csat(self, t: int, arg: tuple[_Ticket, bool]) -> _Event:
         tk, slow = arg
@@ -886,6 +1042,9 @@ class _Run:
             comment = rng.choice(_COMMENTS_GOOD) if rng.random() < 0.3 else None
         elif rng.random() < 0.15:
             comment = rng.choice(_COMMENTS_MID)
+        return self._csat_event(t, tk, rating, comment)
+
+    def _csat_event(self, t: int, tk: _Ticket, rating: int, comment: str | None) -> _Event:
         ten = tk.tenant
         return self.env(
             t,
@@ -922,28 +1081,37 @@ class _Run:
             self.push(self.after(t, 4 * _HOUR, 10 * _MIN), self._complaint_escalated, cp)
         else:
             self.push(self.after(t, 20 * _HOUR, 30 * _MIN), self._complaint_resolved, cp)
+        return self._complaint_event(t, cp, client.last_ticket if linked else None)
+
+    def _complaint_event(self, t: int, cp: _Complaint, ticket_id: str | None) -> _Event:
+        rng = self.rng
         description = rng.choice(_COMPLAINTS).format(
-            category=cat.name.replace("_", " "), n=rng.randrange(2, 6), days=rng.randrange(2, 20)
+            category=cp.category.name.replace("_", " "),
+            n=rng.randrange(2, 6),
+            days=rng.randrange(2, 20),
         )
         return self.env(
             t,
             "complaint.created",
-            ten.name,
+            cp.tenant.name,
             "crm",
             {
                 "complaint_id": cp.id,
-                "client_id": client.id,
-                "severity": severity,
-                "category": cat.name,
+                "client_id": cp.client.id,
+                "severity": cp.severity,
+                "category": cp.category.name,
                 "description": description,
-                "ticket_id": client.last_ticket if linked else None,
+                "ticket_id": ticket_id,
             },
             cp.id,
         )
 
     def _complaint_escalated(self, t: int, cp: _Complaint) -> _Event:
-        cp.severity = _SEVERITY_UP[cp.severity]
         self.push(self.after(t, 10 * _HOUR, 30 * _MIN), self._complaint_resolved, cp)
+        return self._escalated_event(t, cp)
+
+    def _escalated_event(self, t: int, cp: _Complaint) -> _Event:
+        cp.severity = _SEVERITY_UP[cp.severity]
         return self.env(
             t,
             "complaint.escalated",
@@ -1091,8 +1259,12 @@ class _Run:
             messages = rng.randrange(1, 5)
         queue = self.queue_of[self.categories.pick(rng.random()).name]
         ss = _Session(f"ses-{ten.name}-{next(ten.counter):06d}", ten, channel, queue, messages)
-        mean_wait = 60 * _SEC if ten.on_shift else 10 * _MIN  # nobody on shift: long wait
-        self.push(self.after(t, mean_wait, 5 * _SEC), self._session_started, ss)
+        surge = ten.surges.get(queue) if ten.surges else None
+        if surge is not None:  # the queue is backed up: wait in line behind the surge
+            surge.waiting.append(ss)
+        else:
+            mean_wait = 60 * _SEC if ten.on_shift else 10 * _MIN  # nobody on shift: long
+            self.push(self.after(t, mean_wait, 5 * _SEC), self._session_started, ss)
         return self._session_event(t, "session.queued", ss)
 
     def _session_event(self, t: int, event_type: str, ss: _Session) -> _Event:
@@ -1142,6 +1314,210 @@ class _Run:
 
     def _session_ended(self, t: int, ss: _Session) -> _Event:
         return self._session_event(t, "session.ended", ss)
+
+    # -- stories (see the module docstring) ----------------------------------------------
+
+    def _seed_stories(self, ten: _Tenant) -> None:
+        cfg, t0, i = self.cfg, self.now, ten.index
+        if not cfg.stories:
+            return
+        if cfg.story_queue_surge:
+            opening = t0 + _SURGE_OPENING_MS + (i % 4) * 20 * _MIN
+            self.push(opening, self._surge_begin, (ten, cfg.queues[i % len(cfg.queues)]))
+            self.push(self._next_daily_surge(ten, opening + _SURGE_GAP_MS), self._surge_daily, ten)
+        if cfg.story_urgent_breach:
+            self.push(t0 + _URGENT_START_MS + (i % 4) * 10 * _MIN, self._urgent_breach, ten)
+        if ten.scripted:
+            self._schedule_arc(ten, t0 + _ARC_START_MS + (i % 4) * 30 * _MIN)
+
+    # queue backing up
+
+    def _next_daily_surge(self, ten: _Tenant, after: int) -> int:
+        """The first weekday surge slot of ``ten`` at or after ``after``."""
+        day = after - after % _DAY
+        while True:
+            at = day + _SURGE_HOUR * _HOUR + (ten.index % 4) * 5 * _MIN
+            if at >= after and (day // _DAY + 3) % 7 < 5:  # 1970-01-01 was a Thursday
+                return at
+            day += _DAY
+
+    def _surge_daily(self, t: int, ten: _Tenant) -> None:
+        self.push(self._next_daily_surge(ten, t + _HOUR), self._surge_daily, ten)
+        queues = self.cfg.queues
+        self._surge_begin(t, (ten, queues[(t // _DAY + ten.index) % len(queues)]))
+
+    def _surge_begin(self, t: int, arg: tuple[_Tenant, str]) -> None:
+        ten, queue = arg
+        if queue in ten.surges:  # the last one is still draining: let it
+            return
+        usual = self.cfg.tickets_per_hour * _SESSION_RATIO * self.queue_share.get(queue, 0.0)
+        per_hour = max(_SURGE_FACTOR * usual, _SURGE_MIN_PER_HOUR)
+        surge = _Surge(ten, queue, t + _SURGE_MS, _HOUR / per_hour)
+        ten.surges[queue] = surge
+        self.push(t, self._surge_arrival, surge)
+        self.push(t + int(surge.interval / _SURGE_PICKUP), self._surge_pickup, surge)
+
+    def _surge_arrival(self, t: int, surge: _Surge) -> _Event | None:
+        """One more chat in the surging queue; near-even spacing keeps the peak reliable."""
+        if t >= surge.end:
+            return None
+        rng, ten = self.rng, surge.tenant
+        self.push(t + int(surge.interval * rng.uniform(0.5, 1.5)), self._surge_arrival, surge)
+        sid = f"ses-{ten.name}-{next(ten.counter):06d}"
+        ss = _Session(sid, ten, "chat", surge.queue, rng.randrange(3, 15))
+        surge.waiting.append(ss)
+        return self._session_event(t, "session.queued", ss)
+
+    def _surge_pickup(self, t: int, surge: _Surge) -> _Event | None:
+        """Start the longest-waiting session: at half the arrival rate while the surge
+        lasts, at the full rate afterwards; the surge ends once its backlog is empty."""
+        draining = t >= surge.end
+        event = None
+        if surge.waiting:
+            event = self._session_started(t, surge.waiting.popleft())
+        elif draining:
+            del surge.tenant.surges[surge.queue]
+            return None
+        gap = surge.interval if draining else surge.interval / _SURGE_PICKUP
+        self.push(t + int(gap * self.rng.uniform(0.5, 1.5)), self._surge_pickup, surge)
+        return event
+
+    # scripted tickets
+
+    def _scripted_ticket(
+        self, t: int, arg: tuple[_Tenant, _Client | None, str, str, _Script]
+    ) -> tuple[_Ticket, _Event]:
+        """Create a ticket whose whole lifecycle follows ``script``; ``None``: any client."""
+        ten, client, category, prio, script = arg
+        rng = self.rng
+        if client is None:
+            client = ten.pick.pick(rng.random())
+        tk = self._new_ticket(ten, client, self.category[category], prio)
+        details = self._details()
+
+        def at(offset: int, handler: _Handler, step: Any) -> None:
+            # under a minute of jitter: scripts keep their order, stamps look organic
+            self.push(t + offset + rng.randrange(_MIN), handler, step)
+
+        at(script.assign, self._scripted_assigned, tk)
+        at(script.respond, self._scripted_first_response, tk)
+        at(script.resolve, self._scripted_resolved, tk)
+        if script.csat_at is not None:
+            at(script.csat_at, self._scripted_csat, (tk, script.csat))
+        if script.reopen_at is not None:
+            at(script.reopen_at, self._scripted_reopened, tk)
+            at(script.reresolve_at, self._scripted_resolved, tk)
+        return tk, self._created_event(t, tk, details)
+
+    def _scripted_assigned(self, t: int, tk: _Ticket) -> _Event:
+        tk.agent = self._pick_agent(tk.tenant, tk.queue)
+        return self._assigned_event(t, tk, "auto")
+
+    def _scripted_first_response(self, t: int, tk: _Ticket) -> _Event:
+        return self._first_response_event(t, tk)
+
+    def _scripted_resolved(self, t: int, tk: _Ticket) -> _Event:
+        return self._resolved_event(t, tk, self._resolution(tk.category))
+
+    def _scripted_reopened(self, t: int, tk: _Ticket) -> _Event:
+        tk.reopened = True
+        return self._ticket_env(t, "ticket.reopened", tk, {"ticket_id": tk.id})
+
+    def _scripted_csat(self, t: int, arg: tuple[_Ticket, int]) -> _Event:
+        tk, rating = arg
+        comment = self.rng.choice(_COMMENTS_BAD) if rating <= 2 else None
+        return self._csat_event(t, tk, rating, comment)
+
+    # breached urgent tickets
+
+    def _urgent_breach(self, t: int, ten: _Tenant) -> _Event:
+        """Daily: an outage resolved 150-180 min after creation, and 20 min later an
+        urgent login problem resolved within 35-45 min."""
+        self.push(t + _DAY, self._urgent_breach, ten)
+        self.push(t + 20 * _MIN, self._urgent_in_time, ten)
+        late = _URGENT_LATE
+        script = _Script(late.assign, late.respond, late.resolve + self.rng.randrange(30 * _MIN))
+        return self._scripted_ticket(t, (ten, None, "outage", "urgent", script))[1]
+
+    def _urgent_in_time(self, t: int, ten: _Tenant) -> _Event:
+        ok = _URGENT_IN_TIME
+        script = _Script(ok.assign, ok.respond, ok.resolve + self.rng.randrange(10 * _MIN))
+        return self._scripted_ticket(t, (ten, None, "login_issue", "urgent", script))[1]
+
+    # client sliding into risk
+
+    def _schedule_arc(self, ten: _Tenant, start: int) -> None:
+        """Push every step of the at-risk arc (timeline in the module docstring)."""
+        arc = _Arc(ten.clients[0])
+
+        def at(hours: float, handler: _Handler, arg: Any) -> None:
+            # steps are >= 1 h apart (or unordered): 10 min of jitter never reorders them
+            self.push(start + int(hours * _HOUR) + self.rng.randrange(10 * _MIN), handler, arg)
+
+        t1 = _Script(
+            assign=3 * _MIN,
+            respond=25 * _MIN,
+            resolve=3 * _HOUR,
+            csat_at=4 * _HOUR,
+            reopen_at=44 * _HOUR,
+            reresolve_at=47 * _HOUR,
+        )
+        t2 = _Script(assign=2 * _MIN, respond=30 * _MIN, resolve=6 * _HOUR, csat_at=7 * _HOUR)
+        at(0, self._arc_health, (arc, 80.0))
+        at(1, self._arc_complaint, (arc, "c1", "medium", "performance", None))
+        at(2, self._arc_ticket, (arc, "t1", "performance", "normal", t1))
+        at(12, self._arc_health, (arc, 72.0))
+        at(16, self._arc_complaint_resolved, (arc, "c1"))
+        at(18, self._arc_complaint, (arc, "c2", "high", "performance", "t1"))
+        at(28, self._arc_health, (arc, 66.0))
+        at(35, self._arc_ticket, (arc, "t2", "integration_error", "high", t2))
+        at(38, self._arc_escalated, (arc, "c2"))
+        at(44, self._arc_health, (arc, 45.0))
+        at(48, self._arc_complaint, (arc, "c3", "critical", "integration_error", "t2"))
+        at(52, self._arc_health, (arc, 25.0))
+        at(52, self._arc_complaint_resolved, (arc, "c2"))
+        at(56, self._arc_rejoin, arc)
+        at(60, self._arc_complaint_resolved, (arc, "c3"))
+
+    def _arc_health(self, t: int, arg: tuple[_Arc, float]) -> _Event:
+        arc, score = arg
+        client = arc.client
+        client.health = score
+        payload = {"client_id": client.id, "health_score": score}
+        return self.env(t, "client.health_updated", client.tenant.name, "crm", payload)
+
+    def _arc_ticket(self, t: int, arg: tuple[_Arc, str, str, str, _Script]) -> _Event:
+        arc, name, category, prio, script = arg
+        client = arc.client
+        tk, event = self._scripted_ticket(t, (client.tenant, client, category, prio, script))
+        arc.tickets[name] = tk
+        return event
+
+    def _arc_complaint(self, t: int, arg: tuple[_Arc, str, str, str, str | None]) -> _Event:
+        arc, name, severity, category, ticket = arg
+        client, ten = arc.client, arc.client.tenant
+        cat = self.category[category]
+        cp = _Complaint(f"cmp-{ten.name}-{next(ten.counter):06d}", ten, client, severity, cat)
+        arc.complaints[name] = cp
+        return self._complaint_event(t, cp, arc.tickets[ticket].id if ticket else None)
+
+    def _arc_escalated(self, t: int, arg: tuple[_Arc, str]) -> _Event:
+        arc, name = arg
+        return self._escalated_event(t, arc.complaints[name])
+
+    def _arc_complaint_resolved(self, t: int, arg: tuple[_Arc, str]) -> _Event:
+        arc, name = arg
+        return self._complaint_resolved(t, arc.complaints[name])
+
+    def _arc_rejoin(self, t: int, arc: _Arc) -> None:
+        """The arc is over: back into random traffic, as a troubled client."""
+        client, ten = arc.client, arc.client.tenant
+        client.base_health = _ARC_REJOIN_HEALTH
+        index = ten.clients.index(client)
+        ten.scripted.discard(index)
+        ten.troubled.add(index)
+        ten.reweight()
+        self.push(t + int(_DAY * self.rng.uniform(0.8, 1.2)), self._client_health, client)
 
 
 # ---- dead-letter demo -----------------------------------------------------------------
