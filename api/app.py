@@ -7,7 +7,7 @@ Run it with uvicorn's factory mode, e.g.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from api import __version__
 from api.deps import KafkaCheck
+from api.services import BackgroundService
 from api.routers import agents, alerts, clients, health, ops
 from infra.settings import Settings
 from schemas.risk import RiskModel
@@ -73,6 +74,7 @@ def create_app(
     reader: ResultsReader | None = None,
     kafka_check: KafkaCheck | None = None,
     risk_model: RiskModel | None = None,
+    services: Sequence[BackgroundService] = (),
 ) -> FastAPI:
     """The API for ``settings``; ``reader`` and ``kafka_check`` default to the real ones.
 
@@ -90,9 +92,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owns_reader:
-            the_reader.close()
+        started: list[BackgroundService] = []
+        try:
+            for service in services:
+                await service.start()
+                started.append(service)
+            yield
+        finally:
+            for service in reversed(started):
+                await service.stop()
+            if owns_reader:
+                the_reader.close()
 
     app = FastAPI(
         title="cxpulse",
@@ -106,6 +116,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.services = list(services)
     app.state.reader = the_reader
     app.state.risk_model = model
     app.state.kafka_check = (
