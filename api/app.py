@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 
 from api import __version__
 from api.deps import KafkaCheck
-from api.services import BackgroundService
 from api.routers import agents, alerts, clients, health, ops
+from api.services import BackgroundService
 from infra.settings import Settings
 from schemas.risk import RiskModel
 from sinks.clickhouse_client import ClickHouseUnavailableError, is_embedded, open_client
