@@ -40,6 +40,8 @@ case "$cmd" in
         ;;
     test)
         setup
+        say "headless Chromium for the ops-page test (Debian package, installed once)"
+        bash infra/ensure_chromium.sh
         say "ruff"
         "$VENV/bin/ruff" check .
         "$VENV/bin/ruff" format --check .

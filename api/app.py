@@ -1,7 +1,6 @@
 """The FastAPI application: ``create_app(settings)`` wires settings, reader and probes.
 
-Run it with uvicorn's factory mode, e.g.
-``uvicorn --factory api.app:app_from_env`` (settings from ``CXPULSE_*``).
+The production app (stream, webhooks, metrics, page) is composed in :mod:`api.main`.
 """
 
 from __future__ import annotations
@@ -137,8 +136,3 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(health.router)
     return app
-
-
-def app_from_env() -> FastAPI:
-    """``create_app`` with settings read from the environment (uvicorn ``--factory``)."""
-    return create_app(Settings())

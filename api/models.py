@@ -34,6 +34,21 @@ class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class ErrorOut(_Out):
+    """An error the API answered with instead of a result."""
+
+    detail: str = Field(description="What went wrong, for a human")
+
+
+# Every /v1 route refuses a missing or unknown key; routers declare it with ``responses=``.
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorOut,
+        "description": "Missing or unknown API key (`WWW-Authenticate: Bearer`)",
+    }
+}
+
+
 class AgentItem(_Out):
     """One agent's current figures."""
 

@@ -217,6 +217,13 @@ def run(
         list[str] | None, typer.Argument(help=f"any of {', '.join(FLOW_NAMES)}")
     ] = None,
     until_end: Annotated[bool, typer.Option(help="stop at the end offsets seen at start")] = False,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            help="serve Prometheus /metrics on this port, all interfaces (0: off; "
+            "`up` serves them on the API's /metrics)"
+        ),
+    ] = 0,
 ) -> None:
     """Run the dataflows (all by default) with recovery; resumes where it stopped."""
     from infra.runner import run_flows
@@ -224,6 +231,11 @@ def run(
     settings = _settings()
     chosen = _flows(flows)
     _prepare(settings)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
+        typer.echo(f"metrics on http://0.0.0.0:{metrics_port}/metrics", err=True)
     typer.echo(
         f"running {', '.join(sorted(chosen))} on {settings.events_topic}"
         f"{' until the end offsets seen now' if until_end else ''}",
@@ -237,9 +249,16 @@ def run(
 def _api_server(settings: Settings, host: str, port: int) -> Any:
     import uvicorn
 
-    from api.app import create_app
+    from api.main import build_app
 
-    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
+    config = uvicorn.Config(
+        build_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        # an open alert stream must not stall shutdown
+        timeout_graceful_shutdown=5,
+    )
     return uvicorn.Server(config)
 
 

@@ -4,11 +4,16 @@ Differs from bytewax's own KafkaSource in what ``until_end`` means: it stops at 
 offsets seen when the run starts (not at whatever end is current when a partition
 runs dry), so ``cxpulse run --until-end`` is a well-defined bounded replay even while
 producers keep writing.
+
+Metrics per partition: ``cxpulse_events_in_total`` (messages read, counted per batch)
+and ``cxpulse_consumer_lag_messages`` (high watermark minus next offset, from the
+consumer's cached watermarks, refreshed at most every ``_LAG_EVERY_S``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,9 +23,11 @@ from confluent_kafka.admin import AdminClient
 
 from flows.config import system_utc
 from schemas.transport import RawMessage
+from sinks.metrics import CONSUMER_LAG, EVENTS_IN
 
 log = logging.getLogger(__name__)
 _IDLE_WAKE = timedelta(milliseconds=50)
+_LAG_EVERY_S = 1.0
 
 
 class _Partition(StatefulSourcePartition[RawMessage, int]):
@@ -49,6 +56,10 @@ class _Partition(StatefulSourcePartition[RawMessage, int]):
                 self._next = low
         self._consumer.assign([TopicPartition(topic, partition, start)])
         self._idle = False
+        self._tp = TopicPartition(topic, partition)
+        self._events_in = EVENTS_IN.labels(str(partition))
+        self._lag = CONSUMER_LAG.labels(str(partition))
+        self._lag_at = float("-inf")
 
     def next_batch(self) -> list[RawMessage]:
         if self._end is not None and self._next >= self._end:
@@ -72,7 +83,23 @@ class _Partition(StatefulSourcePartition[RawMessage, int]):
             out.append(RawMessage(self._topic, self._partition, offset, m.key(), m.value()))
             self._next = offset + 1
         self._idle = not out
+        if out:
+            self._events_in.inc(len(out))
+        self._update_lag()
         return out
+
+    def _update_lag(self) -> None:
+        """High watermark minus next offset; cached watermarks, no broker round trip."""
+        now = time.monotonic()
+        if now - self._lag_at < _LAG_EVERY_S:
+            return
+        low, high = self._consumer.get_watermark_offsets(self._tp, cached=True)
+        # negative: not known yet (no fetch response so far, or start at a logical
+        # offset); then ask again next batch, it is a local lookup
+        next_offset = self._next if self._next >= 0 else low
+        if high >= 0 and next_offset >= 0:
+            self._lag.set(max(0, high - next_offset))
+            self._lag_at = now
 
     def next_awake(self) -> datetime | None:
         # Back off a little when idle so an empty topic does not spin a core.

@@ -28,7 +28,7 @@ from infra.policy import load_sla_policy
 from infra.settings import Settings
 from schemas.risk import RiskModel
 from schemas.transport import RawMessage
-from sinks import tables
+from sinks import metrics, tables
 from sinks.clickhouse_client import open_client
 from sinks.clickhouse_sink import ClickHouseSink
 from sinks.kafka_sink import KafkaTopicSink, encode_alert, encode_dead_letter
@@ -61,13 +61,18 @@ class KafkaClickHouseIO:
             case "events":
                 return ClickHouseSink(opener, tables.EVENTS, progress_every_s=10.0)
             case "dead_letters":
-                return ClickHouseSink(opener, tables.DEAD_LETTERS)
+                return ClickHouseSink(
+                    opener, tables.DEAD_LETTERS, on_written=metrics.dead_letters_written
+                )
             case "agent_performance":
                 return ClickHouseSink(opener, tables.AGENT_PERFORMANCE)
             case "late_events":
-                return ClickHouseSink(opener, tables.LATE_EVENTS)
+                return ClickHouseSink(
+                    opener, tables.LATE_EVENTS, on_written=metrics.late_events_written
+                )
             case "alerts":
-                return ClickHouseSink(opener, tables.ALERTS)
+                # counted here, once per alert: the alerts topic carries the same ones
+                return ClickHouseSink(opener, tables.ALERTS, on_written=metrics.alerts_written)
             case "client_risk":
                 return ClickHouseSink(opener, tables.CLIENT_RISK)
             case "ops_snapshots":
@@ -75,9 +80,9 @@ class KafkaClickHouseIO:
             case "ops_queue_snapshots":
                 return ClickHouseSink(opener, tables.OPS_QUEUE_SNAPSHOTS)
             case "dlq_topic":
-                return KafkaTopicSink(producer, s.dlq_topic, encode_dead_letter)
+                return KafkaTopicSink(producer, s.dlq_topic, encode_dead_letter, sink=name)
             case "alerts_topic":
-                return KafkaTopicSink(producer, s.alerts_topic, encode_alert)
+                return KafkaTopicSink(producer, s.alerts_topic, encode_alert, sink=name)
         raise ValueError(f"unknown sink {name!r}")
 
 

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     sla_policy_file: Path | None = None  # JSON: {"hours": {...}, "tenants": {t: {...}}}
     kafka_batch_size: int = Field(default=5000, ge=1)
     topic_partitions: int = Field(default=3, ge=1)
+    # webhooks: retries wait up to base * 2^(attempt - 1) (full jitter), then dead-letter
+    webhook_backoff_base_s: float = Field(default=1.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
 
     @field_validator("clickhouse_database")
     @classmethod

@@ -4,6 +4,10 @@ One insert per Bytewax batch, synchronously: when ``write_batch`` returns the ro
 stored, so a snapshot taken after it never covers unwritten rows. Tables are
 Replacing*MergeTree on deterministic ids, so the rows a resume replays rewrite
 themselves instead of duplicating.
+
+Each stored batch is counted (``cxpulse_rows_written_total``, ``cxpulse_sink_batch_rows``,
+``cxpulse_sink_batch_seconds``, labelled by table); ``on_written`` sees every stored
+batch, for per-item metrics such as dead letters by reason.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from typing import Any, Generic, TypeVar
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from clickhouse_connect.driver.client import Client
 
+from sinks.metrics import ROWS_WRITTEN, SINK_BATCH_ROWS, SINK_BATCH_SECONDS
 from sinks.tables import TableSpec
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[], Client]
+OnWritten = Callable[[list[T]], None]
 
 
 class ClickHouseWriter(Generic[T]):
@@ -35,9 +41,15 @@ class ClickHouseWriter(Generic[T]):
         attempts: int = 4,
         backoff_s: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        on_written: OnWritten[T] | None = None,
     ) -> None:
         self._open_client = open_client
         self._spec = spec
+        self._on_written = on_written
+        table = spec.table
+        self._rows_written = ROWS_WRITTEN.labels(table)
+        self._batch_rows = SINK_BATCH_ROWS.labels(table)
+        self._batch_seconds = SINK_BATCH_SECONDS.labels(table)
         self._attempts = attempts
         self._backoff_s = backoff_s
         self._sleep = sleep
@@ -54,15 +66,14 @@ class ClickHouseWriter(Generic[T]):
     def write_batch(self, items: list[T]) -> None:
         if not items:
             return
+        started = time.perf_counter()
         self.setup()
         assert self._client is not None
         rows = [self._spec.to_row(i) for i in items]
         for attempt in range(1, self._attempts + 1):
             try:
                 self._client.insert(self._spec.table, rows, column_names=self._spec.columns)
-                self.rows_written += len(rows)
-                self._report()
-                return
+                break
             except Exception as exc:
                 if attempt == self._attempts:
                     raise RuntimeError(
@@ -76,6 +87,14 @@ class ClickHouseWriter(Generic[T]):
                     exc,
                 )
                 self._sleep(self._backoff_s * 2 ** (attempt - 1))
+        # seconds include conversion and retries: what the flow waited for this batch
+        self._batch_seconds.observe(time.perf_counter() - started)
+        self._batch_rows.observe(len(rows))
+        self._rows_written.inc(len(rows))
+        self.rows_written += len(rows)
+        if self._on_written is not None:
+            self._on_written(items)
+        self._report()
 
     def _report(self) -> None:
         """Progress for long replays: rows written so far and the recent rate."""
@@ -109,14 +128,21 @@ class ClickHouseSink(DynamicSink[T]):
     """One writer per worker; the client opens in ``build`` (never at construction)."""
 
     def __init__(
-        self, open_client: ClientFactory, spec: TableSpec[T], progress_every_s: float | None = None
+        self,
+        open_client: ClientFactory,
+        spec: TableSpec[T],
+        progress_every_s: float | None = None,
+        on_written: OnWritten[T] | None = None,
     ) -> None:
         self._open_client = open_client
         self._spec = spec
         self._progress_every_s = progress_every_s
+        self._on_written = on_written
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition:
-        writer: ClickHouseWriter[T] = ClickHouseWriter(self._open_client, self._spec)
+        writer: ClickHouseWriter[T] = ClickHouseWriter(
+            self._open_client, self._spec, on_written=self._on_written
+        )
         writer.progress_every_s = self._progress_every_s
         writer.setup()
         return _Partition(writer)

@@ -2,10 +2,15 @@
 
 Each batch is flushed and every delivery checked before ``write_batch`` returns, so a
 snapshot never covers a message the broker did not take.
+
+Each delivered batch is observed in ``cxpulse_sink_batch_rows`` / ``_seconds`` under the
+writer's ``sink`` label (the flow's sink name, e.g. ``alerts_topic``; the topic by default).
+Alerts are counted by kind where they are stored (the ``alerts`` table), not here.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -13,6 +18,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, Message, Producer
 
 from schemas.results import Alert, DeadLetter
+from sinks.metrics import SINK_BATCH_ROWS, SINK_BATCH_SECONDS
 
 T = TypeVar("T")
 Encoded = tuple[bytes | None, bytes, Sequence[tuple[str, bytes]]]  # key, value, headers
@@ -47,9 +53,14 @@ class TopicWriter(Generic[T]):
         topic: str,
         encode: Callable[[T], Encoded],
         flush_timeout_s: float = 30.0,
+        *,
+        sink: str | None = None,
     ) -> None:
         self._config = {"enable.idempotence": True, "linger.ms": 5, **config}
         self._topic = topic
+        label = sink if sink is not None else topic
+        self._batch_rows = SINK_BATCH_ROWS.labels(label)
+        self._batch_seconds = SINK_BATCH_SECONDS.labels(label)
         self._encode = encode
         self._flush_timeout_s = flush_timeout_s
         self._producer: Producer | None = None
@@ -66,6 +77,7 @@ class TopicWriter(Generic[T]):
     def write_batch(self, items: list[T]) -> None:
         if not items:
             return
+        started = time.perf_counter()
         self.setup()
         assert self._producer is not None
         for item in items:
@@ -88,6 +100,8 @@ class TopicWriter(Generic[T]):
             raise RuntimeError(
                 f"{remaining} message(s) to {self._topic} undelivered; errors: {errors[:3]}"
             )
+        self._batch_seconds.observe(time.perf_counter() - started)
+        self._batch_rows.observe(len(items))
 
     def close(self) -> None:
         if self._producer is not None:
@@ -107,12 +121,22 @@ class _Partition(StatelessSinkPartition[Any]):
 
 
 class KafkaTopicSink(DynamicSink[T]):
-    def __init__(self, config: dict[str, Any], topic: str, encode: Callable[[T], Encoded]) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        topic: str,
+        encode: Callable[[T], Encoded],
+        *,
+        sink: str | None = None,
+    ) -> None:
         self._config = config
         self._topic = topic
         self._encode = encode
+        self._sink = sink
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition:
-        writer: TopicWriter[T] = TopicWriter(self._config, self._topic, self._encode)
+        writer: TopicWriter[T] = TopicWriter(
+            self._config, self._topic, self._encode, sink=self._sink
+        )
         writer.setup()
         return _Partition(writer)

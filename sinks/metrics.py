@@ -7,7 +7,12 @@ Names here are the contract with dashboards; add, don't rename.
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+from collections.abc import Sequence
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from schemas.results import Alert, DeadLetter, LateEvent
 
 EVENTS_IN = Counter("cxpulse_events_in_total", "Messages read from the events topic", ["partition"])
 ROWS_WRITTEN = Counter(
@@ -47,3 +52,23 @@ API_REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 SSE_CLIENTS = Gauge("cxpulse_sse_clients", "Connected alert-stream clients")
+
+
+# ---- per-item counts, fed by the sinks that store each item once --------------------------
+# (``on_written`` hooks of the ClickHouse sinks, see infra/runner.py: one tally per batch,
+# so a batch of N rows costs one ``inc`` per distinct label, not N)
+
+
+def dead_letters_written(letters: Sequence[DeadLetter]) -> None:
+    for reason, n in Tally(d.reason for d in letters).items():
+        DEAD_LETTERS.labels(reason).inc(n)
+
+
+def late_events_written(events: Sequence[LateEvent]) -> None:
+    for flow, n in Tally(e.flow for e in events).items():
+        LATE_EVENTS.labels(flow).inc(n)
+
+
+def alerts_written(alerts: Sequence[Alert]) -> None:
+    for (kind, severity), n in Tally((a.kind, a.severity) for a in alerts).items():
+        ALERTS.labels(kind, severity).inc(n)

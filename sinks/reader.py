@@ -35,6 +35,27 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+# What ``DateTime64`` holds: no stored instant lies outside, so a query bound beyond it
+# is clamped to it without changing the rows matched.
+TS_MIN = datetime(1900, 1, 1, tzinfo=UTC)
+TS_MAX = datetime(2299, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def clamp_ts(value: datetime) -> datetime:
+    """``value`` (naive = UTC) as aware UTC, clamped to ``[TS_MIN, TS_MAX]``.
+
+    Safe for any ``datetime``: one near ``datetime.min``/``max`` with an offset cannot be
+    converted to UTC (``OverflowError``), but it is compared, not converted.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=UTC)
+    if value <= TS_MIN:
+        return TS_MIN
+    if value >= TS_MAX:
+        return TS_MAX
+    return value.astimezone(UTC)
+
+
 def _ratio(total: float, count: int) -> float | None:
     return total / count if count else None
 
@@ -277,14 +298,14 @@ class ResultsReader:
     ) -> list[WindowMetrics]:
         """The agent's ``window`` rows with ``start <= window_start < end``, oldest first.
 
-        Naive ``start``/``end`` are taken as UTC.
+        Naive ``start``/``end`` are taken as UTC; both are clamped to ``DateTime64``'s range.
         """
         params = {
             "tenant": tenant_id,
             "agent": agent_id,
             "window": window,
-            "start": as_utc(start),
-            "end": as_utc(end),
+            "start": clamp_ts(start),
+            "end": clamp_ts(end),
         }
         return [
             WindowMetrics(
@@ -334,7 +355,7 @@ class ResultsReader:
             params["severity"] = severity
         if since is not None:
             where.append(f"event_time >= {{since:{_TS}}}")
-            params["since"] = as_utc(since)
+            params["since"] = clamp_ts(since)
         sql = (
             f"SELECT {_ALERT_COLUMNS} FROM alerts FINAL WHERE {' AND '.join(where)} "
             "ORDER BY event_time DESC, alert_id LIMIT {limit:UInt32}"

@@ -6,20 +6,30 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.exceptions import RequestValidationError
 
 from api.deps import ReaderDep, TenantDep
-from api.models import AgentItem, AgentList, PerformanceItem, PerformanceList
+from api.models import (
+    UNAUTHORIZED,
+    AgentItem,
+    AgentList,
+    ErrorOut,
+    PerformanceItem,
+    PerformanceList,
+)
 from schemas.results import WindowName
+from sinks.reader import clamp_ts
 
-router = APIRouter(prefix="/v1/agents", tags=["agents"])
+router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=UNAUTHORIZED)
 
 DEFAULT_SPAN = timedelta(hours=24)
 
 
-def _utc(value: datetime) -> datetime:
+def _aware(value: datetime) -> datetime:
+    """Naive is UTC; aware ones are compared as they are (converting one may overflow)."""
     if value.tzinfo is None or value.utcoffset() is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return value
 
 
 @router.get("", response_model=AgentList, summary="Current figures of every agent")
@@ -53,7 +63,7 @@ def list_agents(tenant: TenantDep, reader: ReaderDep) -> AgentList:
     "/{agent_id}/performance",
     response_model=PerformanceList,
     summary="One agent's metrics per window",
-    responses={404: {"description": "The caller's tenant has no such agent"}},
+    responses={404: {"model": ErrorOut, "description": "The caller's tenant has no such agent"}},
 )
 def agent_performance(
     tenant: TenantDep,
@@ -74,16 +84,26 @@ def agent_performance(
     ``start`` and ``end`` are ISO-8601 datetimes; one **without** an offset is taken as
     UTC (remember to URL-encode ``+`` in an offset as ``%2B``, or use ``Z``). ``end``
     defaults to now and ``start`` to ``end`` minus 24 hours; ``start`` must be before
-    ``end`` (else 422). An agent the caller's tenant has never seen is a 404, even if
-    another tenant has an agent of that id.
+    ``end`` (else 422, a validation error on ``start``). An agent the caller's tenant has
+    never seen is a 404, even if another tenant has an agent of that id.
     """
-    end_utc = _utc(end) if end is not None else datetime.now(UTC)
-    start_utc = _utc(start) if start is not None else end_utc - DEFAULT_SPAN
-    if start_utc >= end_utc:
-        raise HTTPException(
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail="start must be before end",
+    end_at = _aware(end) if end is not None else datetime.now(UTC)
+    if start is not None and _aware(start) >= end_at:
+        # The same shape as FastAPI's own 422s (the documented one): a list of errors
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "start"),
+                    "msg": "start must be before end",
+                    "input": start.isoformat(),
+                }
+            ]
         )
+    # Clamped to what ClickHouse stores (no row lies beyond), so that any datetime works,
+    # even one whose UTC form or 24 h before it does not exist (year 1 or 9999).
+    end_utc = clamp_ts(end_at)
+    start_utc = clamp_ts(start) if start is not None else end_utc - DEFAULT_SPAN
     rows = reader.agent_performance(tenant, agent_id, window, start_utc, end_utc)
     if not rows and not reader.agent_exists(tenant, agent_id):
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="unknown agent")

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import ReaderDep, TenantDep
-from api.models import AlertItem, AlertList
+from api.models import UNAUTHORIZED, AlertItem, AlertList
 from schemas.results import AlertKind, AlertSeverity
 
-router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=UNAUTHORIZED)
 
 
 @router.get("", response_model=AlertList, summary="The tenant's alerts, newest first")

@@ -8,10 +8,12 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from api.deps import ReaderDep, RiskModelDep, TenantDep
 from api.models import (
+    UNAUTHORIZED,
     ClientRiskDetail,
     ClientRiskItem,
     ClientRiskList,
     ClientRiskWhatIf,
+    ErrorOut,
     RiskFactorOut,
     RiskLevelOut,
     RiskScoreOut,
@@ -19,11 +21,11 @@ from api.models import (
 )
 from schemas.risk import FACTOR_NAMES, ClientRisk, RiskFactor, RiskLevel
 
-router = APIRouter(prefix="/v1/clients", tags=["clients"])
+router = APIRouter(prefix="/v1/clients", tags=["clients"], responses=UNAUTHORIZED)
 
 ClientId = Annotated[str, Path(min_length=1, max_length=256)]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "The caller's tenant has no score for this client"}
+    404: {"model": ErrorOut, "description": "The caller's tenant has no score for this client"}
 }
 
 

@@ -5,16 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from api.deps import ReaderDep, TenantDep
-from api.models import OpsLive, QueueOut
+from api.models import UNAUTHORIZED, ErrorOut, OpsLive, QueueOut
 
-router = APIRouter(prefix="/v1/ops", tags=["ops"])
+router = APIRouter(prefix="/v1/ops", tags=["ops"], responses=UNAUTHORIZED)
 
 
 @router.get(
     "/live",
     response_model=OpsLive,
     summary="The latest live-operations snapshot",
-    responses={404: {"description": "No snapshot has been taken for the caller's tenant yet"}},
+    responses={
+        404: {
+            "model": ErrorOut,
+            "description": "No snapshot has been taken for the caller's tenant yet",
+        }
+    },
 )
 def ops_live(tenant: TenantDep, reader: ReaderDep) -> OpsLive:
     """The caller's snapshot with the greatest ``as_of`` (event time).

@@ -1,0 +1,36 @@
+"""The composition root of the API process: core routes plus alert stream, webhooks,
+metrics and the ops page, with their background services.
+
+``create_app`` stays the core (tests build it with their own collaborators); this wires
+the production pieces around it. ``cxpulse api`` / ``cxpulse up`` and uvicorn's factory
+mode (``uvicorn --factory api.main:app_from_env``) use it.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import metrics, page
+from api.alert_feed import AlertFeed
+from api.app import create_app
+from api.routers import stream, subscriptions
+from infra.settings import Settings
+from sinks.webhooks import WebhookDispatcher, default_store
+
+
+def build_app(settings: Settings) -> FastAPI:
+    feed = AlertFeed.from_settings(settings)
+    store = default_store(settings)
+    dispatcher = WebhookDispatcher(settings, store)
+    # started in this order, stopped in reverse: the store closes after the dispatcher
+    app = create_app(settings, services=[feed, store, dispatcher])
+    stream.install(app, feed)
+    subscriptions.install(app, store)
+    page.install(app)
+    metrics.install(app)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """``build_app`` with settings read from the environment."""
+    return build_app(Settings())

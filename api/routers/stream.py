@@ -1,0 +1,133 @@
+"""``GET /v1/alerts/stream``: the tenant's alerts as they are raised (Server-Sent Events).
+
+Wire format (``text/event-stream``), one block per alert::
+
+    event: alert
+    id: 0-1234
+    data: {"alert_id": "...", "tenant_id": "acme", "kind": "coaching", ...}
+
+``data`` is an ``AlertItem`` (the same JSON as ``GET /v1/alerts``). ``id`` is
+``<partition>-<offset>`` of the alert on the alerts topic. An idle stream gets a comment
+line ``: ping`` every ``heartbeat_s`` (15 s by default) so proxies keep it open and
+clients notice a dead connection. To resume, send the last id received as the
+``Last-Event-ID`` header: the stream then starts with exactly the matching alerts after
+that id (also across API restarts, as long as the topic keeps them), then goes live.
+
+Authentication is the usual ``Authorization: Bearer <key>`` header. A browser's
+``EventSource`` cannot send headers, so browser clients read the stream with
+``fetch()`` (``response.body`` is a ``ReadableStream``) and parse the blocks themselves,
+sending ``Authorization`` and, on reconnect, ``Last-Event-ID``.
+
+``install(app, feed)`` adds the route and keeps the feed on ``app.state.alert_feed``;
+the feed must also be one of the app's background services so it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
+
+from api.alert_feed import AlertFeed, FeedEvent, FeedNotRunningError
+from api.deps import TenantDep
+from api.models import UNAUTHORIZED, ErrorOut
+from schemas.results import AlertKind, AlertSeverity
+
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=UNAUTHORIZED)
+
+RETRY_MS = 2000  # reconnection delay suggested to clients (SSE ``retry:`` field)
+STREAM_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
+}
+
+
+def get_feed(request: Request) -> AlertFeed:
+    feed: AlertFeed | None = getattr(request.app.state, "alert_feed", None)
+    if feed is None or not feed.running:
+        raise HTTPException(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the alert stream is not available right now; retry later",
+            headers={"Retry-After": "5"},
+        )
+    return feed
+
+
+def format_event(event: FeedEvent) -> str:
+    return f"event: alert\nid: {event.id}\ndata: {event.data}\n\n"
+
+
+async def _sse(events: AsyncIterator[FeedEvent | None]) -> AsyncIterator[str]:
+    yield f"retry: {RETRY_MS}\n\n"
+    async for event in events:
+        yield ": ping\n\n" if event is None else format_event(event)
+
+
+@router.get(
+    "/stream",
+    summary="The tenant's alerts, live (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "An endless `text/event-stream`: `event: alert`, `id: "
+            "<partition>-<offset>`, `data: <AlertItem JSON>`; `: ping` comments when idle",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        400: {"model": ErrorOut, "description": "Malformed or unknown `Last-Event-ID`"},
+        503: {"model": ErrorOut, "description": "The alert feed is not connected to Kafka"},
+    },
+)
+async def stream_alerts(
+    request: Request,
+    tenant: TenantDep,
+    kind: Annotated[
+        list[AlertKind] | None, Query(description="Only alerts of these kinds (repeatable)")
+    ] = None,
+    min_severity: Annotated[
+        AlertSeverity | None, Query(description="Only alerts at least this severe")
+    ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description="Resume after this id: the matching alerts after it come first",
+        ),
+    ] = None,
+) -> StreamingResponse:
+    """Streams the caller's alerts as they are raised; see the module docs for the format.
+
+    Browsers: ``EventSource`` cannot send the ``Authorization`` header, so read the stream
+    with ``fetch()`` and a ``ReadableStream`` reader instead.
+    """
+    feed = get_feed(request)
+    try:
+        events = feed.subscribe(
+            tenant,
+            kinds=kind,
+            min_severity=min_severity,
+            last_event_id=last_event_id or None,
+            heartbeat_s=feed.heartbeat_s,
+        )
+    except FeedNotRunningError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+
+    async def body() -> AsyncIterator[str]:
+        # aclosing: a disconnect (cancellation) or the end of the response also ends the
+        # subscription at once, rather than whenever the generator is collected.
+        async with aclosing(events) as subscription:
+            async for chunk in _sse(subscription):
+                yield chunk
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers=STREAM_HEADERS)
+
+
+def install(app: FastAPI, feed: AlertFeed) -> None:
+    """Serves ``GET /v1/alerts/stream`` from ``feed`` (which must also be passed to
+    ``create_app(services=[...])`` so the app starts and stops it)."""
+    app.state.alert_feed = feed
+    app.include_router(router)

@@ -1,0 +1,363 @@
+"""Property: no tenant ever sees another tenant's data, through any tenant-scoped GET.
+
+Three tenants get rows in every table the API reads (agent_performance, alerts,
+client_risk, ops_snapshots / ops_queue_snapshots) at the same instants, each with ids found
+nowhere else (agent, client, alert and queue ids, tenant ids): a query missing its tenant
+filter returns another tenant's ids, which the response then shows. The endpoints are
+taken from the app's OpenAPI schema: every GET that needs an API key, except event streams
+and SKIPPED_PATHS - so a new endpoint of ``create_app`` is covered as soon as it is added.
+
+For random callers A and other tenants B, every endpoint is called as A with path ids drawn
+from B's data (or A's, or unknown ones) and optional filters drawn from the schema. Then:
+
+* A's response contains no token of any other tenant (tenant id, agent / client / alert /
+  queue ids) - except a value A itself put in the URL, which an error may echo;
+* an id only another tenant has is a 404 (on an endpoint documenting 404s; elsewhere a
+  404 or a 200 whose lists are all empty), so not even its existence shows;
+* nothing is a 5xx, and A's key is never refused.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api.app import create_app
+from infra.migrate import migrate
+from infra.settings import Settings
+from schemas.risk import FACTOR_NAMES
+from sinks.clickhouse_client import open_client
+from tests.integration.test_api import ALERT_COLUMNS, PERF_COLUMNS, perf
+from tests.integration.test_api_risk_ops import (
+    OPS_COLUMNS,
+    QUEUE_COLUMNS,
+    RISK_COLUMNS,
+    risk,
+    snapshot,
+)
+
+pytestmark = pytest.mark.integration
+
+NS = uuid.UUID("0d7c1a52-93c4-4f4e-8f6b-6b1d5a7e2c30")
+DAY = datetime(2026, 3, 2, tzinfo=UTC)
+H = timedelta(hours=1)
+TENANTS = ("acme", "globex", "initech")
+KEYS = {tenant: f"key-{tenant}" for tenant in TENANTS}
+EARLY, LATE = "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z"  # a range around all rows
+SKIPPED_PATHS = ("/v1/alerts/stream", "/metrics", "/healthz", "/readyz", "/")
+
+
+def _token(tenant: str, kind: str, n: int) -> str:
+    """An id unique to the tenant that contains no tenant name (so leaks are unambiguous)."""
+    return f"{kind}-{uuid.uuid5(NS, f'{tenant}/{kind}/{n}').hex[:10]}"
+
+
+@dataclass
+class TenantData:
+    """The ids seeded for one tenant."""
+
+    tenant: str
+    agents: list[str] = field(default_factory=list)
+    clients: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    queues: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [*self.agents, *self.clients, *self.alerts, *self.queues]
+
+    @property
+    def tokens(self) -> list[str]:
+        """What must never reach another tenant."""
+        return [self.tenant, *self.ids]
+
+
+DATA = {
+    tenant: TenantData(
+        tenant,
+        agents=[_token(tenant, "ag", i) for i in range(2)],
+        clients=[_token(tenant, "cl", i) for i in range(2)],
+        alerts=[str(uuid.uuid5(NS, f"{tenant}/alert/{i}")) for i in range(2)],
+        queues=[_token(tenant, "q", i) for i in range(2)],
+    )
+    for tenant in TENANTS
+}
+
+
+AT = DAY + 10 * H  # most rows of every tenant are at the same instants
+
+
+def latest_day(n: int) -> datetime:
+    """Tenant n's latest daily window: its own, so a reference day across tenants shows."""
+    return DAY + n * timedelta(days=1)
+
+
+def snapshot_at(n: int) -> datetime:
+    """Tenant n's snapshot: its own instant, so a latest snapshot across tenants shows."""
+    return AT + n * timedelta(minutes=1)
+
+
+def seed(dsn: str, database: str) -> None:
+    """Rows for each tenant, mostly at the same instants: only tenant_id tells them apart."""
+    ch = open_client(dsn, database)
+    perf_rows, alerts, risks, snapshots, queues = [], [], [], [], []
+    for n, (tenant, d) in enumerate(DATA.items()):
+        for agent in d.agents:
+            for window, start in (("1d", latest_day(n)), ("1h", AT), ("5m", AT)):
+                perf_rows.append(
+                    perf(tenant, agent, window, start, assigned=3, resolved=2, csat=(9, 2, 0))
+                )
+        for i, alert_id in enumerate(d.alerts):
+            subject = d.clients[i] if i else d.agents[i]
+            details = {"agent": d.agents[0], "client": d.clients[0], "queue": d.queues[0]}
+            alerts.append(
+                [
+                    uuid.UUID(alert_id),
+                    tenant,
+                    ("coaching", "client_risk")[i],
+                    ("low", "critical")[i],
+                    ("agent", "client")[i],
+                    subject,
+                    f"about {subject}",
+                    json.dumps(details),
+                    AT + i * H,
+                    AT + i * H + timedelta(seconds=2),
+                ]
+            )
+        for client in d.clients:
+            risks.append(risk(tenant, client, 1, AT, {"escalations": 1.2}))
+            risks.append(risk(tenant, client, 2, AT + H, {"escalations": 1.2, "health": 1.5}))
+        snapshots.append(
+            snapshot(tenant, snapshot_at(n), (1, 2, 3, 4), (1, 1, 1, 1, 1), (5, 0, 0, 0, 1))
+        )
+        for k in range(len(TENANTS)):  # queues at every tenant's snapshot instant
+            for queue in d.queues:
+                queues.append([tenant, snapshot_at(k), queue, 2, 30.0, 15.0])
+    tokens = [t for d in DATA.values() for t in d.tokens]
+    assert len(tokens) == len(set(tokens)), "seeded ids must be distinct across tenants"
+    ch.insert("agent_performance", perf_rows, column_names=PERF_COLUMNS)
+    ch.insert("alerts", alerts, column_names=ALERT_COLUMNS)
+    ch.insert("client_risk", risks, column_names=RISK_COLUMNS)
+    ch.insert("ops_snapshots", snapshots, column_names=OPS_COLUMNS)
+    ch.insert("ops_queue_snapshots", queues, column_names=QUEUE_COLUMNS)
+    ch.close()
+
+
+@pytest.fixture(scope="module")
+def app(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    """The API on a seeded database of this module (the tests only read), on the session's
+    engine path like ``conftest.database``."""
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    migrate(f"chdb://{chdb_path}", database, log=lambda _m: None)
+    s = Settings(
+        api_keys=",".join(f"{t}:{k}" for t, k in KEYS.items()),
+        clickhouse_dsn=f"chdb://{chdb_path}",
+        clickhouse_database=database,
+        kafka_bootstrap="127.0.0.1:1",
+        data_dir=tmp_path_factory.mktemp("data"),
+    )
+    seed(s.dsn, database)
+    return create_app(s, kafka_check=lambda: None)
+
+
+@pytest.fixture(scope="module")
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as tc:
+        yield tc
+
+
+# --- the endpoints, from the OpenAPI schema ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    parameters: tuple[dict[str, Any], ...]
+    documents_404: bool  # then an id the caller does not have must be a 404
+
+    @property
+    def path_parameters(self) -> list[str]:
+        return [p["name"] for p in self.parameters if p["in"] == "path"]
+
+
+def tenant_scoped_gets(app: FastAPI) -> list[Endpoint]:
+    """Every GET that needs an API key, except event streams and SKIPPED_PATHS."""
+    out = []
+    for path, methods in app.openapi()["paths"].items():
+        op = methods.get("get")
+        if op is None or path in SKIPPED_PATHS or not op.get("security"):
+            continue
+        content = {m for r in op.get("responses", {}).values() for m in r.get("content") or {}}
+        if "text/event-stream" in content:
+            continue
+        params = tuple(op.get("parameters", []))
+        out.append(Endpoint(path, params, documents_404="404" in op.get("responses", {})))
+    return out
+
+
+def _schema_of(parameter: dict[str, Any]) -> dict[str, Any]:
+    """The parameter's schema, ``anyOf [X, null]`` (an optional value) unwrapped to X."""
+    schema: dict[str, Any] = parameter.get("schema", {})
+    for option in schema.get("anyOf", []):
+        if option.get("type") != "null":
+            return {**option, **{k: v for k, v in schema.items() if k != "anyOf"}}
+    return schema
+
+
+def query_value(name: str, schema: dict[str, Any]) -> Any:
+    """A strategy for a value the endpoint accepts, or None for a parameter not known here."""
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"])
+    if schema.get("format") == "date-time":
+        return st.just(LATE if name == "end" else EARLY)
+    if schema.get("type") == "integer":
+        low, high = schema.get("minimum", 1), min(schema.get("maximum", 1000), 1000)
+        return st.integers(low, high)
+    if schema.get("type") == "array" and name == "without":
+        return st.lists(st.sampled_from(FACTOR_NAMES), min_size=1, max_size=2)
+    return None
+
+
+@dataclass(frozen=True)
+class Call:
+    caller: str
+    url: str
+    params: dict[str, Any]
+    foreign_path: bool  # a path id of another tenant was asked for
+    documents_404: bool
+    guessed: bool = False  # a required parameter unknown here was filled with an id
+
+
+@st.composite
+def calls(draw: st.DrawFn, endpoint: Endpoint) -> Call:
+    caller = draw(st.sampled_from(TENANTS))
+    other = draw(st.sampled_from([t for t in TENANTS if t != caller]))
+    mine, theirs = DATA[caller], DATA[other]
+    url, foreign_path = endpoint.path, False
+    for name in endpoint.path_parameters:
+        pool = {"agent_id": "agents", "client_id": "clients", "alert_id": "alerts"}.get(name)
+        own = getattr(mine, pool) if pool else mine.ids
+        foreign = getattr(theirs, pool) if pool else theirs.ids
+        source = draw(st.sampled_from(["foreign", "foreign", "own", "unknown"]))
+        value = draw(
+            st.sampled_from(foreign)
+            if source == "foreign"
+            else st.sampled_from(own)
+            if source == "own"
+            else st.just(_token("nobody", "x", draw(st.integers(0, 9))))
+        )
+        foreign_path = foreign_path or source == "foreign"
+        url = url.replace("{" + name + "}", quote(value, safe=""))
+    params, guessed = {}, False
+    for p in endpoint.parameters:
+        if p["in"] != "query":
+            continue
+        values = query_value(p["name"], _schema_of(p))
+        if values is None and p.get("required"):  # still call it: a 422 must not leak either
+            values, guessed = st.sampled_from(theirs.ids), True
+        if values is not None and (p.get("required") or draw(st.booleans())):
+            params[p["name"]] = draw(values)
+    return Call(caller, url, params, foreign_path, endpoint.documents_404, guessed)
+
+
+# --- checks -----------------------------------------------------------------------------
+
+
+def _lists(value: Any) -> Iterator[list[Any]]:
+    if isinstance(value, list):
+        yield value
+        for v in value:
+            yield from _lists(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _lists(v)
+
+
+def check_isolated(tc: TestClient, call: Call) -> None:
+    r = tc.get(
+        call.url, params=call.params, headers={"Authorization": f"Bearer {KEYS[call.caller]}"}
+    )
+    assert r.status_code < 500, (call, r.text)
+    assert r.status_code != 401, (call, r.text)
+    sent = call.url + json.dumps(call.params)
+    others = [t for t in TENANTS if t != call.caller]
+    leaked = [tok for o in others for tok in DATA[o].tokens if tok in r.text and tok not in sent]
+    assert not leaked, (call, leaked, r.text)
+    if call.foreign_path and not (call.guessed and r.status_code == 422):
+        # not even whether the id exists for another tenant may show
+        if call.documents_404:
+            assert r.status_code == 404, (call, r.text)
+        else:
+            empty = r.status_code == 200 and not any(_lists(r.json()))
+            assert r.status_code == 404 or empty, (call, r.status_code, r.text)
+
+
+# --- tests ------------------------------------------------------------------------------
+
+
+def test_every_tenant_scoped_get_is_enumerated(app: FastAPI) -> None:
+    paths = {e.path for e in tenant_scoped_gets(app)}
+    assert {
+        "/v1/agents",
+        "/v1/agents/{agent_id}/performance",
+        "/v1/alerts",
+        "/v1/clients/risk",
+        "/v1/clients/{client_id}/risk",
+        "/v1/clients/{client_id}/risk/what-if",
+        "/v1/ops/live",
+    } <= paths
+    assert not paths & set(SKIPPED_PATHS)
+
+
+def test_each_tenant_sees_its_own_data(client: TestClient) -> None:
+    """Every tenant's own data is there (so the property below is not vacuous), and the
+    reads that show no ids - the reference day, the latest snapshot - are its own: a
+    tenant filter missing from those would leak figures, not ids the property could see."""
+    for n, (tenant, d) in enumerate(DATA.items()):
+        auth = {"Authorization": f"Bearer {KEYS[tenant]}"}
+        agents = client.get("/v1/agents", headers=auth).json()["items"]
+        assert [a["agent_id"] for a in agents] == sorted(d.agents)
+        # "today" is the tenant's own latest day, not the latest of all tenants
+        assert [a["tickets_assigned_today"] for a in agents] == [3, 3]
+        body = client.get("/v1/alerts", headers=auth).text
+        assert all(a in body for a in d.alerts), body
+        body = client.get("/v1/clients/risk", headers=auth).text
+        assert all(c in body for c in d.clients), body
+        live = client.get("/v1/ops/live", headers=auth).json()
+        assert live["as_of"] == snapshot_at(n).isoformat()  # its own latest snapshot
+        assert [q["queue"] for q in live["queues"]] == sorted(d.queues)
+        for agent in d.agents:
+            r = client.get(
+                f"/v1/agents/{agent}/performance",
+                params={"start": EARLY, "end": LATE, "window": "1h"},
+                headers=auth,
+            )
+            assert r.status_code == 200
+            assert len(r.json()["items"]) == 1
+        for c in d.clients:
+            assert client.get(f"/v1/clients/{c}/risk", headers=auth).status_code == 200
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_no_tenant_sees_another_tenants_data(
+    client: TestClient, app: FastAPI, data: st.DataObject
+) -> None:
+    for endpoint in tenant_scoped_gets(app):
+        check_isolated(client, data.draw(calls(endpoint), label=endpoint.path))
