@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from api import __version__
 from api.app import create_app
 from infra.settings import Settings
+from sinks import tables
 from sinks.clickhouse_client import open_client
 from sinks.reader import ResultsReader
 
@@ -33,37 +34,8 @@ D = timedelta(days=1)
 ACME = {"Authorization": "Bearer k1"}
 GLOBEX = {"Authorization": "Bearer k2"}
 
-PERF_COLUMNS = [
-    "row_id",
-    "version",
-    "is_final",
-    "tenant_id",
-    "agent_id",
-    "window",
-    "window_start",
-    "window_end",
-    "tickets_assigned",
-    "tickets_resolved",
-    "handle_time_sum_s",
-    "handle_time_count",
-    "first_response_sum_s",
-    "first_response_count",
-    "csat_sum",
-    "csat_count",
-    "low_csat_count",
-]
-ALERT_COLUMNS = [
-    "alert_id",
-    "tenant_id",
-    "kind",
-    "severity",
-    "subject_type",
-    "subject_id",
-    "title",
-    "details",
-    "event_time",
-    "fired_at",
-]
+PERF_COLUMNS = list(tables.AGENT_PERFORMANCE.columns)
+ALERT_COLUMNS = list(tables.ALERTS.columns)
 
 
 def perf(

@@ -23,6 +23,7 @@ from infra.settings import Settings
 from schemas.ids import stable_id
 from schemas.ops import snapshot_id
 from schemas.risk import FACTOR_NAMES, RiskModel
+from sinks import tables
 from sinks.clickhouse_client import open_client
 
 pytestmark = pytest.mark.integration
@@ -35,38 +36,9 @@ GLOBEX = {"Authorization": "Bearer k2"}
 INITECH = {"Authorization": "Bearer k3"}  # a tenant with no data at all
 MODEL = RiskModel()
 
-RISK_COLUMNS = [
-    "risk_id",
-    "tenant_id",
-    "client_id",
-    "version",
-    "scored_at",
-    "churn_probability",
-    "risk_level",
-    "factor_names",
-    "factor_contributions",
-    "trigger_event_id",
-]
-OPS_COLUMNS = [
-    "snapshot_id",
-    "tenant_id",
-    "as_of",
-    "agents_active",
-    "agents_idle",
-    "agents_in_call",
-    "agents_offline",
-    "csat_1",
-    "csat_2",
-    "csat_3",
-    "csat_4",
-    "csat_5",
-    "messages_text",
-    "messages_image",
-    "messages_file",
-    "messages_audio",
-    "messages_video",
-]
-QUEUE_COLUMNS = ["tenant_id", "as_of", "queue", "depth", "oldest_wait_s", "avg_wait_s"]
+RISK_COLUMNS = list(tables.CLIENT_RISK.columns)
+OPS_COLUMNS = list(tables.OPS_SNAPSHOTS.columns)
+QUEUE_COLUMNS = list(tables.OPS_QUEUE_SNAPSHOTS.columns)
 
 # (tenant, client, version) -> (scored_at, contributions); scores come from MODEL
 C1_V1 = {"complaints_low": 0.4}
