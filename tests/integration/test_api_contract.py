@@ -1,9 +1,13 @@
 """Contract tests: schemathesis fuzzes every operation of the app's own OpenAPI schema.
 
-The app runs in-process (ASGI) on a migrated embedded-ClickHouse database seeded, for two
-tenants, with the rows of ``test_api.py`` (agent_performance, alerts) and
-``test_api_risk_ops.py`` (client_risk, ops snapshots). Requests carry acme's key, except
-the ones schemathesis makes without it (the key is the schema's ``Authorization`` header).
+The app is ``create_app``'s plus the webhook subscription routes
+(``api.routers.subscriptions``, on a real ``WebhookStore``) and the alert stream
+(``api.routers.stream``, with a feed that is never started), as ``api.main`` mounts them.
+It runs in-process (ASGI) on a migrated embedded-ClickHouse database seeded, for two
+tenants, with the rows of ``test_api.py`` (agent_performance, alerts),
+``test_api_risk_ops.py`` (client_risk, ops snapshots) and webhook subscriptions, each with
+deliveries and their attempts. Requests carry acme's key, except the ones schemathesis
+makes without it (the key is the schema's ``Authorization`` header).
 Checks on every response:
 
 * ``not_a_server_error`` - no 5xx, whatever the input;
@@ -15,27 +19,31 @@ Checks on every response:
 
 Left out, on purpose (both fail, on behaviour that is intended):
 
-* ``positive_data_acceptance``: schema-valid input is refused by design - an unknown agent
-  or client is a 404, ``start >= end`` or an unknown risk factor (``without=``) a 422;
+* ``positive_data_acceptance``: schema-valid input is refused by design - an unknown agent,
+  client or subscription is a 404, ``start >= end``, an unknown risk factor (``without=``)
+  or a webhook URL that is no absolute http(s) URL a 422;
 * ``negative_data_rejection``: FastAPI / pydantic accept some schema-violating input on
   purpose - a number for a date-time is read as a Unix time (``since=0.5``), and unknown
   query parameters are ignored.
 
-Operations left out: ``/v1/alerts/stream`` (and any ``text/event-stream`` operation) never
-ends, and ``/metrics`` is Prometheus text for scrapers, not part of the JSON API. The app
-is ``create_app``'s: routes that ``api.main`` mounts on top of it are not in it.
-``test_every_v1_operation_needs_a_known_key`` asserts the 401 (and its body) of every /v1
-operation for a missing, unknown or non-Bearer key.
+Operations left out of the fuzzing: ``/v1/alerts/stream`` (and any ``text/event-stream``
+operation) never ends, and ``/metrics`` (not mounted here) is Prometheus text for
+scrapers, not part of the JSON API. ``test_every_v1_operation_needs_a_known_key`` asserts
+the 401 (and its body) of every /v1 operation, the stream included (a 401 answers at
+once), for a missing, unknown or non-Bearer key.
 
 Random strings almost never hit a seeded id, so path parameters are sometimes swapped for
-a seeded agent/client id, and ``without`` for real factor names: the 200 paths are fuzzed
-too, not only the 404 / 422 ones.
+a seeded agent/client/subscription id (acme's or globex's), ``without`` for real factor
+names and a webhook ``url`` for a valid one: the 200 / 201 / 204 paths are fuzzed too, not
+only the 404 / 422 ones. DELETE only draws subscriptions seeded for it, so the others keep
+their 200s.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +62,17 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
+from api.alert_feed import AlertFeed
 from api.app import create_app
+from api.routers import stream, subscriptions
 from infra.migrate import migrate
 from infra.settings import Settings
 from schemas.risk import FACTOR_NAMES
 from sinks.clickhouse_client import open_client
 from sinks.reader import ResultsReader
+from sinks.webhooks import Subscription, WebhookStore
 from tests.integration import test_api, test_api_risk_ops
+from tests.integration.test_webhooks import seed_webhooks
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +80,29 @@ ACME = {"Authorization": "Bearer k1"}
 # Seeded ids of either tenant (acme's and globex's, some shared on purpose)
 AGENT_IDS = ("a1", "a2", "g1")
 CLIENT_IDS = ("c1", "c2", "c3", "c4", "c5", "g1")
+NS = uuid.UUID("6a0e9f44-2c1b-4d8e-9f3a-5b7c1d2e3f40")
+SEEDED_AT = datetime(2026, 3, 2, 10, tzinfo=UTC)
+
+
+def _subscription(tenant: str, name: str, *kinds: str) -> Subscription:
+    return Subscription(
+        subscription_id=uuid.uuid5(NS, f"{tenant}/{name}"),
+        tenant_id=tenant,
+        url=f"https://hooks.example.com/{tenant}/{name}",
+        kinds=kinds,
+        min_severity="low",
+        secret=f"whsec_{tenant}_{name}",
+        created_at=SEEDED_AT,
+    )
+
+
+# acme's to read (GET), acme's to delete (DELETE draws only these and globex's), globex's
+ACME_SUBS = [_subscription("acme", "read"), _subscription("acme", "coaching", "coaching")]
+ACME_DELETABLE = [_subscription("acme", f"delete-{i}") for i in range(3)]
+GLOBEX_SUBS = [_subscription("globex", "read")]
+READ_IDS = [str(s.subscription_id) for s in (*ACME_SUBS, *GLOBEX_SUBS)]
+DELETE_IDS = [str(s.subscription_id) for s in (*ACME_DELETABLE, *GLOBEX_SUBS)]
+WEBHOOK_URLS = ("https://hooks.example.com/x", "http://127.0.0.1:8080/in?token=t#frag")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -102,25 +137,31 @@ def _settings(chdb_path: Path | str, database: str, data_dir: Path) -> Settings:
 
 
 def _no_database() -> Any:
-    raise RuntimeError("the seeded_reader fixture was not applied")
+    raise RuntimeError("the seeded fixture was not applied")
 
 
 # The schema must exist when pytest collects the tests, before any fixture runs (and the
 # lazy ``schemathesis.pytest.from_fixture`` loader does not work with pytest 9). The app
-# is built once here, with a reader that refuses to open; ``seeded_reader`` swaps in a
-# reader on the test's seeded database (routes take it from ``app.state``).
-APP = create_app(
-    _settings("/nonexistent", "none", Path("/nonexistent")),
-    reader=ResultsReader(_no_database),
-    kafka_check=lambda: None,
-)
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(_excluded)
+# is built once here, with a reader and a webhook store that refuse to open; ``seeded``
+# swaps in ones on the test's seeded database (routes take them from ``app.state``). The
+# alert feed is never started: an authenticated stream request would be a 503.
+_APP_SETTINGS = _settings("/nonexistent", "none", Path("/nonexistent"))
+APP = create_app(_APP_SETTINGS, reader=ResultsReader(_no_database), kafka_check=lambda: None)
+subscriptions.install(APP, WebhookStore(_no_database))
+stream.install(APP, AlertFeed.from_settings(_APP_SETTINGS))
+ALL_OPERATIONS = schemathesis.openapi.from_asgi("/openapi.json", APP)
+schema = ALL_OPERATIONS.exclude(_excluded)
 
 
 @schema.hook
 def flatmap_path_parameters(ctx: Any, path_parameters: dict[str, Any] | None) -> Any:
     """Half the time, seeded ids instead of random ones (so 200s are fuzzed too)."""
-    ids = {"agent_id": AGENT_IDS, "client_id": CLIENT_IDS}
+    deleting = ctx.operation is not None and ctx.operation.method.upper() == "DELETE"
+    ids = {
+        "agent_id": AGENT_IDS,
+        "client_id": CLIENT_IDS,
+        "subscription_id": DELETE_IDS if deleting else READ_IDS,
+    }
     if not path_parameters or not ids.keys() & path_parameters.keys():
         return st.just(path_parameters)
     params = path_parameters
@@ -140,13 +181,22 @@ def flatmap_query(ctx: Any, query: dict[str, Any] | None) -> Any:
     return st.one_of(st.just(q), names.map(lambda w: {**q, "without": w}))
 
 
-@pytest.fixture(scope="module")
-def seeded_reader(
-    chdb_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ResultsReader]:
-    """Two tenants' rows in a database of this module, read by ``APP`` meanwhile.
+@schema.hook
+def flatmap_body(ctx: Any, body: Any) -> Any:
+    """Half the time, a valid webhook ``url`` (random strings almost never are one)."""
+    if not isinstance(body, dict) or not isinstance(body.get("url"), str):
+        return st.just(body)
+    b = body
+    return st.one_of(st.just(b), st.sampled_from(WEBHOOK_URLS).map(lambda u: {**b, "url": u}))
 
-    Module-scoped (each operation is a test of its own; the API only reads), on the
+
+@pytest.fixture(scope="module")
+def seeded(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Two tenants' rows in a database of this module, read (and, for webhook
+    subscriptions, written) by ``APP`` meanwhile.
+
+    Module-scoped (each operation is a test of its own; the API only reads, but for the
+    subscriptions it creates and deletes, which the other operations tolerate), on the
     session's engine path like ``conftest.database``.
     """
     database = f"t_{uuid.uuid4().hex[:12]}"
@@ -154,14 +204,24 @@ def seeded_reader(
     s = _settings(chdb_path, database, tmp_path_factory.mktemp("data"))
     test_api.seed(s.dsn, database)
     test_api_risk_ops.seed(s.dsn, database)
+    subs = [*ACME_SUBS, *ACME_DELETABLE, *GLOBEX_SUBS]
+    # a pending delivery (failed once) and a delivered one per subscription
+    deliveries = [
+        (sub, uuid.uuid5(NS, f"{sub.subscription_id}/alert/{code}"), code)
+        for sub in subs
+        for code in (503, 200)
+    ]
+    seed_webhooks(s.dsn, database, subs, deliveries, SEEDED_AT)
     reader = ResultsReader(lambda: open_client(s.dsn, database))
-    previous = APP.state.reader
-    APP.state.reader = reader
+    store = WebhookStore(lambda: open_client(s.dsn, database))
+    previous = APP.state.reader, APP.state.webhook_store
+    APP.state.reader, APP.state.webhook_store = reader, store
     try:
-        yield reader
+        yield
     finally:
-        APP.state.reader = previous
+        APP.state.reader, APP.state.webhook_store = previous
         reader.close()
+        store.close()
 
 
 @schema.parametrize()
@@ -170,7 +230,7 @@ def seeded_reader(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-@pytest.mark.usefixtures("seeded_reader")
+@pytest.mark.usefixtures("seeded")
 def test_api_conforms_to_its_schema(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate(headers=ACME, checks=CHECKS)
 
@@ -184,26 +244,52 @@ BAD_KEYS: list[dict[str, str]] = [
 ]
 
 
-@pytest.mark.usefixtures("seeded_reader")
+VALID_PATH_IDS = {
+    "agent_id": AGENT_IDS[0],
+    "client_id": CLIENT_IDS[0],
+    "subscription_id": READ_IDS[0],
+}
+
+
+@pytest.mark.usefixtures("seeded")
 def test_every_v1_operation_needs_a_known_key() -> None:
-    """Each /v1 operation, with a valid request but no/an unknown key, is a 401."""
-    seen = []
-    for result in schema.include(path_regex=r"^/v1/").get_all_operations():
+    """Each /v1 operation, with a valid request but no/an unknown key, is a 401 - the
+    event stream too (the 401 comes before any stream is opened)."""
+    seen, before = [], _subscription_ids()
+    for result in ALL_OPERATIONS.include(path_regex=r"^/v1/").get_all_operations():
         assert isinstance(result, Ok), result  # the schema is valid
         operation = result.ok()
         seen.append(operation.label)
-        params = {
-            name: AGENT_IDS[0] if name == "agent_id" else CLIENT_IDS[0]
-            for name in _path_parameter_names(operation.path)
-        }
+        params = {name: VALID_PATH_IDS[name] for name in _path_parameter_names(operation.path)}
         query = {"without": ["escalations"]} if "what-if" in operation.path else None
+        body: dict[str, Any] = {}
+        if operation.body:  # POST /v1/subscriptions
+            body = {"body": {"url": WEBHOOK_URLS[0]}, "media_type": "application/json"}
         for headers in BAD_KEYS:
-            case = operation.Case(path_parameters=params, query=query, headers=headers)
+            case = operation.Case(path_parameters=params, query=query, headers=headers, **body)
             response = case.call()
             assert response.status_code == 401, (operation.label, headers, response.text)
             assert response.headers.get("www-authenticate") == ["Bearer"], operation.label
             case.validate_response(response, checks=CHECKS)  # 401 is documented, body too
-    assert {"GET /v1/agents", "GET /v1/ops/live"} <= set(seen)
+    assert {
+        "GET /v1/agents",
+        "GET /v1/ops/live",
+        "GET /v1/alerts/stream",
+        "POST /v1/subscriptions",
+        "GET /v1/subscriptions",
+        "GET /v1/subscriptions/{subscription_id}",
+        "DELETE /v1/subscriptions/{subscription_id}",
+        "GET /v1/subscriptions/{subscription_id}/deliveries",
+    } <= set(seen)
+    assert _subscription_ids() == before, "a refused request changed the subscriptions"
+
+
+def _subscription_ids() -> dict[str, set[str]]:
+    store: WebhookStore = APP.state.webhook_store
+    return {
+        tenant: {str(s.subscription_id) for s in store.list_subscriptions(tenant)}
+        for tenant in ("acme", "globex")
+    }
 
 
 def _path_parameter_names(path: str) -> list[str]:

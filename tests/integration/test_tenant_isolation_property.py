@@ -1,19 +1,26 @@
-"""Property: no tenant ever sees another tenant's data, through any tenant-scoped GET.
+"""Property: no tenant ever sees another tenant's data, through any tenant-scoped route.
 
 Three tenants get rows in every table the API reads (agent_performance, alerts,
-client_risk, ops_snapshots / ops_queue_snapshots) at the same instants, each with ids found
-nowhere else (agent, client, alert and queue ids, tenant ids): a query missing its tenant
-filter returns another tenant's ids, which the response then shows. The endpoints are
-taken from the app's OpenAPI schema: every GET that needs an API key, except event streams
-and SKIPPED_PATHS - so a new endpoint of ``create_app`` is covered as soon as it is added.
+client_risk, ops_snapshots / ops_queue_snapshots, webhook_subscriptions /
+webhook_deliveries / webhook_attempts) at the same instants, each with ids found nowhere
+else (agent, client, alert, queue, subscription and delivery ids, webhook urls and
+secrets, tenant ids): a query missing its tenant filter returns another tenant's ids,
+which the response then shows. The app is ``create_app``'s plus the webhook subscription
+routes (``api.routers.subscriptions``, on a real ``WebhookStore``). The endpoints are taken
+from its OpenAPI schema: every GET and DELETE that needs an API key, except event streams
+and SKIPPED_PATHS - so a new endpoint is covered as soon as it is added.
 
-For random callers A and other tenants B, every endpoint is called as A with path ids drawn
-from B's data (or A's, or unknown ones) and optional filters drawn from the schema. Then:
+For random callers A and other tenants B, every GET is called as A with path ids drawn
+from B's data (or A's, or unknown ones) and optional filters drawn from the schema; every
+DELETE only with B's ids or unknown ones (A's own data must stay for the other calls).
+Then:
 
 * A's response contains no token of any other tenant (tenant id, agent / client / alert /
-  queue ids) - except a value A itself put in the URL, which an error may echo;
+  queue / subscription / delivery ids, webhook urls) - except a value A itself put in the
+  URL, which an error may echo - and no webhook secret at all (not even A's own);
 * an id only another tenant has is a 404 (on an endpoint documenting 404s; elsewhere a
   404 or a 200 whose lists are all empty), so not even its existence shows;
+* a DELETE of B's id leaves B's subscription in place;
 * nothing is a 5xx, and A's key is never refused.
 """
 
@@ -24,6 +31,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,10 +43,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
+from api.routers import subscriptions
 from infra.migrate import migrate
 from infra.settings import Settings
 from schemas.risk import FACTOR_NAMES
 from sinks.clickhouse_client import open_client
+from sinks.webhooks import Subscription, default_store, delivery_id
 from tests.integration.test_api import ALERT_COLUMNS, PERF_COLUMNS, perf
 from tests.integration.test_api_risk_ops import (
     OPS_COLUMNS,
@@ -47,6 +57,7 @@ from tests.integration.test_api_risk_ops import (
     risk,
     snapshot,
 )
+from tests.integration.test_webhooks import seed_webhooks
 
 pytestmark = pytest.mark.integration
 
@@ -73,27 +84,57 @@ class TenantData:
     clients: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     queues: list[str] = field(default_factory=list)
+    subscriptions: list[str] = field(default_factory=list)  # webhook subscription ids
+    urls: list[str] = field(default_factory=list)  # their endpoints
+    secrets: list[str] = field(default_factory=list)  # their signing secrets
+    deliveries: list[str] = field(default_factory=list)  # one delivery per subscription
 
     @property
     def ids(self) -> list[str]:
-        return [*self.agents, *self.clients, *self.alerts, *self.queues]
+        return [*self.agents, *self.clients, *self.alerts, *self.queues, *self.subscriptions]
 
     @property
     def tokens(self) -> list[str]:
         """What must never reach another tenant."""
-        return [self.tenant, *self.ids]
+        return [self.tenant, *self.ids, *self.urls, *self.secrets, *self.deliveries]
+
+    def webhooks(self) -> list[Subscription]:
+        return [
+            Subscription(
+                subscription_id=uuid.UUID(sub_id),
+                tenant_id=self.tenant,
+                url=url,
+                kinds=("coaching", "client_risk")[: i + 1],
+                min_severity="low",
+                secret=secret,
+                created_at=AT + i * H,
+            )
+            for i, (sub_id, url, secret) in enumerate(
+                zip(self.subscriptions, self.urls, self.secrets, strict=True)
+            )
+        ]
 
 
-DATA = {
-    tenant: TenantData(
+def _tenant_data(tenant: str) -> TenantData:
+    subs = [str(uuid.uuid5(NS, f"{tenant}/subscription/{i}")) for i in range(2)]
+    alerts = [str(uuid.uuid5(NS, f"{tenant}/alert/{i}")) for i in range(2)]
+    return TenantData(
         tenant,
         agents=[_token(tenant, "ag", i) for i in range(2)],
         clients=[_token(tenant, "cl", i) for i in range(2)],
-        alerts=[str(uuid.uuid5(NS, f"{tenant}/alert/{i}")) for i in range(2)],
+        alerts=alerts,
         queues=[_token(tenant, "q", i) for i in range(2)],
+        subscriptions=subs,
+        urls=[f"https://{_token(tenant, 'hook', i)}.example.com/in" for i in range(2)],
+        secrets=[f"whsec_{_token(tenant, 'secret', i)}" for i in range(2)],
+        # subscription i delivers alert i
+        deliveries=[
+            str(delivery_id(uuid.UUID(s), uuid.UUID(a))) for s, a in zip(subs, alerts, strict=True)
+        ],
     )
-    for tenant in TENANTS
-}
+
+
+DATA = {tenant: _tenant_data(tenant) for tenant in TENANTS}
 
 
 AT = DAY + 10 * H  # most rows of every tenant are at the same instants
@@ -153,11 +194,22 @@ def seed(dsn: str, database: str) -> None:
     ch.insert("ops_snapshots", snapshots, column_names=OPS_COLUMNS)
     ch.insert("ops_queue_snapshots", queues, column_names=QUEUE_COLUMNS)
     ch.close()
+    webhooks = [sub for d in DATA.values() for sub in d.webhooks()]
+    # subscription i delivers alert i: the first one failed once (pending), the second
+    # was delivered, so both states and the attempt log are served
+    deliveries = [
+        (sub, uuid.UUID(d.alerts[i]), (503, 200)[i])
+        for d in DATA.values()
+        for i, sub in enumerate(d.webhooks())
+    ]
+    stored = seed_webhooks(dsn, database, webhooks, deliveries, AT)
+    assert [str(x.delivery_id) for x in stored] == [x for d in DATA.values() for x in d.deliveries]
 
 
 @pytest.fixture(scope="module")
 def app(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
-    """The API on a seeded database of this module (the tests only read), on the session's
+    """The API, with the webhook subscription routes, on a seeded database of this module
+    (the tests only read, or delete what does not exist for the caller), on the session's
     engine path like ``conftest.database``."""
     database = f"t_{uuid.uuid4().hex[:12]}"
     migrate(f"chdb://{chdb_path}", database, log=lambda _m: None)
@@ -169,7 +221,10 @@ def app(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
         data_dir=tmp_path_factory.mktemp("data"),
     )
     seed(s.dsn, database)
-    return create_app(s, kafka_check=lambda: None)
+    store = default_store(s)  # a real store on the same database, closed with the app
+    app = create_app(s, kafka_check=lambda: None, services=[store])
+    subscriptions.install(app, store)
+    return app
 
 
 @pytest.fixture(scope="module")
@@ -183,28 +238,39 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 @dataclass(frozen=True)
 class Endpoint:
+    method: str
     path: str
     parameters: tuple[dict[str, Any], ...]
     documents_404: bool  # then an id the caller does not have must be a 404
 
     @property
-    def path_parameters(self) -> list[str]:
-        return [p["name"] for p in self.parameters if p["in"] == "path"]
+    def path_parameters(self) -> list[dict[str, Any]]:
+        return [p for p in self.parameters if p["in"] == "path"]
 
 
-def tenant_scoped_gets(app: FastAPI) -> list[Endpoint]:
-    """Every GET that needs an API key, except event streams and SKIPPED_PATHS."""
+def tenant_scoped(app: FastAPI, method: str) -> list[Endpoint]:
+    """Every ``method`` operation that needs an API key, except event streams and
+    SKIPPED_PATHS."""
     out = []
     for path, methods in app.openapi()["paths"].items():
-        op = methods.get("get")
+        op = methods.get(method)
         if op is None or path in SKIPPED_PATHS or not op.get("security"):
             continue
         content = {m for r in op.get("responses", {}).values() for m in r.get("content") or {}}
         if "text/event-stream" in content:
             continue
         params = tuple(op.get("parameters", []))
-        out.append(Endpoint(path, params, documents_404="404" in op.get("responses", {})))
+        documents_404 = "404" in op.get("responses", {})
+        out.append(Endpoint(method.upper(), path, params, documents_404))
     return out
+
+
+def tenant_scoped_gets(app: FastAPI) -> list[Endpoint]:
+    return tenant_scoped(app, "get")
+
+
+def tenant_scoped_deletes(app: FastAPI) -> list[Endpoint]:
+    return tenant_scoped(app, "delete")
 
 
 def _schema_of(parameter: dict[str, Any]) -> dict[str, Any]:
@@ -232,12 +298,30 @@ def query_value(name: str, schema: dict[str, Any]) -> Any:
 
 @dataclass(frozen=True)
 class Call:
+    method: str
     caller: str
     url: str
     params: dict[str, Any]
     foreign_path: bool  # a path id of another tenant was asked for
     documents_404: bool
     guessed: bool = False  # a required parameter unknown here was filled with an id
+    owner: str = ""  # the tenant whose id is in the path (when foreign_path)
+    path_ids: tuple[str, ...] = ()
+
+
+POOLS = {
+    "agent_id": "agents",
+    "client_id": "clients",
+    "alert_id": "alerts",
+    "subscription_id": "subscriptions",
+}
+
+
+def _unknown_id(parameter: dict[str, Any], n: int) -> str:
+    """An id nobody has, of the parameter's format (a random string for a uuid is a 422)."""
+    if _schema_of(parameter).get("format") == "uuid":
+        return str(uuid.uuid5(NS, f"nobody/{n}"))
+    return _token("nobody", "x", n)
 
 
 @st.composite
@@ -245,20 +329,24 @@ def calls(draw: st.DrawFn, endpoint: Endpoint) -> Call:
     caller = draw(st.sampled_from(TENANTS))
     other = draw(st.sampled_from([t for t in TENANTS if t != caller]))
     mine, theirs = DATA[caller], DATA[other]
-    url, foreign_path = endpoint.path, False
-    for name in endpoint.path_parameters:
-        pool = {"agent_id": "agents", "client_id": "clients", "alert_id": "alerts"}.get(name)
+    # a DELETE never gets the caller's own ids: its data must stay for the other calls
+    sources = ["foreign", "unknown"] if endpoint.method == "DELETE" else ["foreign", "own"]
+    url, foreign_path, path_ids = endpoint.path, False, []
+    for parameter in endpoint.path_parameters:
+        name = parameter["name"]
+        pool = POOLS.get(name)
         own = getattr(mine, pool) if pool else mine.ids
         foreign = getattr(theirs, pool) if pool else theirs.ids
-        source = draw(st.sampled_from(["foreign", "foreign", "own", "unknown"]))
+        source = draw(st.sampled_from(["foreign", *sources, "unknown"]))
         value = draw(
             st.sampled_from(foreign)
             if source == "foreign"
             else st.sampled_from(own)
             if source == "own"
-            else st.just(_token("nobody", "x", draw(st.integers(0, 9))))
+            else st.integers(0, 9).map(partial(_unknown_id, parameter))
         )
         foreign_path = foreign_path or source == "foreign"
+        path_ids.append(value)
         url = url.replace("{" + name + "}", quote(value, safe=""))
     params, guessed = {}, False
     for p in endpoint.parameters:
@@ -269,7 +357,17 @@ def calls(draw: st.DrawFn, endpoint: Endpoint) -> Call:
             values, guessed = st.sampled_from(theirs.ids), True
         if values is not None and (p.get("required") or draw(st.booleans())):
             params[p["name"]] = draw(values)
-    return Call(caller, url, params, foreign_path, endpoint.documents_404, guessed)
+    return Call(
+        endpoint.method,
+        caller,
+        url,
+        params,
+        foreign_path,
+        endpoint.documents_404,
+        guessed,
+        owner=other,
+        path_ids=tuple(path_ids),
+    )
 
 
 # --- checks -----------------------------------------------------------------------------
@@ -285,16 +383,23 @@ def _lists(value: Any) -> Iterator[list[Any]]:
             yield from _lists(v)
 
 
+def _auth(tenant: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[tenant]}"}
+
+
+SECRETS = [s for d in DATA.values() for s in d.secrets]
+
+
 def check_isolated(tc: TestClient, call: Call) -> None:
-    r = tc.get(
-        call.url, params=call.params, headers={"Authorization": f"Bearer {KEYS[call.caller]}"}
-    )
+    r = tc.request(call.method, call.url, params=call.params, headers=_auth(call.caller))
     assert r.status_code < 500, (call, r.text)
     assert r.status_code != 401, (call, r.text)
     sent = call.url + json.dumps(call.params)
     others = [t for t in TENANTS if t != call.caller]
     leaked = [tok for o in others for tok in DATA[o].tokens if tok in r.text and tok not in sent]
     assert not leaked, (call, leaked, r.text)
+    # a secret is shown once, by the POST that creates it: never again, to anybody
+    assert not [s for s in SECRETS if s in r.text and s not in sent], (call, r.text)
     if call.foreign_path and not (call.guessed and r.status_code == 422):
         # not even whether the id exists for another tenant may show
         if call.documents_404:
@@ -302,6 +407,11 @@ def check_isolated(tc: TestClient, call: Call) -> None:
         else:
             empty = r.status_code == 200 and not any(_lists(r.json()))
             assert r.status_code == 404 or empty, (call, r.status_code, r.text)
+    if call.method == "DELETE" and call.foreign_path:
+        # the owner's subscription is still there
+        for sub_id in set(call.path_ids) & set(DATA[call.owner].subscriptions):
+            owned = tc.get(f"/v1/subscriptions/{sub_id}", headers=_auth(call.owner))
+            assert owned.status_code == 200, (call, owned.text)
 
 
 # --- tests ------------------------------------------------------------------------------
@@ -317,8 +427,12 @@ def test_every_tenant_scoped_get_is_enumerated(app: FastAPI) -> None:
         "/v1/clients/{client_id}/risk",
         "/v1/clients/{client_id}/risk/what-if",
         "/v1/ops/live",
+        "/v1/subscriptions",
+        "/v1/subscriptions/{subscription_id}",
+        "/v1/subscriptions/{subscription_id}/deliveries",
     } <= paths
     assert not paths & set(SKIPPED_PATHS)
+    assert {e.path for e in tenant_scoped_deletes(app)} == {"/v1/subscriptions/{subscription_id}"}
 
 
 def test_each_tenant_sees_its_own_data(client: TestClient) -> None:
@@ -348,6 +462,19 @@ def test_each_tenant_sees_its_own_data(client: TestClient) -> None:
             assert len(r.json()["items"]) == 1
         for c in d.clients:
             assert client.get(f"/v1/clients/{c}/risk", headers=auth).status_code == 200
+        subs = client.get("/v1/subscriptions", headers=auth).json()["items"]
+        assert [(s["id"], s["url"]) for s in subs] == list(
+            zip(d.subscriptions, d.urls, strict=True)
+        )
+        for i, sub_id in enumerate(d.subscriptions):
+            r = client.get(f"/v1/subscriptions/{sub_id}/deliveries", headers=auth)
+            (delivery,) = r.json()["items"]
+            assert (delivery["delivery_id"], delivery["alert_id"]) == (
+                d.deliveries[i],
+                d.alerts[i],
+            )
+            assert delivery["status"] == ("pending", "delivered")[i]
+            assert len(delivery["attempt_log"]) == 1
 
 
 @settings(
@@ -359,5 +486,6 @@ def test_each_tenant_sees_its_own_data(client: TestClient) -> None:
 def test_no_tenant_sees_another_tenants_data(
     client: TestClient, app: FastAPI, data: st.DataObject
 ) -> None:
-    for endpoint in tenant_scoped_gets(app):
-        check_isolated(client, data.draw(calls(endpoint), label=endpoint.path))
+    for endpoint in [*tenant_scoped_gets(app), *tenant_scoped_deletes(app)]:
+        label = f"{endpoint.method} {endpoint.path}"
+        check_isolated(client, data.draw(calls(endpoint), label=label))

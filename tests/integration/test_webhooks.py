@@ -35,12 +35,16 @@ from schemas.results import Alert
 from sinks.clickhouse_client import open_client
 from sinks.kafka_sink import TopicWriter, encode_alert
 from sinks.webhooks import (
+    AttemptResult,
     Delivery,
+    Subscription,
     WebhookDispatcher,
     WebhookStore,
+    after_attempt,
     consumer_group,
     default_store,
     delivery_id,
+    new_delivery,
     sign,
     verify,
 )
@@ -194,6 +198,63 @@ def all_consumed(settings: Settings) -> bool:
         return True
     finally:
         c.close()
+
+
+SUBSCRIPTION_COLUMNS = [
+    "subscription_id",
+    "tenant_id",
+    "url",
+    "kinds",
+    "min_severity",
+    "secret",
+    "created_at",
+    "updated_at",
+    "deleted",
+]
+
+
+def seed_webhooks(
+    dsn: str,
+    database: str,
+    subs: Sequence[Subscription],
+    deliveries: Sequence[tuple[Subscription, uuid.UUID, int]],
+    at: datetime,
+) -> list[Delivery]:
+    """Stores ``subs`` as given (fixed ids, urls and secrets: rows as the store writes them)
+    and, through a ``WebhookStore``, one delivery per ``(subscription, alert_id, code)``
+    with one attempt answered ``code``: a 2xx is ``delivered``, anything else ``pending``
+    again. Returns the deliveries in their stored state."""
+    ch = open_client(dsn, database)
+    try:
+        rows = [
+            [
+                *(s.subscription_id, s.tenant_id, s.url, list(s.kinds), s.min_severity),
+                *(s.secret, s.created_at, s.created_at, False),
+            ]
+            for s in subs
+        ]
+        ch.insert("webhook_subscriptions", rows, column_names=SUBSCRIPTION_COLUMNS)
+    finally:
+        ch.close()
+    store = WebhookStore(lambda: open_client(dsn, database))
+    out = []
+    try:
+        for sub, alert_id, code in deliveries:
+            alert = make_alert("seeded", tenant=sub.tenant_id).model_copy(
+                update={"alert_id": alert_id}
+            )
+            (fresh,) = store.add_deliveries([new_delivery(sub, alert, at)])
+            error = "" if 200 <= code < 300 else f"HTTP {code}: try again"
+            result = AttemptResult(status_code=code, error=error, duration_ms=12.5)
+            done, outcome = after_attempt(
+                fresh, result, at, max_attempts=5, base=60.0, rng=random.Random(0)
+            )
+            store.record_attempt(done, at, result, outcome)
+            store.save_delivery(done)
+            out.append(done)
+    finally:
+        store.close()
+    return out
 
 
 def app_with_webhooks(settings: Settings, store: WebhookStore, *services: Any) -> TestClient:
