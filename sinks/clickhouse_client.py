@@ -7,6 +7,8 @@ data directory per process, so every client of a process must use the same DSN.
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +44,27 @@ def open_client(dsn: str, database: str | None = None, **kwargs: Any) -> Client:
     except Exception as exc:
         where = dsn.split("@")[-1]  # never echo credentials
         raise ClickHouseUnavailableError(f"cannot open ClickHouse at {where}: {exc}") from exc
+
+
+class LazyClient:
+    """One client shared by many threads, opened on first use (never at construction)."""
+
+    def __init__(self, open_client: Callable[[], Client]) -> None:
+        self._open_client = open_client
+        self._client: Client | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Client:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._open_client()
+                client = self._client
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None

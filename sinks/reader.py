@@ -10,7 +10,6 @@ into aware UTC datetimes here so nothing downstream has to guess.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.ops import AGENT_STATUSES, CSAT_RATINGS, MESSAGE_KINDS, OpsSnapshot, QueueState
 from schemas.risk import ClientRisk, RiskFactor
+from sinks.clickhouse_client import LazyClient
 
 ClientFactory = Callable[[], Client]
 
@@ -214,18 +214,10 @@ class ResultsReader:
     """
 
     def __init__(self, open_client: ClientFactory) -> None:
-        self._open_client = open_client
-        self._client: Client | None = None
-        self._lock = threading.Lock()
+        self._lazy = LazyClient(open_client)
 
     def _get_client(self) -> Client:
-        client = self._client
-        if client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._open_client()
-                client = self._client
-        return client
+        return self._lazy.get()
 
     def _rows(self, sql: str, parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
         result = self._get_client().query(sql, parameters=parameters)
@@ -239,10 +231,7 @@ class ResultsReader:
             raise RuntimeError(f"unexpected answer to SELECT 1: {rows!r}")
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._lazy.close()
 
     def agents(self, tenant_id: str) -> list[AgentSummary]:
         """Every agent of the tenant with a daily window, ordered by agent id.

@@ -46,7 +46,7 @@ from pydantic import ValidationError
 
 from infra.settings import Settings
 from schemas.results import SEVERITY_RANK, Alert
-from sinks.clickhouse_client import is_embedded, open_client
+from sinks.clickhouse_client import LazyClient, is_embedded, open_client
 from sinks.metrics import WEBHOOK_DELIVERIES
 from sinks.reader import as_utc
 
@@ -388,9 +388,7 @@ class WebhookStore:
     """
 
     def __init__(self, open_client: ClientFactory, *, subscription_ttl_s: float = 1.0) -> None:
-        self._open_client = open_client
-        self._client: Client | None = None
-        self._lock = threading.Lock()
+        self._lazy = LazyClient(open_client)
         self._ttl_s = subscription_ttl_s
         self._cache: dict[uuid.UUID, Subscription] | None = None
         self._cache_at = 0.0
@@ -407,19 +405,10 @@ class WebhookStore:
         self.close()
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._lazy.close()
 
     def _get_client(self) -> Client:
-        client = self._client
-        if client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._open_client()
-                client = self._client
-        return client
+        return self._lazy.get()
 
     def _rows(self, sql: str, parameters: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:
         rows: Sequence[Sequence[Any]] = (
