@@ -312,7 +312,7 @@ def demo(
     host: str = "127.0.0.1",
     port: int = 8000,
     backfill_hours: float = 24.0,
-    rate: float = 300.0,
+    rate: float = 2000.0,  # the backfill drains in a minute or two; live pace after
 ) -> None:
     """Everything on this machine: local Kafka, simulator, flows, API."""
     from infra.simulate import run_simulation
