@@ -282,9 +282,17 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
 
 
 def _serve_in_thread(settings: Settings, host: str, port: int) -> threading.Thread:
+    """Start the API beside the flows; exit at once if it cannot serve (e.g. port taken)
+    rather than run flows nobody can query."""
     server = _api_server(settings, host, port)
     thread = threading.Thread(target=server.run, name="api", daemon=True)
     thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            _err(f"the API could not start on {host}:{port} (see the error above)")
+            raise typer.Exit(1)
+        time.sleep(0.05)
     return thread
 
 
