@@ -21,7 +21,7 @@
   const MAX_ALERTS = 200;
   const STREAM_PATH = '/v1/alerts/stream';
   const OPTIONAL = {
-    forecast: { path: '/v1/forecasts', label: 'forecasts' },
+    forecast: { path: '/v1/demand/forecast', label: 'demand forecast' },  // issue #4
     kb: { path: '/v1/kb/suggestions', label: 'KB suggestions' },
   };
   const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];

@@ -52,7 +52,7 @@ CHROMIUM_ARGS = [
 SCREENSHOT = ROOT / "artifacts" / "ops-page.png"
 # Endpoints the page probes that may legitimately answer 404 (the browser logs a
 # "Failed to load resource" console error for each): not built yet, or no SSE route.
-OPTIONAL_PATHS = {"/v1/forecasts", "/v1/kb/suggestions", "/v1/alerts/stream"}
+OPTIONAL_PATHS = {"/v1/demand/forecast", "/v1/kb/suggestions", "/v1/alerts/stream"}
 # Markup in data must arrive as text: the page never parses data as HTML.
 HOSTILE_AGENT = 'A9<img src=x onerror="window.__xss=1">'
 
