@@ -24,6 +24,7 @@ from infra.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
 from sinks.reader import ResultsReader
+from tests.integration.api_support import api_client, api_settings
 
 pytestmark = pytest.mark.integration
 
@@ -158,13 +159,7 @@ def seed(dsn: str, database: str) -> None:
 
 
 def make_settings(chdb_path: Path, database: str, tmp_path: Path) -> Settings:
-    return Settings(
-        api_keys="acme:k1,globex:k2",
-        clickhouse_dsn=f"chdb://{chdb_path}",
-        clickhouse_database=database,
-        kafka_bootstrap="127.0.0.1:1",
-        data_dir=tmp_path / "data",
-    )
+    return api_settings(chdb_path, database, tmp_path, "acme:k1,globex:k2")
 
 
 @pytest.fixture
@@ -176,8 +171,7 @@ def settings(chdb_path: Path, database: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, kafka_check=lambda: None)) as tc:
-        yield tc
+    yield from api_client(settings)
 
 
 def iso(dt: datetime) -> str:

@@ -25,6 +25,7 @@ from schemas.ops import snapshot_id
 from schemas.risk import FACTOR_NAMES, RiskModel
 from sinks import tables
 from sinks.clickhouse_client import open_client
+from tests.integration.api_support import api_client, api_settings
 
 pytestmark = pytest.mark.integration
 
@@ -146,13 +147,7 @@ def seed(dsn: str, database: str) -> None:
 
 
 def make_settings(chdb_path: Path, database: str, tmp_path: Path) -> Settings:
-    return Settings(
-        api_keys="acme:k1,globex:k2,initech:k3",
-        clickhouse_dsn=f"chdb://{chdb_path}",
-        clickhouse_database=database,
-        kafka_bootstrap="127.0.0.1:1",
-        data_dir=tmp_path / "data",
-    )
+    return api_settings(chdb_path, database, tmp_path, "acme:k1,globex:k2,initech:k3")
 
 
 @pytest.fixture
@@ -164,8 +159,7 @@ def settings(chdb_path: Path, database: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, kafka_check=lambda: None)) as tc:
-        yield tc
+    yield from api_client(settings)
 
 
 def scored(contributions: dict[str, float], without: tuple[str, ...] = ()) -> dict[str, Any]:
