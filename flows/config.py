@@ -6,10 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from flows.demand import DemandConfig
 from flows.sla import SlaPolicy
 from schemas.risk import RiskModel
 
-FLOW_NAMES: tuple[str, ...] = ("ingest", "agent_performance", "client_risk", "live_ops")
+FLOW_NAMES: tuple[str, ...] = (
+    "ingest",
+    "agent_performance",
+    "client_risk",
+    "live_ops",
+    "demand",
+)
 
 
 def system_utc() -> datetime:
@@ -30,6 +37,7 @@ class FlowConfig:
     ops_snapshot_interval_s: float = 60.0  # live-ops history grid (event time)
     risk_model: RiskModel = field(default_factory=RiskModel)
     sla_policy: SlaPolicy = field(default_factory=SlaPolicy)
+    demand: DemandConfig = field(default_factory=DemandConfig)
     provisional: bool = True  # publish open windows live (off for bounded replays)
     input_partitions: int | None = None  # lets watermarks wait for every partition
     now: Callable[[], datetime] = field(default=system_utc)

@@ -24,6 +24,9 @@ SinkName = Literal[
     "ops_snapshots",
     "ops_queue_snapshots",
     "client_risk",
+    "demand_hourly",
+    "demand_forecast",
+    "demand_backtest",
 ]
 
 

@@ -11,6 +11,7 @@ from bytewax.dataflow import Dataflow
 from flows.agent_performance import add_agent_performance
 from flows.client_risk_flow import add_client_risk
 from flows.config import FlowConfig
+from flows.demand_flow import add_demand
 from flows.ingest import add_ingest
 from flows.io import FlowIO
 from flows.live_ops_flow import add_live_ops
@@ -25,4 +26,6 @@ def build_flow(cfg: FlowConfig, io: FlowIO) -> Dataflow:
         add_client_risk(events, cfg, io)
     if "live_ops" in cfg.flows:
         add_live_ops(events, cfg, io)
+    if "demand" in cfg.flows:
+        add_demand(events, cfg, io)
     return flow

@@ -21,6 +21,7 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from flows.config import FlowConfig
+from flows.demand import DemandConfig, HotspotRule
 from flows.io import SinkName
 from flows.pipeline import build_flow
 from infra.kafka_source import KafkaEventSource
@@ -79,6 +80,12 @@ class KafkaClickHouseIO:
                 return ClickHouseSink(opener, tables.OPS_SNAPSHOTS)
             case "ops_queue_snapshots":
                 return ClickHouseSink(opener, tables.OPS_QUEUE_SNAPSHOTS)
+            case "demand_hourly":
+                return ClickHouseSink(opener, tables.DEMAND_HOURLY)
+            case "demand_forecast":
+                return ClickHouseSink(opener, tables.DEMAND_FORECAST)
+            case "demand_backtest":
+                return ClickHouseSink(opener, tables.DEMAND_BACKTEST)
             case "dlq_topic":
                 return KafkaTopicSink(producer, s.dlq_topic, encode_dead_letter, sink=name)
             case "alerts_topic":
@@ -103,8 +110,24 @@ def flow_config(settings: Settings, flows: frozenset[str], *, until_end: bool) -
         ops_snapshot_interval_s=settings.ops_snapshot_interval_s,
         risk_model=RiskModel.from_json(settings.risk_model_file),
         sla_policy=load_sla_policy(settings.sla_policy_file),
+        demand=demand_config(settings),
         idle_advance=not until_end,  # a bounded replay must not depend on wall time
         provisional=not until_end,  # nobody reads a replay's live rows; finals suffice
+    )
+
+
+def demand_config(settings: Settings) -> DemandConfig:
+    return DemandConfig(
+        horizon_h=settings.forecast_horizon_h,
+        forecast_every_h=settings.forecast_every_h,
+        refit_every_h=settings.forecast_refit_every_h,
+        backtest_origins=settings.forecast_backtest_origins,
+        hotspot=HotspotRule(
+            ratio=settings.hotspot_ratio,
+            absolute=settings.hotspot_thresholds,
+            horizon_h=settings.hotspot_horizon_h,
+            min_level=settings.hotspot_min_level,
+        ),
     )
 
 

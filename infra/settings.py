@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     ops_snapshot_interval_s: float = Field(default=60.0, gt=0)
     risk_model_file: Path = Path(__file__).parent / "risk_model.json"
     sla_policy_file: Path | None = None  # JSON: {"hours": {...}, "tenants": {t: {...}}}
+    # demand forecasting (see flows/demand.py, flows/forecast.py)
+    forecast_horizon_h: int = Field(default=336, ge=1, le=336)
+    forecast_every_h: int = Field(default=1, ge=1, le=168)
+    forecast_refit_every_h: int = Field(default=24, ge=1, le=168)
+    forecast_backtest_origins: int = Field(default=7, ge=1, le=60)
+    hotspot_ratio: float = Field(default=1.25, gt=0)
+    hotspot_horizon_h: int = Field(default=24, ge=1, le=336)
+    hotspot_min_level: float = Field(default=5.0, ge=0)
+    # absolute thresholds (events/hour) by segment, JSON: {"queue:billing": 120}
+    hotspot_thresholds: dict[str, float] = Field(default_factory=dict)
     kafka_batch_size: int = Field(default=5000, ge=1)
     topic_partitions: int = Field(default=3, ge=1)
     # webhooks: retries wait up to base * 2^(attempt - 1) (full jitter), then dead-letter
@@ -57,6 +67,17 @@ class Settings(BaseSettings):
     def _prefix_is_topic_safe(cls, v: str) -> str:
         if not _TOPIC_PREFIX.match(v):
             raise ValueError("may only hold letters, digits, '.', '_' and '-'")
+        return v
+
+    @field_validator("hotspot_thresholds")
+    @classmethod
+    def _thresholds_are_segments(cls, v: dict[str, float]) -> dict[str, float]:
+        kinds = ("queue", "region", "service_type")
+        bad = [k for k, x in v.items() if k.partition(":")[0] not in kinds or x <= 0]
+        if bad:
+            raise ValueError(
+                f"keys must be '<queue|region|service_type>:<name>' with values > 0: {bad}"
+            )
         return v
 
     @model_validator(mode="after")

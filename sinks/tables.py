@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from schemas.demand import BacktestRow, DemandHourly, ForecastPoint
 from schemas.ops import OpsSnapshot, QueueRow, snapshot_id
 from schemas.results import AgentWindow, Alert, DeadLetter, LateEvent
 from schemas.risk import ClientRisk
@@ -260,4 +261,58 @@ CLIENT_RISK: TableSpec[ClientRisk] = TableSpec(
         "trigger_event_id",
     ),
     _risk_row,
+)
+
+
+_HOURLY_COLUMNS = ("tenant_id", "segment_type", "segment", "hour_start", "events")
+_FORECAST_COLUMNS = (
+    "tenant_id",
+    "segment_type",
+    "segment",
+    "generated_at",
+    "target_start",
+    "horizon_h",
+    "predicted",
+    "lower_80",
+    "upper_80",
+    "lower_95",
+    "upper_95",
+    "model",
+)
+_BACKTEST_COLUMNS = (
+    "tenant_id",
+    "segment_type",
+    "segment",
+    "generated_at",
+    "model",
+    "baseline",
+    "origins",
+    "horizon_h",
+    "points",
+    "mae",
+    "baseline_mae",
+    "wape",
+    "mase",
+    "coverage_80",
+    "coverage_95",
+)
+
+
+def _fields(columns: Sequence[str]) -> Callable[[Any], Sequence[Any]]:
+    """Row builder for slotted dataclasses whose fields are the columns, in order."""
+
+    def row(item: Any) -> Sequence[Any]:
+        return tuple(getattr(item, c) for c in columns)
+
+    return row
+
+
+DEMAND_HOURLY: TableSpec[DemandHourly] = TableSpec(
+    "demand_hourly", _HOURLY_COLUMNS, _fields(_HOURLY_COLUMNS)
+)
+DEMAND_FORECAST: TableSpec[ForecastPoint] = TableSpec(
+    "demand_forecast", _FORECAST_COLUMNS, _fields(_FORECAST_COLUMNS)
+)
+DEMAND_BACKTEST: TableSpec[BacktestRow] = TableSpec(
+    "demand_backtest", _BACKTEST_COLUMNS, _fields(_BACKTEST_COLUMNS)
 )

@@ -1,0 +1,66 @@
+"""Demand dataflow: demand events -> hourly counts, forecast snapshots, backtests and
+hotspot alerts, one stateful step per tenant."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import bytewax.operators as op
+from bytewax.dataflow import Stream
+
+from flows.config import FlowConfig
+from flows.demand import DEMAND_EVENT_TYPES, DemandOutput
+from flows.io import FlowIO
+from flows.stateful_demand import DemandLogic
+from schemas.demand import BacktestRow, DemandHourly, ForecastPoint
+from schemas.results import Alert
+from schemas.transport import Accepted
+
+
+def is_demand(a: Accepted) -> bool:
+    return a.event.event_type in DEMAND_EVENT_TYPES
+
+
+def tenant_of(a: Accepted) -> str:
+    return a.event.tenant_id
+
+
+def as_hourly(x: DemandOutput) -> DemandHourly | None:
+    return x if isinstance(x, DemandHourly) else None
+
+
+def as_point(x: DemandOutput) -> ForecastPoint | None:
+    return x if isinstance(x, ForecastPoint) else None
+
+
+def as_backtest(x: DemandOutput) -> BacktestRow | None:
+    return x if isinstance(x, BacktestRow) else None
+
+
+def as_alert(x: DemandOutput) -> Alert | None:
+    return x if isinstance(x, Alert) else None
+
+
+def add_demand(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
+    by_tenant = op.key_on(
+        "demand_by_tenant", op.filter("demand_events", events, is_demand), tenant_of
+    )
+    out = op.key_rm("demand_out", op.stateful_batch("demand", by_tenant, partial(DemandLogic, cfg)))
+    op.output(
+        "demand_hourly_out",
+        op.filter_map("demand_hourly", out, as_hourly),
+        io.sink("demand_hourly"),
+    )
+    op.output(
+        "demand_forecast_out",
+        op.filter_map("demand_points", out, as_point),
+        io.sink("demand_forecast"),
+    )
+    op.output(
+        "demand_backtest_out",
+        op.filter_map("demand_backtests", out, as_backtest),
+        io.sink("demand_backtest"),
+    )
+    alerts = op.filter_map("demand_alerts", out, as_alert)
+    op.output("demand_alerts_out", alerts, io.sink("alerts"))
+    op.output("demand_alerts_topic_out", alerts, io.sink("alerts_topic"))

@@ -1,0 +1,182 @@
+"""Demand state of a tenant (flows/demand.py): hours, snapshots, refits, hotspots."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from bench.seasonal_demand import seasonal_series
+from flows.demand import (
+    DemandConfig,
+    DemandOutput,
+    DemandTenant,
+    HotspotRule,
+    demand_segments,
+)
+from flows.forecast import HOUR_MS, MODEL_COLD, MODEL_WEEKLY
+from schemas.demand import BacktestRow, DemandHourly, ForecastPoint
+from schemas.results import Alert
+from tests.unit.helpers import T0, T0_MS, make_event
+
+FIRED = datetime(2030, 1, 1, tzinfo=UTC)
+H0 = T0_MS // HOUR_MS
+
+
+def ticket(minute_ms: int, queue: str = "billing", region: str = "north", n: int = 0) -> object:
+    return make_event(
+        "ticket.created",
+        {
+            "ticket_id": f"tk-{minute_ms}-{n}",
+            "client_id": "c1",
+            "channel": "email",
+            "queue": queue,
+            "priority": "normal",
+            "category": "billing",
+            "subject": "s",
+            "description": "d",
+            "region": region,
+        },
+        occurred_at=datetime.fromtimestamp(minute_ms / 1000, UTC),
+    )
+
+
+def feed(tenant: DemandTenant, counts: np.ndarray, first_hour: int) -> list[DemandOutput]:
+    """Counts as ticket.created events spread over each hour; close after each hour."""
+    out: list[DemandOutput] = []
+    for i, c in enumerate(counts):
+        start = (first_hour + i) * HOUR_MS
+        for k in range(int(c)):
+            ts = start + (k * HOUR_MS) // max(int(c), 1)
+            out.extend(tenant.on_event(ticket(ts, n=k), ts))  # type: ignore[arg-type]
+        out.extend(tenant.close(start + HOUR_MS, FIRED))
+    return out
+
+
+def of(rows: list[DemandOutput], kind: type) -> list:
+    return [r for r in rows if isinstance(r, kind)]
+
+
+def test_segments_of_each_demand_event() -> None:
+    assert demand_segments(ticket(T0_MS)) == (("queue", "billing"), ("region", "north"))  # type: ignore[arg-type]
+    svc = make_event(
+        "service.requested",
+        {
+            "request_id": "r1",
+            "client_id": "c1",
+            "region": "south",
+            "service_type": "install",
+            "urgency": "low",
+        },
+    )
+    assert demand_segments(svc) == (("region", "south"), ("service_type", "install"))
+    queued = make_event(
+        "session.queued", {"session_id": "s1", "channel": "chat", "queue": "returns"}
+    )
+    assert demand_segments(queued) == (("queue", "returns"),)
+    started = make_event(
+        "session.started", {"session_id": "s1", "channel": "chat", "queue": "returns"}
+    )
+    assert demand_segments(started) == ()
+
+
+def test_hours_close_on_the_watermark_with_zeros_and_a_snapshot() -> None:
+    t = DemandTenant("t1", DemandConfig(horizon_h=48))
+    t.on_event(ticket(T0_MS + 5 * 60_000), T0_MS + 5 * 60_000)  # type: ignore[arg-type]
+    assert t.close(T0_MS + HOUR_MS - 1, FIRED) == []  # hour not over yet
+    out = t.close(T0_MS + 2 * HOUR_MS, FIRED)
+    hourly = of(out, DemandHourly)
+    assert [(h.segment, h.hour_start, h.events) for h in hourly] == [
+        ("billing", T0, 1),
+        ("north", T0, 1),
+        ("billing", datetime(2025, 1, 6, 1, tzinfo=UTC), 0),
+        ("north", datetime(2025, 1, 6, 1, tzinfo=UTC), 0),
+    ]
+    points = [p for p in of(out, ForecastPoint) if p.segment == "billing"]
+    # one snapshot per closed hour, each 48 h long, from the hour after the one in progress
+    assert len(points) == 96
+    last = [p for p in points if p.generated_at == datetime(2025, 1, 6, 2, tzinfo=UTC)]
+    assert last[0].target_start == datetime(2025, 1, 6, 3, tzinfo=UTC)
+    assert last[0].horizon_h == 2
+    assert last[-1].horizon_h == 49
+    assert {p.model for p in points} == {MODEL_COLD}
+
+
+def test_a_late_event_re_emits_its_hour_with_the_higher_count() -> None:
+    t = DemandTenant("t1", DemandConfig(horizon_h=1))
+    t.on_event(ticket(T0_MS), T0_MS)  # type: ignore[arg-type]
+    t.close(T0_MS + HOUR_MS, FIRED)
+    late = t.on_event(ticket(T0_MS + 10, n=1), T0_MS + 10)  # type: ignore[arg-type]
+    assert [(h.segment_type, h.events) for h in late] == [("queue", 2), ("region", 2)]
+    assert list(t.segments[("queue", "billing")].counts) == [2]
+    # a segment first seen late gets zeros up to the open hour
+    t.close(T0_MS + 3 * HOUR_MS, FIRED)
+    t.on_event(ticket(T0_MS + HOUR_MS, queue="new"), T0_MS + HOUR_MS)  # type: ignore[arg-type]
+    assert list(t.segments[("queue", "new")].counts) == [1, 0]
+
+
+def test_refits_on_the_grid_switch_to_weekly_and_emit_backtests() -> None:
+    s = seasonal_series(9 * 24, peak=30.0, seed=3)
+    t = DemandTenant("t1", DemandConfig(horizon_h=24))
+    out = feed(t, s.counts, s.first_hour)
+    backtests = [b for b in of(out, BacktestRow) if b.segment == "billing"]
+    models = [b.model for b in backtests]
+    assert models[0] == MODEL_COLD and models[-1] == MODEL_WEEKLY
+    assert {b.generated_at.hour for b in backtests} == {0}  # daily, UTC-aligned
+    weekly = backtests[-1]
+    assert weekly.origins == 1 and weekly.points == 24  # 9 days: one origin so far
+    points = of(out, ForecastPoint)
+    assert points[-1].model == MODEL_WEEKLY
+
+
+def test_hotspot_alerts_once_per_episode() -> None:
+    rule = HotspotRule(absolute={"queue:billing": 3.5}, horizon_h=24, min_level=1.0)
+    t = DemandTenant("t1", DemandConfig(horizon_h=24, hotspot=rule))
+    # a day of 5/h in hours 8-11 and 1/h otherwise, for two days
+    day = np.array([5 if 8 <= h < 12 else 1 for h in range(24)])
+    out = feed(t, np.concatenate([day, day]), H0)
+    alerts = of(out, Alert)
+    assert alerts, "hot hours forecast above the threshold must alert"
+    assert all(a.kind == "demand_hotspot" and a.subject_id == "queue:billing" for a in alerts)
+    starts = [a.details["target_start"] for a in alerts]
+    assert len(starts) == len(set(starts))
+    # one alert per day's hot block, however many hourly snapshots saw it coming
+    assert len(alerts) <= 3
+    assert alerts[0].details["rule"] == "absolute"
+    assert alerts[0].details["threshold"] == 3.5
+
+
+def test_ratio_hotspots_need_a_week_of_history() -> None:
+    rule = HotspotRule(ratio=1.0, min_level=0.0)
+    t = DemandTenant("t1", DemandConfig(horizon_h=24, hotspot=rule))
+    s = seasonal_series(6 * 24, peak=30.0, seed=4)
+    assert of(feed(t, s.counts, s.first_hour), Alert) == []
+
+
+def test_outputs_do_not_depend_on_how_often_hours_are_closed() -> None:
+    s = seasonal_series(3 * 24, peak=10.0, seed=6)
+    cfg = DemandConfig(horizon_h=6)
+    a = DemandTenant("t1", cfg)
+    rows_a = feed(a, s.counts, s.first_hour)
+    b = DemandTenant("t1", cfg)
+    rows_b: list[DemandOutput] = []
+    for i, c in enumerate(s.counts):
+        start = (s.first_hour + i) * HOUR_MS
+        for k in range(int(c)):
+            ts = start + (k * HOUR_MS) // max(int(c), 1)
+            rows_b.extend(b.on_event(ticket(ts, n=k), ts))  # type: ignore[arg-type]
+        if i == 40:  # a crash/restart: state round-trips through pickle
+            b = pickle.loads(pickle.dumps(b))
+    rows_b.extend(b.close((s.first_hour + len(s.counts)) * HOUR_MS, FIRED))
+    assert rows_a == rows_b
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(ValueError, match="horizon_h"):
+        DemandConfig(horizon_h=337)
+    with pytest.raises(ValueError, match="type:segment"):
+        HotspotRule(absolute={"billing": 5})
+    with pytest.raises(ValueError, match="max_history_h"):
+        DemandConfig(max_history_h=100)
