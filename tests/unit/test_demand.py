@@ -123,10 +123,12 @@ def test_refits_on_the_grid_switch_to_weekly_and_emit_backtests() -> None:
     out = feed(t, s.counts, s.first_hour)
     backtests = [b for b in of(out, BacktestRow) if b.segment == "billing"]
     models = [b.model for b in backtests]
-    assert models[0] == MODEL_COLD and models[-1] == MODEL_WEEKLY
+    assert models[0] == MODEL_COLD
+    assert models[-1] == MODEL_WEEKLY
     assert {b.generated_at.hour for b in backtests} == {0}  # daily, UTC-aligned
     weekly = backtests[-1]
-    assert weekly.origins == 1 and weekly.points == 24  # 9 days: one origin so far
+    assert weekly.origins == 1
+    assert weekly.points == 24
     points = of(out, ForecastPoint)
     assert points[-1].model == MODEL_WEEKLY
 

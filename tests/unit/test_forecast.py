@@ -82,8 +82,10 @@ def test_backtest_of_an_exactly_periodic_series_is_near_perfect() -> None:
     run = run_backtest(y, 482_256, weekly=True, max_origins=7, horizon_h=24)
     assert run is not None
     bt = run.backtest
-    assert bt.origins == 7 and bt.points == 168
-    assert bt.wape is not None and bt.wape < 0.05
+    assert bt.origins == 7
+    assert bt.points == 168
+    assert bt.wape is not None
+    assert bt.wape < 0.05
     assert bt.baseline == "seasonal_naive_168h"
 
 
