@@ -24,7 +24,8 @@ def hourly_rate(hours: npt.NDArray[np.int64], peak: float) -> npt.NDArray[np.flo
     morning = np.exp(-(((hod - 10) / 2.5) ** 2))
     afternoon = 0.8 * np.exp(-(((hod - 15) / 3.0) ** 2))
     daily = 0.15 + 0.85 * np.maximum(morning, afternoon)
-    return peak * daily * np.asarray(WEEKLY)[dow]
+    out: npt.NDArray[np.float64] = peak * daily * np.asarray(WEEKLY)[dow]
+    return out
 
 
 @dataclass(frozen=True)

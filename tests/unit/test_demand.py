@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pytest
@@ -55,7 +56,7 @@ def feed(tenant: DemandTenant, counts: np.ndarray, first_hour: int) -> list[Dema
     return out
 
 
-def of(rows: list[DemandOutput], kind: type) -> list:
+def of(rows: list[DemandOutput], kind: type) -> list[Any]:
     return [r for r in rows if isinstance(r, kind)]
 
 
