@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from api import __version__
 from api.deps import KafkaCheck
-from api.routers import agents, alerts, clients, health, ops
+from api.routers import agents, alerts, clients, demand, health, ops
 from api.services import BackgroundService
 from infra.settings import Settings
 from schemas.risk import RiskModel
@@ -31,6 +31,7 @@ _TAGS = [
     {"name": "alerts", "description": "Alerts raised by the flows"},
     {"name": "clients", "description": "Client churn-risk scores, history and what-ifs"},
     {"name": "ops", "description": "Live operations: queues, agents, CSAT and messages"},
+    {"name": "demand", "description": "Hourly demand forecasts with intervals and backtests"},
     {"name": "health", "description": "Liveness and readiness probes"},
 ]
 
@@ -134,5 +135,6 @@ def create_app(
     app.include_router(alerts.router)
     app.include_router(clients.router)
     app.include_router(ops.router)
+    app.include_router(demand.router)
     app.include_router(health.router)
     return app

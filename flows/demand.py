@@ -37,8 +37,8 @@ from flows.forecast import (
     forecast,
     stabilise,
 )
-from flows.timeutil import from_ms, to_ms
-from schemas.demand import BacktestRow, DemandHourly, ForecastPoint, SegmentType
+from flows.timeutil import from_ms
+from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot, SegmentType
 from schemas.events import Event, ServiceRequested, SessionLifecycle, TicketCreated
 from schemas.ids import stable_id
 from schemas.results import Alert
@@ -47,7 +47,7 @@ DEMAND_EVENT_TYPES = frozenset({"ticket.created", "service.requested", "session.
 MAX_HORIZON_H = 336
 
 Segment = tuple[SegmentType, str]
-DemandOutput = DemandHourly | ForecastPoint | BacktestRow | Alert
+DemandOutput = DemandHourly | ForecastSnapshot | BacktestRow | Alert
 
 
 def demand_segments(event: Event) -> tuple[Segment, ...]:
@@ -261,39 +261,25 @@ class DemandTenant:
         first_target = boundary + 1  # the hour after the one in progress
         hours = first_target + np.arange(self.cfg.horizon_h, dtype=np.int64)
         band = forecast(st.model, st.counts, st.first_hour, hours)
-        generated = from_ms(boundary * HOUR_MS)
-        rows = zip(
-            hours.tolist(),
-            band.predicted.tolist(),
-            band.lower_80.tolist(),
-            band.upper_80.tolist(),
-            band.lower_95.tolist(),
-            band.upper_95.tolist(),
-            strict=True,
+        snap = ForecastSnapshot(
+            self.tenant_id,
+            seg[0],
+            seg[1],
+            from_ms(boundary * HOUR_MS),
+            from_ms(first_target * HOUR_MS),
+            st.model.name,
+            tuple(band.predicted.tolist()),
+            tuple(band.lower_80.tolist()),
+            tuple(band.upper_80.tolist()),
+            tuple(band.lower_95.tolist()),
+            tuple(band.upper_95.tolist()),
         )
-        name = st.model.name
-        out: list[DemandOutput] = [
-            ForecastPoint(
-                self.tenant_id,
-                seg[0],
-                seg[1],
-                generated,
-                from_ms(h * HOUR_MS),
-                h - boundary + 1,
-                p,
-                lo80,
-                hi80,
-                lo95,
-                hi95,
-                name,
-            )
-            for h, p, lo80, hi80, lo95, hi95 in rows
-        ]
-        out.extend(self._hotspots(seg, st, out, fired_at))
+        out: list[DemandOutput] = [snap]
+        out.extend(self._hotspots(seg, st, snap, first_target, fired_at))
         return out
 
     def _hotspots(
-        self, seg: Segment, st: SegmentState, points: list[DemandOutput], fired_at: datetime
+        self, seg: Segment, st: SegmentState, snap: ForecastSnapshot, first: int, fired: datetime
     ) -> list[Alert]:
         rule = self.cfg.hotspot
         found = rule.threshold(seg, st.counts)
@@ -301,55 +287,51 @@ class DemandTenant:
             return []
         limit, how, typical = found
         alerts: list[Alert] = []
-        for pt in points[: rule.horizon_h]:
-            assert isinstance(pt, ForecastPoint)
-            if pt.predicted <= limit or pt.predicted < rule.min_level:
+        for i, predicted in enumerate(snap.predicted[: rule.horizon_h]):
+            if predicted <= limit or predicted < rule.min_level:
                 continue
-            hour = to_ms(pt.target_start) // HOUR_MS
+            hour = first + i
             if hour <= st.hot_until:
                 continue
             if hour != st.hot_until + 1:  # not extending the episode alerted last
-                alerts.append(hotspot_alert(self.tenant_id, seg, pt, limit, how, typical, fired_at))
+                alerts.append(hotspot_alert(snap, i, limit, how, typical, fired))
             st.hot_until = hour
         return alerts
 
 
 def hotspot_alert(
-    tenant_id: str,
-    seg: Segment,
-    pt: ForecastPoint,
-    limit: float,
-    rule: str,
-    typical: float,
-    fired_at: datetime,
+    snap: ForecastSnapshot, i: int, limit: float, rule: str, typical: float, fired_at: datetime
 ) -> Alert:
-    """One ``demand_hotspot`` alert; its id is the segment and target hour, so the same
-    episode forecast again never alerts twice."""
-    sure = pt.lower_80 > limit
+    """One ``demand_hotspot`` alert for target ``i`` of a snapshot; its id is the segment
+    and target hour, so the same episode forecast again never alerts twice."""
+    seg: Segment = (snap.segment_type, snap.segment)
+    target = snap.target_start(i)
+    predicted = snap.predicted[i]
+    sure = snap.lower_80[i] > limit
     return Alert(
-        alert_id=stable_id("demand_hotspot", tenant_id, seg[0], seg[1], pt.target_start),
-        tenant_id=tenant_id,
+        alert_id=stable_id("demand_hotspot", snap.tenant_id, seg[0], seg[1], target),
+        tenant_id=snap.tenant_id,
         kind="demand_hotspot",
         severity="high" if sure else "medium",
         subject_type="segment",
         subject_id=segment_label(seg),
         title=(
-            f"Demand hotspot: {seg[0]} {seg[1]} forecast {pt.predicted:.0f}/h at "
-            f"{pt.target_start:%Y-%m-%d %H:%M} UTC (threshold {limit:.0f}/h)"
+            f"Demand hotspot: {seg[0]} {seg[1]} forecast {predicted:.0f}/h at "
+            f"{target:%Y-%m-%d %H:%M} UTC (threshold {limit:.0f}/h)"
         ),
         details={
             "segment_type": seg[0],
             "segment": seg[1],
-            "target_start": pt.target_start.isoformat(),
-            "predicted": round(pt.predicted, 3),
-            "lower_80": round(pt.lower_80, 3),
-            "upper_80": round(pt.upper_80, 3),
+            "target_start": target.isoformat(),
+            "predicted": round(predicted, 3),
+            "lower_80": round(snap.lower_80[i], 3),
+            "upper_80": round(snap.upper_80[i], 3),
             "threshold": round(limit, 3),
             "rule": rule,
             "typical": None if rule == "absolute" else round(typical, 3),
-            "model": pt.model,
-            "generated_at": pt.generated_at.isoformat(),
+            "model": snap.model,
+            "generated_at": snap.generated_at.isoformat(),
         },
-        event_time=pt.generated_at,
+        event_time=snap.generated_at,
         fired_at=fired_at,
     )

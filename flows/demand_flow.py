@@ -12,7 +12,7 @@ from flows.config import FlowConfig
 from flows.demand import DEMAND_EVENT_TYPES, DemandOutput
 from flows.io import FlowIO
 from flows.stateful_demand import DemandLogic
-from schemas.demand import BacktestRow, DemandHourly, ForecastPoint
+from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.results import Alert
 from schemas.transport import Accepted
 
@@ -29,8 +29,8 @@ def as_hourly(x: DemandOutput) -> DemandHourly | None:
     return x if isinstance(x, DemandHourly) else None
 
 
-def as_point(x: DemandOutput) -> ForecastPoint | None:
-    return x if isinstance(x, ForecastPoint) else None
+def as_snapshot(x: DemandOutput) -> ForecastSnapshot | None:
+    return x if isinstance(x, ForecastSnapshot) else None
 
 
 def as_backtest(x: DemandOutput) -> BacktestRow | None:
@@ -53,7 +53,7 @@ def add_demand(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
     )
     op.output(
         "demand_forecast_out",
-        op.filter_map("demand_points", out, as_point),
+        op.filter_map("demand_snapshots", out, as_snapshot),
         io.sink("demand_forecast"),
     )
     op.output(

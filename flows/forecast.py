@@ -123,18 +123,21 @@ def fit_holt_winters(values: Floats, first_hour: int) -> HoltWinters:
 
 
 def seasonal_mean(values: Floats, first_hour: int, hours: npt.NDArray[np.int64]) -> Floats:
-    """Mean of the same hour of day over the last (up to) seven days, square-root scale."""
+    """Per hour of day, the mean of its last (up to) seven values, square-root scale.
+
+    Every future hour of a given hour of day gets the same profile value; an hour of day
+    not seen yet (under a day of history) gets the overall mean.
+    """
     n = len(values)
     if n == 0:
         return np.zeros(len(hours), dtype=np.float64)
-    end = first_hour + n
-    out = np.empty(len(hours), dtype=np.float64)
-    for j, h in enumerate(hours):
-        k_min = max(1, -((end - 1 - int(h)) // DAY_H))  # ceil((h - (end-1)) / 24), >= 1
-        idx = int(h) - DAY_H * np.arange(k_min, k_min + 7) - first_hour
-        idx = idx[(idx >= 0) & (idx < n)]
-        out[j] = float(values[idx].mean()) if idx.size else float(values.mean())
-    return out
+    profile = np.full(DAY_H, float(values.mean()))
+    for slot in range(DAY_H):
+        # latest index i < n with (first_hour + i) % 24 == slot, then every day back
+        last = n - 1 - ((first_hour + n - 1 - slot) % DAY_H)
+        if last >= 0:
+            profile[slot] = float(values[last::-DAY_H][:7].mean())
+    return np.asarray(profile[hours % DAY_H], dtype=np.float64)
 
 
 @dataclass(frozen=True)

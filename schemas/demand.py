@@ -1,15 +1,15 @@
 """Demand result rows: hourly actuals, forecast points and backtest scores.
 
-Plain frozen dataclasses rather than pydantic models: a forecast snapshot is hundreds of
-rows per segment per hour, built by the flow and only ever written, so validation would
-cost without catching anything. Every row's ClickHouse key is deterministic (segment +
-hour), so a replay rewrites rows instead of adding them.
+Plain frozen dataclasses rather than pydantic models: the flow builds them and they are
+only ever written, so validation would cost without catching anything. Every row's
+ClickHouse key is deterministic (segment + hour), so a replay rewrites rows instead of
+adding them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 SegmentType = Literal["queue", "region", "service_type"]
@@ -29,25 +29,31 @@ class DemandHourly:
 
 
 @dataclass(frozen=True, slots=True)
-class ForecastPoint:
-    """One target hour of one forecast snapshot.
+class ForecastSnapshot:
+    """One forecast of one segment: ``len(predicted)`` consecutive hours from
+    ``first_target``, each with 80 % and 95 % interval bounds.
 
     ``generated_at`` is the event-time boundary the history was complete up to (the end
     of the last closed hour), not wall time, so replays regenerate identical snapshots.
+    Stored as one row of arrays (the ``demand_forecast`` view unrolls it to one row per
+    target hour): a snapshot a segment an hour, 336 hours long, would otherwise be most
+    of what the pipeline writes.
     """
 
     tenant_id: str
     segment_type: SegmentType
     segment: str
     generated_at: datetime
-    target_start: datetime
-    horizon_h: int
-    predicted: float
-    lower_80: float
-    upper_80: float
-    lower_95: float
-    upper_95: float
+    first_target: datetime
     model: str
+    predicted: tuple[float, ...]
+    lower_80: tuple[float, ...]
+    upper_80: tuple[float, ...]
+    lower_95: tuple[float, ...]
+    upper_95: tuple[float, ...]
+
+    def target_start(self, i: int) -> datetime:
+        return self.first_target + timedelta(hours=i)
 
 
 @dataclass(frozen=True, slots=True)

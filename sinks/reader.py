@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,39 +21,13 @@ from clickhouse_connect.driver.client import Client
 from schemas.ops import AGENT_STATUSES, CSAT_RATINGS, MESSAGE_KINDS, OpsSnapshot, QueueState
 from schemas.risk import ClientRisk, RiskFactor
 from sinks.clickhouse_client import LazyClient
+from sinks.reader_demand import DemandQueries
+from sinks.time_values import as_utc, clamp_ts
 
 ClientFactory = Callable[[], Client]
 
 # Server-side parameter type for instants: microsecond precision, compared as UTC.
 _TS = "DateTime64(6, 'UTC')"
-
-
-def as_utc(value: datetime) -> datetime:
-    """Aware UTC datetime; a naive one is taken to be UTC already."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-# What ``DateTime64`` holds: no stored instant lies outside, so a query bound beyond it
-# is clamped to it without changing the rows matched.
-TS_MIN = datetime(1900, 1, 1, tzinfo=UTC)
-TS_MAX = datetime(2299, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
-
-
-def clamp_ts(value: datetime) -> datetime:
-    """``value`` (naive = UTC) as aware UTC, clamped to ``[TS_MIN, TS_MAX]``.
-
-    Safe for any ``datetime``: one near ``datetime.min``/``max`` with an offset cannot be
-    converted to UTC (``OverflowError``), but it is compared, not converted.
-    """
-    if value.tzinfo is None or value.utcoffset() is None:
-        value = value.replace(tzinfo=UTC)
-    if value <= TS_MIN:
-        return TS_MIN
-    if value >= TS_MAX:
-        return TS_MAX
-    return value.astimezone(UTC)
 
 
 def _ratio(total: float, count: int) -> float | None:
@@ -206,7 +180,7 @@ _ALERT_COLUMNS = (
 )
 
 
-class ResultsReader:
+class ResultsReader(DemandQueries):
     """Tenant-scoped reads of cxpulse results; opens its client on first use.
 
     ``open_client`` must return a client bound to the cxpulse database. The reader is

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from schemas.demand import BacktestRow, DemandHourly, ForecastPoint
+from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.ops import OpsSnapshot, QueueRow, snapshot_id
 from schemas.results import AgentWindow, Alert, DeadLetter, LateEvent
 from schemas.risk import ClientRisk
@@ -270,14 +270,13 @@ _FORECAST_COLUMNS = (
     "segment_type",
     "segment",
     "generated_at",
-    "target_start",
-    "horizon_h",
+    "first_target",
+    "model",
     "predicted",
     "lower_80",
     "upper_80",
     "lower_95",
     "upper_95",
-    "model",
 )
 _BACKTEST_COLUMNS = (
     "tenant_id",
@@ -310,8 +309,8 @@ def _fields(columns: Sequence[str]) -> Callable[[Any], Sequence[Any]]:
 DEMAND_HOURLY: TableSpec[DemandHourly] = TableSpec(
     "demand_hourly", _HOURLY_COLUMNS, _fields(_HOURLY_COLUMNS)
 )
-DEMAND_FORECAST: TableSpec[ForecastPoint] = TableSpec(
-    "demand_forecast", _FORECAST_COLUMNS, _fields(_FORECAST_COLUMNS)
+DEMAND_FORECAST: TableSpec[ForecastSnapshot] = TableSpec(
+    "demand_forecast_snapshots", _FORECAST_COLUMNS, _fields(_FORECAST_COLUMNS)
 )
 DEMAND_BACKTEST: TableSpec[BacktestRow] = TableSpec(
     "demand_backtest", _BACKTEST_COLUMNS, _fields(_BACKTEST_COLUMNS)

@@ -48,7 +48,7 @@ from infra.settings import Settings
 from schemas.results import SEVERITY_RANK, Alert
 from sinks.clickhouse_client import LazyClient, is_embedded, open_client
 from sinks.metrics import WEBHOOK_DELIVERIES
-from sinks.reader import as_utc
+from sinks.time_values import as_utc
 
 log = logging.getLogger(__name__)
 kafka_log = logging.getLogger(f"{__name__}.kafka")

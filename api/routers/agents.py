@@ -18,7 +18,7 @@ from api.models import (
     PerformanceList,
 )
 from schemas.results import WindowName
-from sinks.reader import clamp_ts
+from sinks.time_values import clamp_ts
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=UNAUTHORIZED)
 

@@ -13,26 +13,40 @@ PARTITION BY toYYYYMM(hour_start)
 ORDER BY (tenant_id, segment_type, segment, hour_start)
 COMMENT 'Closed hours of demand per segment (zeros included): the actuals forecasts are audited against.';
 
-CREATE TABLE IF NOT EXISTS demand_forecast
+CREATE TABLE IF NOT EXISTS demand_forecast_snapshots
 (
     tenant_id    LowCardinality(String) COMMENT 'Tenant',
     segment_type LowCardinality(String) COMMENT 'queue | region | service_type',
     segment      String                 COMMENT 'Queue, region or service type name',
     generated_at DateTime64(3, 'UTC')   COMMENT 'Event-time boundary the history was complete up to (end of the last closed hour)',
-    target_start DateTime64(3, 'UTC')   COMMENT 'Start of the forecast hour',
-    horizon_h    UInt16                 COMMENT 'Hours from generated_at to the end of the target hour (the first target is 2: the hour in progress is skipped)',
-    predicted    Float64                COMMENT 'Expected demand events in the hour',
-    lower_80     Float64                COMMENT 'Lower bound of the 80 % prediction interval',
-    upper_80     Float64                COMMENT 'Upper bound of the 80 % prediction interval',
-    lower_95     Float64                COMMENT 'Lower bound of the 95 % prediction interval',
-    upper_95     Float64                COMMENT 'Upper bound of the 95 % prediction interval',
-    model        LowCardinality(String) COMMENT 'holt_winters_168h_sqrt, or seasonal_mean_24h with under a week of history'
+    first_target DateTime64(3, 'UTC')   COMMENT 'Start of the first forecast hour: the hour after the one in progress',
+    model        LowCardinality(String) COMMENT 'holt_winters_168h_sqrt, or seasonal_mean_24h with under a week of history',
+    predicted    Array(Float64)         COMMENT 'Expected demand events per hour, one element per hour from first_target',
+    lower_80     Array(Float64)         COMMENT 'Lower bounds of the 80 % prediction intervals',
+    upper_80     Array(Float64)         COMMENT 'Upper bounds of the 80 % prediction intervals',
+    lower_95     Array(Float64)         COMMENT 'Lower bounds of the 95 % prediction intervals',
+    upper_95     Array(Float64)         COMMENT 'Upper bounds of the 95 % prediction intervals'
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(generated_at)
-ORDER BY (tenant_id, segment_type, segment, generated_at, target_start)
+ORDER BY (tenant_id, segment_type, segment, generated_at)
 TTL toDateTime(generated_at) + INTERVAL 90 DAY
-COMMENT 'Every forecast snapshot, kept 90 days so accuracy can be audited against demand_hourly.';
+COMMENT 'Every forecast snapshot (one row of arrays per segment and hour), kept 90 days; query demand_forecast for one row per target hour.';
+
+CREATE VIEW IF NOT EXISTS demand_forecast
+COMMENT 'Forecast snapshots, one row per target hour: audit with demand_hourly on (tenant_id, segment_type, segment, target_start = hour_start)'
+AS SELECT tenant_id, segment_type, segment, generated_at, target_start, horizon_h,
+          p AS predicted, l80 AS lower_80, u80 AS upper_80, l95 AS lower_95, u95 AS upper_95,
+          model
+   FROM
+   (
+       SELECT tenant_id, segment_type, segment, generated_at, model, p, l80, u80, l95, u95,
+              first_target + toIntervalHour(i - 1) AS target_start,
+              toUInt16(dateDiff('hour', generated_at, first_target) + i) AS horizon_h
+       FROM demand_forecast_snapshots FINAL
+       ARRAY JOIN predicted AS p, lower_80 AS l80, upper_80 AS u80, lower_95 AS l95,
+                  upper_95 AS u95, arrayEnumerate(predicted) AS i
+   );
 
 CREATE TABLE IF NOT EXISTS demand_backtest
 (

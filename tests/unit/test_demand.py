@@ -18,7 +18,7 @@ from flows.demand import (
     demand_segments,
 )
 from flows.forecast import HOUR_MS, MODEL_COLD, MODEL_WEEKLY
-from schemas.demand import BacktestRow, DemandHourly, ForecastPoint
+from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.results import Alert
 from tests.unit.helpers import T0, T0_MS, make_event
 
@@ -95,14 +95,15 @@ def test_hours_close_on_the_watermark_with_zeros_and_a_snapshot() -> None:
         ("billing", datetime(2025, 1, 6, 1, tzinfo=UTC), 0),
         ("north", datetime(2025, 1, 6, 1, tzinfo=UTC), 0),
     ]
-    points = [p for p in of(out, ForecastPoint) if p.segment == "billing"]
+    snaps = [p for p in of(out, ForecastSnapshot) if p.segment == "billing"]
     # one snapshot per closed hour, each 48 h long, from the hour after the one in progress
-    assert len(points) == 96
-    last = [p for p in points if p.generated_at == datetime(2025, 1, 6, 2, tzinfo=UTC)]
-    assert last[0].target_start == datetime(2025, 1, 6, 3, tzinfo=UTC)
-    assert last[0].horizon_h == 2
-    assert last[-1].horizon_h == 49
-    assert {p.model for p in points} == {MODEL_COLD}
+    assert len(snaps) == 2
+    last = snaps[-1]
+    assert last.generated_at == datetime(2025, 1, 6, 2, tzinfo=UTC)
+    assert last.first_target == datetime(2025, 1, 6, 3, tzinfo=UTC)
+    assert last.target_start(47) == datetime(2025, 1, 8, 2, tzinfo=UTC)
+    assert len(last.predicted) == len(last.lower_80) == len(last.upper_95) == 48
+    assert {p.model for p in snaps} == {MODEL_COLD}
 
 
 def test_a_late_event_re_emits_its_hour_with_the_higher_count() -> None:
@@ -130,8 +131,7 @@ def test_refits_on_the_grid_switch_to_weekly_and_emit_backtests() -> None:
     weekly = backtests[-1]
     assert weekly.origins == 1
     assert weekly.points == 24
-    points = of(out, ForecastPoint)
-    assert points[-1].model == MODEL_WEEKLY
+    assert of(out, ForecastSnapshot)[-1].model == MODEL_WEEKLY
 
 
 def test_hotspot_alerts_once_per_episode() -> None:
