@@ -25,7 +25,9 @@ app = typer.Typer(
 kafka_app = typer.Typer(no_args_is_help=True, help="Local Apache Kafka (KRaft, single node).")
 schema_app = typer.Typer(no_args_is_help=True, help="Event schemas for producers.")
 app.add_typer(kafka_app, name="kafka")
+forecast_app = typer.Typer(no_args_is_help=True, help="Demand forecasts and their accuracy.")
 app.add_typer(schema_app, name="schema")
+app.add_typer(forecast_app, name="forecast")
 
 log = logging.getLogger("cxpulse")
 
@@ -114,6 +116,32 @@ def sql(query: str, fmt: Annotated[str, typer.Option("--format")] = "PrettyCompa
     result = client.raw_query(query, fmt=fmt)
     sys.stdout.buffer.write(result if isinstance(result, bytes) else str(result).encode())
     sys.stdout.buffer.flush()
+
+
+@forecast_app.command("backtest")
+def forecast_backtest(
+    tenant: Annotated[str, typer.Option(help="only this tenant (default: all)")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")] = False,
+) -> None:
+    """Print the latest rolling-origin backtest of every segment: WAPE, MASE against
+    seasonal-naive, and 80/95 % interval coverage (written by the demand flow)."""
+    from dataclasses import asdict
+
+    from infra.backtest_report import backtest_table
+    from sinks.clickhouse_client import open_client
+    from sinks.reader import ResultsReader
+
+    settings = _settings()
+    reader = ResultsReader(lambda: open_client(settings.dsn, settings.clickhouse_database))
+    rows = reader.demand_backtests(tenant)
+    if not rows:
+        _err("no backtests yet: the demand flow writes one per segment at each refit")
+        raise typer.Exit(1)
+    if as_json:
+        for r in rows:
+            typer.echo(json.dumps(asdict(r), default=str))
+    else:
+        typer.echo(backtest_table(rows))
 
 
 # ---- producers ---------------------------------------------------------------------------
