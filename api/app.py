@@ -6,8 +6,9 @@ The production app (stream, webhooks, metrics, page) is composed in :mod:`api.ma
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from api import __version__
 from api.deps import KafkaCheck
-from api.routers import agents, alerts, clients, demand, health, ops
+from api.routers import agents, alerts, clients, demand, health, kb, ops
 from api.services import BackgroundService
 from infra.settings import Settings
 from schemas.risk import RiskModel
@@ -32,8 +33,13 @@ _TAGS = [
     {"name": "clients", "description": "Client churn-risk scores, history and what-ifs"},
     {"name": "ops", "description": "Live operations: queues, agents, CSAT and messages"},
     {"name": "demand", "description": "Hourly demand forecasts with intervals and backtests"},
+    {"name": "kb", "description": "Knowledge-base suggestions from recurring resolved tickets"},
     {"name": "health", "description": "Liveness and readiness probes"},
 ]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def default_reader(settings: Settings) -> ResultsReader:
@@ -75,6 +81,7 @@ def create_app(
     kafka_check: KafkaCheck | None = None,
     risk_model: RiskModel | None = None,
     services: Sequence[BackgroundService] = (),
+    now: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The API for ``settings``; ``reader`` and ``kafka_check`` default to the real ones.
 
@@ -119,6 +126,7 @@ def create_app(
     app.state.services = list(services)
     app.state.reader = the_reader
     app.state.risk_model = model
+    app.state.now = now if now is not None else _utc_now
     app.state.kafka_check = (
         kafka_check if kafka_check is not None else default_kafka_check(settings)
     )
@@ -136,5 +144,6 @@ def create_app(
     app.include_router(clients.router)
     app.include_router(ops.router)
     app.include_router(demand.router)
+    app.include_router(kb.router)
     app.include_router(health.router)
     return app

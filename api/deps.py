@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -41,6 +42,15 @@ def get_risk_model(request: Request) -> RiskModel:
     return model
 
 
+Clock = Callable[[], datetime]
+
+
+def get_now(request: Request) -> Clock:
+    """The wall clock (injected so tests can fix it)."""
+    clock: Clock = request.app.state.now
+    return clock
+
+
 def get_kafka_check(request: Request) -> KafkaCheck:
     check: KafkaCheck = request.app.state.kafka_check
     return check
@@ -50,6 +60,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 ReaderDep = Annotated[ResultsReader, Depends(get_reader)]
 RiskModelDep = Annotated[RiskModel, Depends(get_risk_model)]
 KafkaCheckDep = Annotated[KafkaCheck, Depends(get_kafka_check)]
+NowDep = Annotated[Clock, Depends(get_now)]
 
 
 def _unauthorized(detail: str) -> HTTPException:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flows.demand import DemandConfig
+from flows.kb import KbConfig
 from flows.sla import SlaPolicy
 from schemas.risk import RiskModel
 
@@ -16,6 +17,7 @@ FLOW_NAMES: tuple[str, ...] = (
     "client_risk",
     "live_ops",
     "demand",
+    "kb",
 )
 
 
@@ -38,6 +40,7 @@ class FlowConfig:
     risk_model: RiskModel = field(default_factory=RiskModel)
     sla_policy: SlaPolicy = field(default_factory=SlaPolicy)
     demand: DemandConfig = field(default_factory=DemandConfig)
+    kb: KbConfig = field(default_factory=KbConfig)
     provisional: bool = True  # publish open windows live (off for bounded replays)
     input_partitions: int | None = None  # lets watermarks wait for every partition
     now: Callable[[], datetime] = field(default=system_utc)

@@ -27,6 +27,7 @@ SinkName = Literal[
     "demand_hourly",
     "demand_forecast",
     "demand_backtest",
+    "kb_suggestions",
 ]
 
 

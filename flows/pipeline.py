@@ -14,6 +14,7 @@ from flows.config import FlowConfig
 from flows.demand_flow import add_demand
 from flows.ingest import add_ingest
 from flows.io import FlowIO
+from flows.kb_flow import add_kb
 from flows.live_ops_flow import add_live_ops
 
 
@@ -28,4 +29,6 @@ def build_flow(cfg: FlowConfig, io: FlowIO) -> Dataflow:
         add_live_ops(events, cfg, io)
     if "demand" in cfg.flows:
         add_demand(events, cfg, io)
+    if "kb" in cfg.flows:
+        add_kb(events, cfg, io)
     return flow

@@ -347,8 +347,9 @@ def up(
 def demo(
     host: str = "127.0.0.1",
     port: int = 8000,
-    backfill_hours: float = 24.0,
-    rate: float = 2000.0,  # the backfill drains in a minute or two; live pace after
+    # nine days: enough history for weekly demand models (a week + a day) and backtests
+    backfill_hours: float = 216.0,
+    rate: float = 4000.0,  # the backfill drains in a minute or so; live pace after
 ) -> None:
     """Everything on this machine: local Kafka, simulator, flows, API."""
     from infra.simulate import run_simulation

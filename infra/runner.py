@@ -23,6 +23,7 @@ from bytewax.run import cli_main
 from flows.config import FlowConfig
 from flows.demand import DemandConfig, HotspotRule
 from flows.io import SinkName
+from flows.kb import KbConfig
 from flows.pipeline import build_flow
 from infra.kafka_source import KafkaEventSource
 from infra.policy import load_sla_policy
@@ -86,6 +87,8 @@ class KafkaClickHouseIO:
                 return ClickHouseSink(opener, tables.DEMAND_FORECAST)
             case "demand_backtest":
                 return ClickHouseSink(opener, tables.DEMAND_BACKTEST)
+            case "kb_suggestions":
+                return ClickHouseSink(opener, tables.KB_SUGGESTIONS)
             case "dlq_topic":
                 return KafkaTopicSink(producer, s.dlq_topic, encode_dead_letter, sink=name)
             case "alerts_topic":
@@ -111,6 +114,7 @@ def flow_config(settings: Settings, flows: frozenset[str], *, until_end: bool) -
         risk_model=RiskModel.from_json(settings.risk_model_file),
         sla_policy=load_sla_policy(settings.sla_policy_file),
         demand=demand_config(settings),
+        kb=kb_config(settings),
         idle_advance=not until_end,  # a bounded replay must not depend on wall time
         provisional=not until_end,  # nobody reads a replay's live rows; finals suffice
     )
@@ -128,6 +132,15 @@ def demand_config(settings: Settings) -> DemandConfig:
             horizon_h=settings.hotspot_horizon_h,
             min_level=settings.hotspot_min_level,
         ),
+    )
+
+
+def kb_config(settings: Settings) -> KbConfig:
+    tuned = KbConfig()
+    return KbConfig(
+        join_threshold=settings.kb_join_threshold or tuned.join_threshold,
+        cover_threshold=settings.kb_cover_threshold or tuned.cover_threshold,
+        min_size=settings.kb_min_size,
     )
 
 

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     hotspot_min_level: float = Field(default=5.0, ge=0)
     # absolute thresholds (events/hour) by segment, JSON: {"queue:billing": 120}
     hotspot_thresholds: dict[str, float] = Field(default_factory=dict)
+    # KB suggestions (see flows/kb.py): cosine similarities; unset = the tuned defaults
+    kb_join_threshold: float | None = Field(default=None, gt=0, le=1)
+    kb_cover_threshold: float | None = Field(default=None, gt=0, le=1)
+    kb_min_size: int = Field(default=3, ge=2, le=1000)
     kafka_batch_size: int = Field(default=5000, ge=1)
     topic_partitions: int = Field(default=3, ge=1)
     # webhooks: retries wait up to base * 2^(attempt - 1) (full jitter), then dead-letter

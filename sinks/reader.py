@@ -22,6 +22,7 @@ from schemas.ops import AGENT_STATUSES, CSAT_RATINGS, MESSAGE_KINDS, OpsSnapshot
 from schemas.risk import ClientRisk, RiskFactor
 from sinks.clickhouse_client import LazyClient
 from sinks.reader_demand import DemandQueries
+from sinks.reader_kb import KbQueries
 from sinks.time_values import as_utc, clamp_ts
 
 ClientFactory = Callable[[], Client]
@@ -180,7 +181,7 @@ _ALERT_COLUMNS = (
 )
 
 
-class ResultsReader(DemandQueries):
+class ResultsReader(DemandQueries, KbQueries):
     """Tenant-scoped reads of cxpulse results; opens its client on first use.
 
     ``open_client`` must return a client bound to the cxpulse database. The reader is
@@ -197,6 +198,9 @@ class ResultsReader(DemandQueries):
         result = self._get_client().query(sql, parameters=parameters)
         rows: Sequence[Sequence[Any]] = result.result_rows
         return rows
+
+    def _insert(self, table: str, rows: list[list[Any]], columns: Sequence[str]) -> None:
+        self._get_client().insert(table, rows, column_names=list(columns))
 
     def ping(self) -> None:
         """``SELECT 1``; raises if ClickHouse cannot be reached or answers wrongly."""

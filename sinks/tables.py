@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
+from schemas.kb import KbSuggestion
 from schemas.ops import OpsSnapshot, QueueRow, snapshot_id
 from schemas.results import AgentWindow, Alert, DeadLetter, LateEvent
 from schemas.risk import ClientRisk
@@ -314,4 +315,23 @@ DEMAND_FORECAST: TableSpec[ForecastSnapshot] = TableSpec(
 )
 DEMAND_BACKTEST: TableSpec[BacktestRow] = TableSpec(
     "demand_backtest", _BACKTEST_COLUMNS, _fields(_BACKTEST_COLUMNS)
+)
+
+
+_KB_COLUMNS = (
+    "suggestion_id",
+    "version",
+    "tenant_id",
+    "status",
+    "title",
+    "category",
+    "ticket_ids",
+    "size",
+    "confidence",
+    "covered_by",
+    "first_seen",
+    "updated_at",
+)
+KB_SUGGESTIONS: TableSpec[KbSuggestion] = TableSpec(
+    "kb_suggestions", _KB_COLUMNS, _fields(_KB_COLUMNS)
 )

@@ -1,0 +1,64 @@
+"""KB-suggestion dataflow: ticket texts joined per ticket shard, clustered per tenant,
+with articles marking clusters covered; suggestions to ClickHouse, alerts out."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import bytewax.operators as op
+from bytewax.dataflow import Stream
+
+from flows.config import FlowConfig
+from flows.io import FlowIO
+from flows.sharding import shard_of
+from flows.stateful_kb import KbClustersLogic, KbInput, KbOutput, TicketTextsLogic, tenant_of
+from schemas.kb import KbSuggestion
+from schemas.results import Alert
+from schemas.transport import Accepted
+
+TICKET_TEXT_TYPES = frozenset({"ticket.created", "ticket.resolved"})
+
+
+def about_ticket_text(a: Accepted) -> bool:
+    return a.event.event_type in TICKET_TEXT_TYPES
+
+
+def is_article(a: Accepted) -> bool:
+    return a.event.event_type == "kb.article_created"
+
+
+def ticket_key(shards: int, a: Accepted) -> str:
+    return shard_of(shards, a.event.tenant_id, getattr(a.event.payload, "ticket_id", ""))
+
+
+def as_suggestion(x: KbOutput) -> KbSuggestion | None:
+    return x if isinstance(x, KbSuggestion) else None
+
+
+def as_alert(x: KbOutput) -> Alert | None:
+    return x if isinstance(x, Alert) else None
+
+
+def add_kb(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
+    tickets = op.key_on(
+        "kb_by_ticket",
+        op.filter("kb_ticket_events", events, about_ticket_text),
+        partial(ticket_key, cfg.shards),
+    )
+    resolved = op.key_rm(
+        "kb_resolved", op.stateful_batch("kb_texts", tickets, partial(TicketTextsLogic, cfg))
+    )
+    articles = op.filter("kb_articles", events, is_article)
+    inputs: Stream[KbInput] = op.merge("kb_inputs", resolved, articles)
+    by_tenant = op.key_on("kb_by_tenant", inputs, tenant_of)
+    out = op.key_rm(
+        "kb_out", op.stateful_batch("kb_clusters", by_tenant, partial(KbClustersLogic, cfg))
+    )
+    op.output(
+        "kb_suggestions_out",
+        op.filter_map("kb_rows", out, as_suggestion),
+        io.sink("kb_suggestions"),
+    )
+    alerts = op.filter_map("kb_alerts", out, as_alert)
+    op.output("kb_alerts_out", alerts, io.sink("alerts"))
+    op.output("kb_alerts_topic_out", alerts, io.sink("alerts_topic"))
