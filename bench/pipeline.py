@@ -7,6 +7,8 @@ bench/workload.py to a fresh topic, then measure
   +agent_performance  ticket joins, 5m/1h/1d windows, coaching alerts
   +client_risk        SLA deadlines, ticket->client map, risk scores and alerts
   +live_ops           per-tenant queue/agent/CSAT/message state and snapshots
+  +demand             hourly counts per segment, forecasts, backtests, hotspots
+  +kb                 ticket texts joined with resolutions, clustering, suggestions
   all flows
 each as ``cxpulse run <flows> --until-end`` does it (real broker, real embedded
 ClickHouse, Bytewax recovery on), and print events/s and the ratio to raw.
@@ -93,6 +95,8 @@ STEPS: dict[str, frozenset[str]] = {
     "+agent_performance": frozenset({"ingest", "agent_performance"}),
     "+client_risk": frozenset({"ingest", "client_risk"}),
     "+live_ops": frozenset({"ingest", "live_ops"}),
+    "+demand": frozenset({"ingest", "demand"}),
+    "+kb": frozenset({"ingest", "kb"}),
     "all flows": frozenset(FLOW_NAMES),
 }
 
