@@ -14,16 +14,12 @@
   const AGENT_STORAGE = 'cxpulse.agent';
   const POLL_MS = 5000;
   const ALERT_POLL_MS = 2000;
-  const OPTIONAL_POLL_MS = 60000;
+  const OPTIONAL_POLL_MS = 30000;
   const STREAM_REPROBE_MS = 60000;
   const SAFETY_POLL_MS = 30000;
   const HEARTBEAT_TIMEOUT_MS = 45000;
   const MAX_ALERTS = 200;
   const STREAM_PATH = '/v1/alerts/stream';
-  const OPTIONAL = {
-    forecast: { path: '/v1/demand/forecast', label: 'demand forecast' },  // issue #4
-    kb: { path: '/v1/kb/suggestions', label: 'KB suggestions' },
-  };
   const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
   const RISK_LEVELS = ['critical', 'high', 'medium', 'low'];
   const STATUSES = ['active', 'in_call', 'idle', 'offline'];
@@ -589,40 +585,140 @@
       el('tbody', null, rows)));
   }
 
-  // ---- endpoints that may not exist yet (forecasts, KB suggestions) ---------------------
+  // ---- demand forecast --------------------------------------------------------------------
 
-  function summarise(item) {
-    if (item === null || typeof item !== 'object') return [String(item), []];
-    const title = item.title || item.name || item.label || item.queue || item.article_id
-      || item.id || item.subject_id || '';
-    const rest = Object.entries(item)
-      .filter(([, v]) => v !== null && typeof v !== 'object' && String(v) !== String(title))
-      .slice(0, 4)
-      .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${typeof v === 'number' ? fmtNum(v, Number.isInteger(v) ? 0 : 2) : v}`);
-    return [String(title), rest];
+  const SEGMENT_STORAGE = 'cxpulse.segment';
+  const FORECAST_HOURS = 48;
+  let segments = [];
+
+  function segmentKey(sg) { return `${sg.segment_type}:${sg.segment}`; }
+
+  function chosenSegment() {
+    let saved = '';
+    try { saved = localStorage.getItem(SEGMENT_STORAGE) || ''; } catch (_) { saved = ''; }
+    return segments.find((sg) => segmentKey(sg) === saved) || segments[0];
   }
 
-  async function refreshOptional(s, id) {
-    const { path, label } = OPTIONAL[id];
-    const r = await api(path, s.ctrl.signal);
-    const c = card(id);
-    if (r.status === 404) {
+  function segmentPicker(current) {
+    const select = el('select', { 'aria-label': 'Segment', id: 'segment-select' },
+      segments.map((sg) => el('option', { value: segmentKey(sg),
+        text: `${sg.segment_type.replace('_', ' ')}: ${sg.segment}` })));
+    select.value = segmentKey(current);
+    select.addEventListener('change', () => {
+      try { localStorage.setItem(SEGMENT_STORAGE, select.value); } catch (_) { /* private mode */ }
+      if (session) refreshForecast(session).catch((e) => { if (!failed(e)) markError('forecast', e); });
+    });
+    return el('label', { class: 'picker' }, el('span', { class: 'muted', text: 'Segment' }), select);
+  }
+
+  async function refreshForecast(s) {
+    const r = await api('/v1/demand/segments', s.ctrl.signal);
+    segments = (r.body && Array.isArray(r.body.items)) ? r.body.items : [];
+    const c = card('forecast');
+    if (!segments.length) {
       c.meta.textContent = '';
-      show(id, 'unavailable', el('div', { class: 'placeholder soon' },
-        el('p', { class: 'soon-title', text: 'Not available yet' }),
-        el('p', { class: 'muted small', text: `This panel fills in once the ${label} endpoint is deployed.` })));
+      show('forecast', 'empty', placeholder('No forecast yet', 'Forecasts start with the first closed hour of demand.'));
       return;
     }
-    const body = r.body;
-    const items = Array.isArray(body) ? body : (body && Array.isArray(body.items) ? body.items : []);
-    c.meta.textContent = items.length ? `${items.length}` : '';
+    const sg = chosenSegment();
+    const params = new URLSearchParams({ segment_type: sg.segment_type, segment: sg.segment,
+      horizon_h: String(FORECAST_HOURS) });
+    const f = await api(`/v1/demand/forecast?${params}`, s.ctrl.signal);
+    if (f.status === 404 || !f.body || !Array.isArray(f.body.items)) {
+      show('forecast', 'empty', segmentPicker(sg), placeholder('No forecast for this segment yet'));
+      return;
+    }
+    renderForecast(sg, f.body);
+  }
+
+  function renderForecast(sg, fc) {
+    const items = fc.items;
+    const W = 520; const H = 220;
+    const m = { l: 36, r: 10, t: 10, b: 26 };
+    const pw = W - m.l - m.r; const ph = H - m.t - m.b;
+    const maxV = niceMax(Math.max(1, ...items.map((it) => Number(it.upper_95) || 0)));
+    const x = (i) => m.l + (pw * i) / Math.max(1, items.length - 1);
+    const y = (v) => m.t + ph - (ph * Math.min(v, maxV)) / maxV;
+    const band = (lo, hi) => {
+      const top = items.map((it, i) => `${x(i).toFixed(1)},${y(Number(it[hi]) || 0).toFixed(1)}`);
+      const bottom = items.map((it, i) => `${x(i).toFixed(1)},${y(Number(it[lo]) || 0).toFixed(1)}`).reverse();
+      return top.concat(bottom).join(' ');
+    };
+    const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart forecast', role: 'img',
+      'aria-label': `Forecast of ${segmentKey(sg)} for the next ${items.length} hours` });
+    for (const f of [0, 0.5, 1]) {
+      const yy = m.t + ph - ph * f;
+      chart.appendChild(svg('line', { x1: m.l, x2: W - m.r, y1: yy, y2: yy, class: f ? 'gridline' : 'baseline' }));
+      chart.appendChild(svg('text', { x: m.l - 6, y: yy + 4, 'text-anchor': 'end', class: 'axis',
+        text: fmtNum(maxV * f, maxV * f < 10 && !Number.isInteger(maxV * f) ? 1 : 0) }));
+    }
+    chart.appendChild(svg('polygon', { points: band('lower_95', 'upper_95'), class: 'band-95' }));
+    chart.appendChild(svg('polygon', { points: band('lower_80', 'upper_80'), class: 'band-80' }));
+    chart.appendChild(svg('polyline', { class: 'line-forecast',
+      points: items.map((it, i) => `${x(i).toFixed(1)},${y(Number(it.predicted) || 0).toFixed(1)}`).join(' ') }));
+    items.forEach((it, i) => {
+      const t = parseTime(it.target_start);
+      if (t && t.getUTCHours() % 6 === 0) {
+        chart.appendChild(svg('text', { x: x(i), y: H - 8, 'text-anchor': 'middle', class: 'axis',
+          text: t.getUTCHours() === 0 ? fmtDay(t) : `${pad2(t.getUTCHours())}:00` }));
+      }
+      chart.appendChild(svg('circle', { cx: x(i), cy: y(Number(it.predicted) || 0), r: 2.5, class: 'dot-forecast' },
+        svg('title', { text: `${fmtStamp(it.target_start)}: ${fmtNum(it.predicted, 1)} expected `
+          + `(80 %: ${fmtNum(it.lower_80, 1)}–${fmtNum(it.upper_80, 1)}, 95 %: `
+          + `${fmtNum(it.lower_95, 1)}–${fmtNum(it.upper_95, 1)})` })));
+    });
+    const bt = fc.backtest;
+    const quality = bt
+      ? `backtest: WAPE ${fmtNum(bt.wape, 2)} · MASE ${fmtNum(bt.mase, 2)} · 80 % coverage ${fmtNum((bt.coverage_80 || 0) * 100, 0)} %`
+      : 'no backtest yet';
+    card('forecast').meta.textContent = String(fc.model || '').replace(/_/g, ' ');
+    show('forecast', 'ready',
+      el('div', { class: 'perf-head' }, segmentPicker(sg),
+        el('ul', { class: 'legend inline' },
+          el('li', null, el('span', { class: 'swatch line-forecast' }), 'expected / h'),
+          el('li', null, el('span', { class: 'swatch band-80' }), '80 %'),
+          el('li', null, el('span', { class: 'swatch band-95' }), '95 %'))),
+      chart,
+      el('p', { class: 'muted small', text: `${quality} · made at ${fmtStamp(fc.generated_at)}` }));
+    card('forecast').root.dataset.segment = segmentKey(sg);
+  }
+
+  // ---- KB suggestions -------------------------------------------------------------------
+
+  async function judge(id, verdict) {
+    const resp = await fetch(`/v1/kb/suggestions/${encodeURIComponent(id)}/${verdict}`, {
+      method: 'POST', headers: authHeaders({ Accept: 'application/json' }), cache: 'no-store' });
+    if (resp.status === 401 || resp.status === 403) throw new AuthError('API key rejected');
+    if (!resp.ok) throw new HttpError(resp.status, '');
+  }
+
+  async function refreshKb(s) {
+    const r = await api('/v1/kb/suggestions?status=open&limit=8', s.ctrl.signal);
+    const body = r.body || {};
+    const items = Array.isArray(body.items) ? body.items : [];
+    const fb = body.feedback || {};
+    const judged = (fb.accepted || 0) + (fb.dismissed || 0);
+    card('kb').meta.textContent = judged
+      ? `precision ${fmtNum((fb.precision || 0) * 100, 0)} % of ${judged}` : '';
     if (!items.length) {
-      show(id, 'empty', placeholder(`No ${label} right now`));
+      show('kb', 'empty', placeholder('No open suggestions', 'Every recurring problem has an article.'));
       return;
     }
-    show(id, 'ready', el('ul', { class: 'plain-list' }, items.slice(0, 8).map((it) => {
-      const [title, rest] = summarise(it);
-      return el('li', null, el('b', { text: title }), rest.length ? el('span', { class: 'muted small', text: ` ${rest.join(' · ')}` }) : null);
+    show('kb', 'ready', el('ul', { class: 'plain-list kb-list' }, items.map((it) => {
+      const buttons = ['accept', 'dismiss'].map((verdict) => {
+        const b = el('button', { type: 'button', class: `small ${verdict}`, text: verdict === 'accept' ? 'Useful' : 'Dismiss',
+          'aria-pressed': String(it.verdict === (verdict === 'accept' ? 'accepted' : 'dismissed')) });
+        b.addEventListener('click', () => {
+          judge(it.suggestion_id, verdict).then(() => refreshKb(s))
+            .catch((e) => { if (!failed(e)) markError('kb', e); });
+        });
+        return b;
+      });
+      return el('li', { data: { suggestion: it.suggestion_id } },
+        el('b', { text: it.title }),
+        el('span', { class: 'muted small', text: ` ${String(it.category).replace(/_/g, ' ')} · ${it.size} tickets · `
+          + `confidence ${fmtNum((Number(it.confidence) || 0) * 100, 0)} %` }),
+        el('span', { class: 'kb-actions' }, buttons));
     })));
   }
 
@@ -860,8 +956,8 @@
     every(s, POLL_MS, () => refreshOps(s), (e) => ['queues', 'agents-status', 'csat'].forEach((id) => markError(id, e)));
     every(s, POLL_MS, () => refreshAgents(s), (e) => markError('agents', e));
     every(s, POLL_MS, () => refreshRisk(s), (e) => markError('risk', e));
-    every(s, OPTIONAL_POLL_MS, () => refreshOptional(s, 'forecast'), (e) => markError('forecast', e));
-    every(s, OPTIONAL_POLL_MS, () => refreshOptional(s, 'kb'), (e) => markError('kb', e));
+    every(s, OPTIONAL_POLL_MS, () => refreshForecast(s), (e) => markError('forecast', e));
+    every(s, OPTIONAL_POLL_MS, () => refreshKb(s), (e) => markError('kb', e));
     startAlerts(s);
   }
 
