@@ -30,8 +30,7 @@ CREATE TABLE IF NOT EXISTS demand_forecast_snapshots
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(generated_at)
 ORDER BY (tenant_id, segment_type, segment, generated_at)
-TTL toDateTime(generated_at) + INTERVAL 90 DAY
-COMMENT 'Every forecast snapshot (one row of arrays per segment and hour), kept 90 days; query demand_forecast for one row per target hour.';
+COMMENT 'Every forecast snapshot (one row of arrays per segment and hour); query demand_forecast for one row per target hour. No TTL: a replay of old history would lose its snapshots on insert; add one with ALTER TABLE ... MODIFY TTL if retention is wanted.';
 
 CREATE VIEW IF NOT EXISTS demand_forecast
 COMMENT 'Forecast snapshots, one row per target hour: audit with demand_hourly on (tenant_id, segment_type, segment, target_start = hour_start)'

@@ -248,6 +248,12 @@ VALID_PATH_IDS = {
     "agent_id": AGENT_IDS[0],
     "client_id": CLIENT_IDS[0],
     "subscription_id": READ_IDS[0],
+    "suggestion_id": "6f1d3c2e-2b7a-5c1e-9a43-0c1f9f3f5a10",
+}
+# Required query parameters, by path (the rest have defaults).
+VALID_QUERIES: dict[str, dict[str, Any]] = {
+    "/v1/clients/{client_id}/risk/what-if": {"without": ["escalations"]},
+    "/v1/demand/forecast": {"segment_type": "queue", "segment": "billing"},
 }
 
 
@@ -261,7 +267,7 @@ def test_every_v1_operation_needs_a_known_key() -> None:
         operation = result.ok()
         seen.append(operation.label)
         params = {name: VALID_PATH_IDS[name] for name in _path_parameter_names(operation.path)}
-        query = {"without": ["escalations"]} if "what-if" in operation.path else None
+        query = VALID_QUERIES.get(operation.path)
         body: dict[str, Any] = {}
         if operation.body:  # POST /v1/subscriptions
             body = {"body": {"url": WEBHOOK_URLS[0]}, "media_type": "application/json"}
@@ -275,6 +281,11 @@ def test_every_v1_operation_needs_a_known_key() -> None:
         "GET /v1/agents",
         "GET /v1/ops/live",
         "GET /v1/alerts/stream",
+        "GET /v1/demand/forecast",
+        "GET /v1/demand/segments",
+        "GET /v1/kb/suggestions",
+        "POST /v1/kb/suggestions/{suggestion_id}/accept",
+        "POST /v1/kb/suggestions/{suggestion_id}/dismiss",
         "POST /v1/subscriptions",
         "GET /v1/subscriptions",
         "GET /v1/subscriptions/{subscription_id}",

@@ -88,15 +88,24 @@ class TenantData:
     urls: list[str] = field(default_factory=list)  # their endpoints
     secrets: list[str] = field(default_factory=list)  # their signing secrets
     deliveries: list[str] = field(default_factory=list)  # one delivery per subscription
+    suggestions: list[str] = field(default_factory=list)  # KB suggestion ids
+    kb_texts: list[str] = field(default_factory=list)  # their titles and member tickets
 
     @property
     def ids(self) -> list[str]:
-        return [*self.agents, *self.clients, *self.alerts, *self.queues, *self.subscriptions]
+        return [
+            *self.agents,
+            *self.clients,
+            *self.alerts,
+            *self.queues,
+            *self.subscriptions,
+            *self.suggestions,
+        ]
 
     @property
     def tokens(self) -> list[str]:
         """What must never reach another tenant."""
-        return [self.tenant, *self.ids, *self.urls, *self.secrets, *self.deliveries]
+        return [self.tenant, *self.ids, *self.urls, *self.secrets, *self.deliveries, *self.kb_texts]
 
     def webhooks(self) -> list[Subscription]:
         return [
@@ -127,6 +136,8 @@ def _tenant_data(tenant: str) -> TenantData:
         subscriptions=subs,
         urls=[f"https://{_token(tenant, 'hook', i)}.example.com/in" for i in range(2)],
         secrets=[f"whsec_{_token(tenant, 'secret', i)}" for i in range(2)],
+        suggestions=[str(uuid.uuid5(NS, f"{tenant}/suggestion/{i}")) for i in range(2)],
+        kb_texts=[_token(tenant, "kbt", i) for i in range(4)],
         # subscription i delivers alert i
         deliveries=[
             str(delivery_id(uuid.UUID(s), uuid.UUID(a))) for s, a in zip(subs, alerts, strict=True)
@@ -193,6 +204,7 @@ def seed(dsn: str, database: str) -> None:
     ch.insert("client_risk", risks, column_names=RISK_COLUMNS)
     ch.insert("ops_snapshots", snapshots, column_names=OPS_COLUMNS)
     ch.insert("ops_queue_snapshots", queues, column_names=QUEUE_COLUMNS)
+    seed_demand_kb(ch)
     ch.close()
     webhooks = [sub for d in DATA.values() for sub in d.webhooks()]
     # subscription i delivers alert i: the first one failed once (pending), the second
@@ -204,6 +216,48 @@ def seed(dsn: str, database: str) -> None:
     ]
     stored = seed_webhooks(dsn, database, webhooks, deliveries, AT)
     assert [str(x.delivery_id) for x in stored] == [x for d in DATA.values() for x in d.deliveries]
+
+
+FORECAST_COLUMNS = (
+    "tenant_id", "segment_type", "segment", "generated_at", "first_target", "model",
+    "predicted", "lower_80", "upper_80", "lower_95", "upper_95",
+)  # fmt: skip
+BACKTEST_COLUMNS = (
+    "tenant_id", "segment_type", "segment", "generated_at", "model", "baseline", "origins",
+    "horizon_h", "points", "mae", "baseline_mae", "wape", "mase", "coverage_80", "coverage_95",
+)  # fmt: skip
+KB_COLUMNS = (
+    "suggestion_id", "version", "tenant_id", "status", "title", "category", "ticket_ids",
+    "size", "confidence", "covered_by", "first_seen", "updated_at",
+)  # fmt: skip
+
+
+def seed_demand_kb(ch: Any) -> None:
+    """Forecasts and backtests of each tenant's queues (as segments), all made at the same
+    instant, and two KB suggestions per tenant (one judged)."""
+    snaps, backtests, kb, feedback = [], [], [], []
+    for tenant, d in DATA.items():
+        for queue in d.queues:
+            band = [[1.0, 2.0], [0.5, 1.0], [1.5, 3.0], [0.0, 0.5], [2.0, 4.0]]
+            snaps.append([tenant, "queue", queue, AT, AT + 2 * H, "m", *band])
+            backtests.append(
+                [tenant, "queue", queue, AT, "m", "b", 7, 24, 168, 1.0, 2.0, 0.1, 0.5, 0.8, 0.9]
+            )
+        for i, sid in enumerate(d.suggestions):
+            title, ticket = d.kb_texts[2 * i], d.kb_texts[2 * i + 1]
+            kb.append(
+                [uuid.UUID(sid), 1, tenant, ("open", "covered")[i], title, "cat", [ticket],
+                 3, 0.5, None, AT, AT]
+            )  # fmt: skip
+        feedback.append([tenant, uuid.UUID(d.suggestions[0]), "accepted", AT])
+    ch.insert("demand_forecast_snapshots", snaps, column_names=FORECAST_COLUMNS)
+    ch.insert("demand_backtest", backtests, column_names=BACKTEST_COLUMNS)
+    ch.insert("kb_suggestions", kb, column_names=KB_COLUMNS)
+    ch.insert(
+        "kb_feedback",
+        feedback,
+        column_names=("tenant_id", "suggestion_id", "verdict", "decided_at"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -269,6 +323,11 @@ def tenant_scoped_gets(app: FastAPI) -> list[Endpoint]:
     return tenant_scoped(app, "get")
 
 
+def tenant_scoped_actions(app: FastAPI) -> list[Endpoint]:
+    """POSTs on an existing object (KB feedback): not the ones creating objects."""
+    return [e for e in tenant_scoped(app, "post") if "{" in e.path]
+
+
 def tenant_scoped_deletes(app: FastAPI) -> list[Endpoint]:
     return tenant_scoped(app, "delete")
 
@@ -314,7 +373,10 @@ POOLS = {
     "client_id": "clients",
     "alert_id": "alerts",
     "subscription_id": "subscriptions",
+    "suggestion_id": "suggestions",
 }
+# query parameters naming a tenant's own object: drawn like path ids
+QUERY_POOLS = {"segment": "queues"}
 
 
 def _unknown_id(parameter: dict[str, Any], n: int) -> str:
@@ -352,7 +414,17 @@ def calls(draw: st.DrawFn, endpoint: Endpoint) -> Call:
     for p in endpoint.parameters:
         if p["in"] != "query":
             continue
-        values = query_value(p["name"], _schema_of(p))
+        pool = QUERY_POOLS.get(p["name"])
+        if pool is not None:
+            source = draw(st.sampled_from(["foreign", "own", "unknown"]))
+            values = st.sampled_from(
+                getattr(theirs if source == "foreign" else mine, pool)
+                if source != "unknown"
+                else [_token("nobody", "x", 0)]
+            )
+            foreign_path = foreign_path or source == "foreign"
+        else:
+            values = query_value(p["name"], _schema_of(p))
         if values is None and p.get("required"):  # still call it: a 422 must not leak either
             values, guessed = st.sampled_from(theirs.ids), True
         if values is not None and (p.get("required") or draw(st.booleans())):
@@ -433,6 +505,11 @@ def test_every_tenant_scoped_get_is_enumerated(app: FastAPI) -> None:
     } <= paths
     assert not paths & set(SKIPPED_PATHS)
     assert {e.path for e in tenant_scoped_deletes(app)} == {"/v1/subscriptions/{subscription_id}"}
+    assert {"/v1/demand/forecast", "/v1/demand/segments", "/v1/kb/suggestions"} <= paths
+    assert {e.path for e in tenant_scoped_actions(app)} == {
+        "/v1/kb/suggestions/{suggestion_id}/accept",
+        "/v1/kb/suggestions/{suggestion_id}/dismiss",
+    }
 
 
 def test_each_tenant_sees_its_own_data(client: TestClient) -> None:
@@ -462,6 +539,19 @@ def test_each_tenant_sees_its_own_data(client: TestClient) -> None:
             assert len(r.json()["items"]) == 1
         for c in d.clients:
             assert client.get(f"/v1/clients/{c}/risk", headers=auth).status_code == 200
+        segs = client.get("/v1/demand/segments", headers=auth).json()["items"]
+        assert sorted(sg["segment"] for sg in segs) == sorted(d.queues)
+        for queue in d.queues:
+            fc = client.get(
+                "/v1/demand/forecast",
+                params={"segment_type": "queue", "segment": queue, "horizon_h": 5},
+                headers=auth,
+            ).json()
+            assert [i["predicted"] for i in fc["items"]] == [1.0, 2.0]
+            assert fc["backtest"]["mase"] == 0.5
+        kb = client.get("/v1/kb/suggestions", headers=auth).json()
+        assert sorted(x["suggestion_id"] for x in kb["items"]) == sorted(d.suggestions)
+        assert kb["feedback"]["accepted"] >= 1  # its own verdict (the property adds more)
         subs = client.get("/v1/subscriptions", headers=auth).json()["items"]
         assert [(s["id"], s["url"]) for s in subs] == list(
             zip(d.subscriptions, d.urls, strict=True)
@@ -486,6 +576,10 @@ def test_each_tenant_sees_its_own_data(client: TestClient) -> None:
 def test_no_tenant_sees_another_tenants_data(
     client: TestClient, app: FastAPI, data: st.DataObject
 ) -> None:
-    for endpoint in [*tenant_scoped_gets(app), *tenant_scoped_deletes(app)]:
+    for endpoint in [
+        *tenant_scoped_gets(app),
+        *tenant_scoped_deletes(app),
+        *tenant_scoped_actions(app),
+    ]:
         label = f"{endpoint.method} {endpoint.path}"
         check_isolated(client, data.draw(calls(endpoint), label=label))
