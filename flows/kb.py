@@ -55,9 +55,9 @@ so snapshots hold only the centroids (numpy arrays), the buffer and the df count
 
 Memory bounds (per tenant unless said)
 --------------------------------------
-* df counts: ``N_FEATURES`` int32 (1 MiB).
-* clusters: ``max_clusters``; each centroid keeps at most ``MAX_CENTROID_NNZ`` heaviest
-  features (8 bytes each) plus up to ``TITLE_CANDIDATES`` member vectors (a member vector
+* df counts: ``N_FEATURES`` int32 (512 KiB).
+* clusters: ``max_clusters``; each centroid keeps at most 1.25 x ``MAX_CENTROID_NNZ``
+  features (8 bytes each; pruned back to the heaviest ``MAX_CENTROID_NNZ``) plus up to ``TITLE_CANDIDATES`` member vectors (a member vector
   has at most ~3 features per character of its text, text capped at ``MAX_TEXT_CHARS``);
   ``ticket_ids`` capped at ``KB_MAX_TICKET_IDS``. When full, the least-recently-joined
   cluster that is not an open suggestion is evicted (else the least-recently-joined one);
@@ -89,6 +89,7 @@ from sklearn.feature_extraction.text import (  # type: ignore[import-untyped]
     HashingVectorizer,
     strip_accents_unicode,
 )
+from sklearn.utils import murmurhash3_32  # type: ignore[import-untyped]
 
 from flows.timeutil import from_ms, to_ms
 from schemas.events import Event, KbArticleCreated, TicketCreated, TicketResolved
@@ -102,7 +103,7 @@ DAY_MS = 86_400_000
 DEFAULT_JOIN_THRESHOLD = 0.24
 DEFAULT_COVER_THRESHOLD = 0.40
 
-N_FEATURES = 1 << 18  # hashed feature space; few collisions for one tenant's n-grams
+N_FEATURES = 1 << 17  # hashed feature space: one tenant's 4-grams, few collisions
 NGRAM_RANGE = (4, 4)
 MAX_SUBJECT_CHARS = 300
 MAX_DESCRIPTION_CHARS = 2_000
@@ -110,8 +111,8 @@ MAX_RESOLUTION_CHARS = 1_000
 MAX_TEXT_CHARS = MAX_SUBJECT_CHARS + MAX_DESCRIPTION_CHARS + MAX_RESOLUTION_CHARS + 2
 MAX_ARTICLE_CHARS = 3_000
 TITLE_CANDIDATES = 5
-MAX_CENTROID_NNZ = 2_048
-REBUILD_DOCS = 128  # tickets buffered between two rebuilds of the centroid index
+MAX_CENTROID_NNZ = 256  # a centroid over this (+25 %) is pruned back to its heaviest
+REBUILD_DOCS = 256  # tickets buffered between two rebuilds of the centroid index
 _BUFFER_NNZ = 1 << 17  # element capacity of that buffer (a rebuild comes first if full)
 _ARTICLE_REWEIGHT_MIN_DOCS = 16  # articles re-weighted when the ticket count hits 2^k >= this
 
@@ -120,7 +121,13 @@ Floats = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
 _TOKEN = re.compile(r"[^\W_]+")
-_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
+# Helpdesk boilerplate: greetings and words every ticket may use, whatever the problem.
+DOMAIN_STOP_WORDS = frozenset(
+    "hi hello dear thanks thank please regards kindly asap urgent ticket tickets customer "
+    "customers client clients support agent agents help issue issues problem problems "
+    "question request team".split()
+)
+_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | DOMAIN_STOP_WORDS
 
 
 def _keep(token: str) -> bool:
@@ -144,10 +151,20 @@ _VECTORIZER = HashingVectorizer(
 )
 
 
+_ANALYZER = _VECTORIZER.build_analyzer()
+
+
 def term_counts(text: str) -> tuple[Ids, F64]:
-    """Hashed n-gram counts of ``text``: sorted unique feature ids and their counts."""
-    x = _VECTORIZER.transform([text])
-    return np.asarray(x.indices, dtype=np.int32), np.asarray(x.data, dtype=np.float64)
+    """Hashed n-gram counts of ``text``: sorted unique feature ids and their counts.
+
+    The same numbers as ``_VECTORIZER.transform([text])`` (sklearn's analyzer and its
+    ``murmurhash3_32`` bucket, ``abs(h) % N_FEATURES``), without building a one-row
+    sparse matrix per ticket, which costs more than the hashing itself.
+    """
+    grams = _ANALYZER(text)
+    hashes = np.fromiter([murmurhash3_32(g, 0) for g in grams], dtype=np.int64, count=len(grams))
+    idx, counts = np.unique(np.abs(hashes) % N_FEATURES, return_counts=True)
+    return idx.astype(np.int32), counts.astype(np.float64)
 
 
 # ---- config and data ------------------------------------------------------------------
@@ -334,21 +351,34 @@ class _Article:
     w: Floats  # unit tf-idf vector under the idf of the last (re-)weighting
 
 
+def _prune(idx: Ids, val: F64) -> tuple[Ids, F64]:
+    """The ``MAX_CENTROID_NNZ`` heaviest features (ties: lower id), in id order."""
+    top = np.sort(np.argsort(-val, kind="stable")[:MAX_CENTROID_NNZ])  # idx is sorted
+    return idx[top], val[top]
+
+
 _EMPTY_IDS: Ids = np.zeros(0, dtype=np.int32)
 _EMPTY_VALS: Floats = np.zeros(0, dtype=np.float32)
+_PRUNE_ABOVE = MAX_CENTROID_NNZ + MAX_CENTROID_NNZ // 4
 
 
 class KbClusters:
     """One tenant's online clusters of resolved tickets and its known articles.
 
     See the module docstring for the method, the row semantics and the bounds.
+    ``rebuild_every`` (tickets between two rebuilds of the centroid index) trades the
+    cost of a rebuild against the cost of scanning the buffer; it changes no decision
+    beyond float rounding and when centroids get pruned.
     """
 
     _DERIVED = ("_base", "_q", "_art_index")
 
-    def __init__(self, tenant_id: str, cfg: KbConfig) -> None:
+    def __init__(self, tenant_id: str, cfg: KbConfig, *, rebuild_every: int = REBUILD_DOCS) -> None:
+        if rebuild_every < 1:
+            raise ValueError(f"rebuild_every must be >= 1, got {rebuild_every}")
         self.tenant_id = tenant_id
         self.cfg = cfg
+        self.rebuild_every = rebuild_every
         k = cfg.max_clusters
         self._df = np.zeros(N_FEATURES, dtype=np.int32)
         self._n_docs = 0
@@ -360,36 +390,40 @@ class KbClusters:
         self._open = np.zeros(k, dtype=bool)  # holds an open suggestion
         self._last_join = np.zeros(k, dtype=np.int64)
         self._seq = 0
-        self._rec_n = 0  # buffered elements / tickets since the last rebuild
-        self._rec_docs = 0
-        self._rec_idx: Ids = np.zeros(_BUFFER_NNZ, dtype=np.int32)
-        self._rec_val: Floats = np.zeros(_BUFFER_NNZ, dtype=np.float32)
-        self._rec_slot: Ids = np.zeros(_BUFFER_NNZ, dtype=np.int32)  # k = dropped
+        # tickets since the last rebuild: ticket j has elements buf_start[j]:buf_start[j+1]
+        # (the last one up to buf_n) and belongs to slot buf_slot[j] (max_clusters: dropped)
+        self._buf_n = 0
+        self._buf_docs = 0
+        self._buf_idx: Ids = np.zeros(_BUFFER_NNZ, dtype=np.int32)
+        self._buf_val: Floats = np.zeros(_BUFFER_NNZ, dtype=np.float32)
+        self._buf_start: Ids = np.zeros(rebuild_every, dtype=np.int32)
+        self._buf_slot: Ids = np.zeros(rebuild_every, dtype=np.int32)
         self._articles: list[_Article] = []
         self._base: Any = None  # derived: CSR (features x slots) of the centroids
-        self._q: F64 | None = None  # derived: dense scratch vector
+        self._q: Floats | None = None  # derived: dense scratch vector
         self._art_index: Any = None  # derived: CSR (features x articles)
 
     # ---- pickling: derived structures are rebuilt, buffers trimmed ----------------------
 
+    _BUFFERS = (
+        ("_buf_idx", "_buf_n", _BUFFER_NNZ, np.int32),
+        ("_buf_val", "_buf_n", _BUFFER_NNZ, np.float32),
+        ("_buf_start", "_buf_docs", None, np.int32),
+        ("_buf_slot", "_buf_docs", None, np.int32),
+    )
+
     def __getstate__(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
-        n = self._rec_n
-        state["_rec_idx"] = self._rec_idx[:n].copy()
-        state["_rec_val"] = self._rec_val[:n].copy()
-        state["_rec_slot"] = self._rec_slot[:n].copy()
+        for name, used, _, _ in self._BUFFERS:
+            state[name] = getattr(self, name)[: getattr(self, used)].copy()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        n = self._rec_n
-        for name, dtype in (("_rec_idx", np.int32), ("_rec_val", np.float32)):
-            buf = np.zeros(_BUFFER_NNZ, dtype=dtype)
-            buf[:n] = state[name]
+        for name, used, size, dtype in self._BUFFERS:
+            buf = np.zeros(size or self.rebuild_every, dtype=dtype)
+            buf[: getattr(self, used)] = state[name]
             setattr(self, name, buf)
-        slots = np.zeros(_BUFFER_NNZ, dtype=np.int32)
-        slots[:n] = state["_rec_slot"]
-        self._rec_slot = slots
         self._base = self._q = self._art_index = None
 
     # ---- input ----------------------------------------------------------------------------
@@ -404,7 +438,7 @@ class KbClusters:
         self._n_docs += 1
         self._df[idx] += 1
         w = self._weights(idx, tf)
-        if self._rec_docs >= REBUILD_DOCS or self._rec_n + idx.size > _BUFFER_NNZ:
+        if self._buf_docs >= self.rebuild_every or self._buf_n + idx.size > _BUFFER_NNZ:
             self._rebuild()
         q = self._scratch()
         q[idx] = w
@@ -426,7 +460,8 @@ class KbClusters:
         """Remember a ``kb.article_created`` and mark the clusters it covers.
 
         Open suggestions it covers turn ``covered`` (one row each); clusters not open yet
-        are marked and will never open. Other event types are ignored.
+        are marked and will never open. A repeated article id replaces the earlier text.
+        Other event types are ignored.
         """
         p = event.payload
         if not isinstance(p, KbArticleCreated):
@@ -439,8 +474,8 @@ class KbClusters:
         self._art_index = None
         if idx.size == 0:
             return []
-        sub_tf = (1.0 + np.log(tf)).astype(np.float32)
         w = self._weights(idx, tf)
+        sub_tf = (1.0 + np.log(tf)).astype(np.float32)
         self._articles.append(_Article(p.article_id, idx, sub_tf, w.astype(np.float32)))
         if len(self._articles) > self.cfg.max_articles:
             del self._articles[0]
@@ -476,36 +511,40 @@ class KbClusters:
         """Live clusters, singletons included."""
         return int(self._live.sum())
 
+    @property
+    def article_count(self) -> int:
+        """Remembered articles."""
+        return len(self._articles)
+
     # ---- vectors --------------------------------------------------------------------------
 
     def _weights(self, idx: Ids, tf: F64) -> F64:
-        n = self._n_docs
-        idf = np.log((1.0 + n) / (1.0 + self._df[idx])) + 1.0
+        idf = np.log((1.0 + self._n_docs) / (1.0 + self._df[idx])) + 1.0
         w = (1.0 + np.log(tf)) * idf
-        norm = math.sqrt(float(w @ w))
-        return w / norm
+        return w / math.sqrt(float(w @ w))
 
-    def _scratch(self) -> F64:
+    def _scratch(self) -> Floats:
+        """A dense copy of the current vector (float32: it stays in the CPU cache)."""
         if self._q is None:
-            self._q = np.zeros(N_FEATURES, dtype=np.float64)
+            self._q = np.zeros(N_FEATURES, dtype=np.float32)
         return self._q
 
     def _dots(self, idx: Ids, w: F64) -> F64:
-        """Dot products of a unit vector (already scattered into the scratch) with every
-        slot's centroid: the index part plus the buffered tickets."""
+        """Dot products of a unit vector (already in the scratch) with every slot's
+        centroid: the index part plus the buffered tickets."""
         k = self.cfg.max_clusters
         base = self._index()
         if base.nnz:
-            sub = base[idx]
-            dots = np.asarray(sub.T @ w, dtype=np.float64)
+            dots = np.asarray(w @ base[idx], dtype=np.float64).ravel()
             dots[self._fresh] = 0.0
         else:
             dots = np.zeros(k, dtype=np.float64)
-        n = self._rec_n
-        if n:
-            q = self._scratch()
-            contrib = q[self._rec_idx[:n]] * self._rec_val[:n]
-            dots += np.bincount(self._rec_slot[:n], weights=contrib, minlength=k + 1)[:k]
+        docs = self._buf_docs
+        if docs:
+            prod = np.take(self._scratch(), self._buf_idx[: self._buf_n])
+            prod *= self._buf_val[: self._buf_n]
+            per_ticket = np.add.reduceat(prod, self._buf_start[:docs])
+            dots += np.bincount(self._buf_slot[:docs], weights=per_ticket, minlength=k + 1)[:k]
         return dots
 
     def _cosines(self, dots: F64) -> F64:
@@ -523,12 +562,25 @@ class KbClusters:
     # ---- cluster updates ------------------------------------------------------------------
 
     def _buffer(self, idx: Ids, w: F64, slot: int) -> None:
-        n, m = self._rec_n, idx.size
-        self._rec_idx[n : n + m] = idx
-        self._rec_val[n : n + m] = w
-        self._rec_slot[n : n + m] = slot
-        self._rec_n = n + m
-        self._rec_docs += 1
+        n, m, d = self._buf_n, idx.size, self._buf_docs
+        self._buf_idx[n : n + m] = idx
+        self._buf_val[n : n + m] = w
+        self._buf_start[d] = n
+        self._buf_slot[d] = slot
+        self._buf_n = n + m
+        self._buf_docs = d + 1
+
+    def _buffered(self, slot: int) -> tuple[Ids, Floats]:
+        """The buffered elements of one slot (several tickets: ids may repeat)."""
+        docs, n = self._buf_docs, self._buf_n
+        ends = np.append(self._buf_start[1:docs], n)
+        mine = np.flatnonzero(self._buf_slot[:docs] == slot).tolist()
+        parts = [(self._buf_start[j], ends[j]) for j in mine]
+        if not parts:
+            return _EMPTY_IDS, _EMPTY_VALS
+        idx = np.concatenate([self._buf_idx[a:b] for a, b in parts])
+        val = np.concatenate([self._buf_val[a:b] for a, b in parts])
+        return idx, val
 
     def _touch(self, c: _Cluster, slot: int, t: ResolvedTicket) -> None:
         self._seq += 1
@@ -548,7 +600,9 @@ class KbClusters:
         c.sim_sum += cos
         self._touch(c, slot, t)
         q = self._scratch()
-        overlap = [float(q[ci] @ cv) for ci, cv in zip(c.cand_idx, c.cand_val, strict=True)]
+        overlap = [
+            float(np.take(q, ci) @ cv) for ci, cv in zip(c.cand_idx, c.cand_val, strict=True)
+        ]
         for j, d in enumerate(overlap):
             c.cand_score[j] += d
         if len(c.cand_idx) < TITLE_CANDIDATES:  # all members so far are candidates: exact
@@ -580,17 +634,16 @@ class KbClusters:
         self._clusters[slot] = None
         self._live[slot] = self._open[slot] = False
         self._norm2[slot] = 0.0
-        n = self._rec_n
-        buffered = self._rec_slot[:n]
-        buffered[buffered == slot] = self.cfg.max_clusters
+        owners = self._buf_slot[: self._buf_docs]
+        owners[owners == slot] = self.cfg.max_clusters
         return slot
 
     def _after_growth(self, slot: int, at: int) -> list[KbChange]:
         c = self._clusters[slot]
         assert c is not None
-        if c.size < self.cfg.min_size:
-            return []
         size = c.size
+        if size < self.cfg.min_size:
+            return []
         recheck = size == self.cfg.min_size or size & (size - 1) == 0
         if c.covered_by is None and self._articles and recheck:
             c.covered_by = self._covering_article(slot)
@@ -621,47 +674,60 @@ class KbClusters:
                     lens[slot + 1] = c.idx.size
                     idx_parts.append(c.idx)
                     val_parts.append(c.val)
-            indptr = np.cumsum(lens)
             idx = np.concatenate(idx_parts) if idx_parts else _EMPTY_IDS
             val = np.concatenate(val_parts) if val_parts else _EMPTY_VALS
-            by_slot = sparse.csc_matrix((val, idx, indptr), shape=(N_FEATURES, k))
+            by_slot = sparse.csc_matrix((val, idx, np.cumsum(lens)), shape=(N_FEATURES, k))
             self._base = by_slot.tocsr()
         return self._base
 
     def _rebuild(self) -> None:
-        """Fold the buffered tickets into the centroids (pruned) and drop the index."""
-        n, k = self._rec_n, self.cfg.max_clusters
-        slots = self._rec_slot[:n]
+        """Fold the buffered tickets into the centroids (pruned) and drop the index.
+
+        Keys are ``slot * N_FEATURES + feature``: the centroids of the touched slots,
+        concatenated in slot order, form one sorted key array, and so do the buffered
+        sums; one ``searchsorted`` merges them.
+        """
+        docs, n, k = self._buf_docs, self._buf_n, self.cfg.max_clusters
+        lens = np.diff(np.append(self._buf_start[:docs], n))
+        slots = np.repeat(self._buf_slot[:docs], lens)
         keep = slots < k
-        s, i, v = slots[keep], self._rec_idx[:n][keep], self._rec_val[:n][keep]
-        dirty = np.unique(s).tolist()
-        s_parts, i_parts, v_parts = [s.astype(np.int64)], [i], [v.astype(np.float64)]
-        for slot in dirty:
-            c = self._clusters[slot]
-            assert c is not None
-            if c.idx.size:
-                s_parts.append(np.full(c.idx.size, slot, dtype=np.int64))
-                i_parts.append(c.idx)
-                v_parts.append(c.val.astype(np.float64))
-        keys = np.concatenate(s_parts) * N_FEATURES + np.concatenate(i_parts)
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        sums = np.bincount(inverse, weights=np.concatenate(v_parts))
-        key_slot = uniq // N_FEATURES
-        bounds = np.searchsorted(key_slot, np.asarray([*dirty, k], dtype=np.int64))
+        keys = slots[keep].astype(np.int64) * N_FEATURES + self._buf_idx[:n][keep]
+        add_keys, inverse = np.unique(keys, return_inverse=True)
+        add_vals = np.bincount(inverse, weights=self._buf_val[:n][keep])
+        dirty = np.unique(add_keys // N_FEATURES).tolist()
+        own_keys = [slot * N_FEATURES + self._cluster(slot).idx.astype(np.int64) for slot in dirty]
+        own_vals = [self._cluster(slot).val.astype(np.float64) for slot in dirty]
+        old_keys = np.concatenate(own_keys) if own_keys else np.zeros(0, dtype=np.int64)
+        old_vals = np.concatenate(own_vals) if own_vals else np.zeros(0, dtype=np.float64)
+        if old_keys.size:
+            pos = np.searchsorted(old_keys, add_keys)
+            at = np.minimum(pos, old_keys.size - 1)
+            hit = old_keys[at] == add_keys
+            old_vals[at[hit]] += add_vals[hit]
+            new = ~hit
+            all_keys = np.insert(old_keys, pos[new], add_keys[new])
+            all_vals = np.insert(old_vals, pos[new], add_vals[new])
+        else:
+            all_keys, all_vals = add_keys, add_vals
+        bounds = np.searchsorted(all_keys, np.asarray([*dirty, k], dtype=np.int64) * N_FEATURES)
         for j, slot in enumerate(dirty):
             a, b = int(bounds[j]), int(bounds[j + 1])
-            idx = (uniq[a:b] % N_FEATURES).astype(np.int32)
-            val = sums[a:b].astype(np.float32)
-            if idx.size > MAX_CENTROID_NNZ:  # keep the heaviest features (ties: lower id)
-                top = np.sort(np.lexsort((idx, -val))[:MAX_CENTROID_NNZ])
-                idx, val = idx[top], val[top]
-            c = self._clusters[slot]
-            assert c is not None
-            c.idx, c.val = idx, val
-            self._norm2[slot] = float(np.dot(val.astype(np.float64), val.astype(np.float64)))
-        self._rec_n = self._rec_docs = 0
+            idx = (all_keys[a:b] - slot * N_FEATURES).astype(np.int32)
+            val = all_vals[a:b]
+            if idx.size > _PRUNE_ABOVE:
+                idx, val = _prune(idx, val)
+            c = self._cluster(slot)
+            c.idx, c.val = idx, val.astype(np.float32)
+            stored = c.val.astype(np.float64)
+            self._norm2[slot] = float(stored @ stored)
+        self._buf_n = self._buf_docs = 0
         self._fresh[:] = False
         self._base = None
+
+    def _cluster(self, slot: int) -> _Cluster:
+        c = self._clusters[slot]
+        assert c is not None
+        return c
 
     # ---- articles -------------------------------------------------------------------------
 
@@ -690,15 +756,11 @@ class KbClusters:
 
     def _covering_article(self, slot: int) -> str | None:
         """The remembered article closest to this centroid, if it covers it."""
-        c = self._clusters[slot]
-        assert c is not None
-        n = self._rec_n
-        mine = self._rec_slot[:n] == slot
-        idx = np.concatenate([c.idx, self._rec_idx[:n][mine]])
-        val = np.concatenate([c.val, self._rec_val[:n][mine]])
-        row = sparse.csr_matrix(
-            (val.astype(np.float64), idx, np.array([0, idx.size])), shape=(1, N_FEATURES)
-        )
+        c = self._cluster(slot)
+        b_idx, b_val = self._buffered(slot)
+        idx = np.concatenate([c.idx, b_idx])
+        val = np.concatenate([c.val, b_val]).astype(np.float64)
+        row = sparse.csr_matrix((val, idx, np.array([0, idx.size])), shape=(1, N_FEATURES))
         dots = np.asarray((row @ self._article_index()).toarray()).ravel()
         cos = dots / math.sqrt(float(self._norm2[slot]))
         best = int(np.argmax(cos))

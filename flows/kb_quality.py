@@ -198,11 +198,15 @@ def build_events(
 
 
 def run_events(
-    events: Sequence[Event], cfg: KbConfig, tenant_id: str = "eval"
+    events: Sequence[Event], cfg: KbConfig, tenant_id: str = "eval", *, rebuild_every: int = 8
 ) -> tuple[list[KbChange], KbClusters]:
-    """Feed events through both stages (one shard, one tenant); all changes in order."""
+    """Feed events through both stages (one shard, one tenant); all changes in order.
+
+    ``rebuild_every`` is small by default so the small sets exercise the centroid index
+    and its pruning, as a long stream does.
+    """
     texts = TicketTexts(cfg)
-    clusters = KbClusters(tenant_id, cfg)
+    clusters = KbClusters(tenant_id, cfg, rebuild_every=rebuild_every)
     changes: list[KbChange] = []
     for event in events:
         if event.event_type == "kb.article_created":

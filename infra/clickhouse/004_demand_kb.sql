@@ -21,16 +21,16 @@ CREATE TABLE IF NOT EXISTS demand_forecast_snapshots
     generated_at DateTime64(3, 'UTC')   COMMENT 'Event-time boundary the history was complete up to (end of the last closed hour)',
     first_target DateTime64(3, 'UTC')   COMMENT 'Start of the first forecast hour: the hour after the one in progress',
     model        LowCardinality(String) COMMENT 'holt_winters_168h_sqrt, or seasonal_mean_24h with under a week of history',
-    predicted    Array(Float64)         COMMENT 'Expected demand events per hour, one element per hour from first_target',
-    lower_80     Array(Float64)         COMMENT 'Lower bounds of the 80 % prediction intervals',
-    upper_80     Array(Float64)         COMMENT 'Upper bounds of the 80 % prediction intervals',
-    lower_95     Array(Float64)         COMMENT 'Lower bounds of the 95 % prediction intervals',
-    upper_95     Array(Float64)         COMMENT 'Upper bounds of the 95 % prediction intervals'
+    predicted    Array(Float32)         COMMENT 'Expected demand events per hour, one element per hour from first_target',
+    lower_80     Array(Float32)         COMMENT 'Lower bounds of the 80 % prediction intervals',
+    upper_80     Array(Float32)         COMMENT 'Upper bounds of the 80 % prediction intervals',
+    lower_95     Array(Float32)         COMMENT 'Lower bounds of the 95 % prediction intervals',
+    upper_95     Array(Float32)         COMMENT 'Upper bounds of the 95 % prediction intervals'
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(generated_at)
 ORDER BY (tenant_id, segment_type, segment, generated_at)
-COMMENT 'Every forecast snapshot (one row of arrays per segment and hour); query demand_forecast for one row per target hour. No TTL: a replay of old history would lose its snapshots on insert; add one with ALTER TABLE ... MODIFY TTL if retention is wanted.';
+COMMENT 'Every forecast snapshot (one row of Float32 arrays per segment and hour: ~6.7 KB for 336 hours); query demand_forecast for one row per target hour. No TTL: a replay of old history would lose its snapshots on insert; add one with ALTER TABLE ... MODIFY TTL if retention is wanted.';
 
 CREATE VIEW IF NOT EXISTS demand_forecast
 COMMENT 'Forecast snapshots, one row per target hour: audit with demand_hourly on (tenant_id, segment_type, segment, target_start = hour_start)'
