@@ -567,6 +567,29 @@ def _seed(client: Any) -> None:
         "tenant_id as_of queue depth oldest_wait_s",
         [("acme", at + i * m, q, n + i, 30.0 * n) for i in (0, 1) for q, n in (("a", 2), ("b", 5))],
     )
+    ins(
+        "demand_hourly",
+        "tenant_id segment_type segment hour_start events",
+        [("acme", "queue", "billing", at + i * h, 5 + i) for i in range(4)],
+    )
+    ins(  # made at `at`, its 24th hour ahead is at + 23 h (inside the range)
+        "demand_forecast_snapshots",
+        "tenant_id segment_type segment generated_at first_target model predicted lower_80 "
+        "upper_80 lower_95 upper_95",
+        [("acme", "queue", "billing", at, at + h, "m", *([[4.0] * 24] * 5))],
+    )
+    ins(
+        "demand_backtest",
+        "tenant_id segment_type segment generated_at model baseline origins horizon_h points "
+        "mae baseline_mae wape mase coverage_80 coverage_95",
+        [("acme", "queue", "billing", at, "m", "b", 7, 24, 168, 1.0, 1.5, 0.2, 0.7, 0.8, 0.95)],
+    )
+    ins(
+        "kb_suggestions",
+        "suggestion_id version tenant_id status title category ticket_ids size confidence "
+        "first_seen updated_at",
+        [(u(), 1, "acme", "open", "Login loops", "login", ["t1", "t2", "t3"], 3, 0.7, at, at)],
+    )
 
 
 def test_every_panel_query_runs_on_clickhouse(chdb_path: Path, database: str):
