@@ -123,7 +123,13 @@ def load_eval_set(path: str | Path) -> EvalSet:
     return EvalSet(tuple(tickets), tuple(articles))
 
 
-def _event(event_type: str, tenant: str, at: datetime, key: str, payload: object) -> Event:
+def _event(
+    event_type: str,
+    tenant: str,
+    at: datetime,
+    key: str,
+    payload: TicketCreated | TicketResolved | KbArticleCreated,
+) -> Event:
     return event_model(event_type)(
         event_id=stable_id("kb_eval", event_type, tenant, key),
         event_type=event_type,

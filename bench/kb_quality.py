@@ -1,0 +1,301 @@
+"""KB suggestions: precision/recall on the labelled sets, and throughput, in one run.
+
+Quality: ``flows.kb_quality.evaluate`` on ``tests/data/kb_eval.jsonl`` (thresholds were
+tuned on it) and ``tests/data/kb_eval_holdout.jsonl`` (different problems, held out),
+for the fixed order the tests use and as mean/min over ``--orders`` seeded shuffles;
+plus the held-out set replayed after ``--warmup`` simulator tickets, so the idf is that of
+a tenant with history rather than a cold start.
+
+Throughput: ``--tickets`` synthetic resolved tickets (created + resolved events through
+``TicketTexts`` and one tenant's ``KbClusters``) drawn from ``--problems`` generated
+problems plus ``--noise`` one-off tickets, so the tenant reaches ``max_clusters`` live
+clusters and evicts; ``--articles`` articles are interleaved. Event construction is
+outside the timing.
+
+    python -m bench.kb_quality --tickets 20000 --problems 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import random
+import statistics
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+from flows.kb import KbClusters, KbConfig, TicketTexts, normalise_text
+from flows.kb_quality import (
+    EvalSet,
+    KbQuality,
+    LabelledArticle,
+    LabelledTicket,
+    article_event,
+    build_events,
+    evaluate,
+    load_eval_set,
+)
+from infra.simulator import _BROWSERS, _CATEGORIES, _INTEGRATIONS, _PLANS, _PRODUCTS
+from schemas.events import Event
+from schemas.kb import KbSuggestion
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+SETS = {"eval (tuned)": "kb_eval.jsonl", "holdout": "kb_eval_holdout.jsonl"}
+
+
+# ---- quality ---------------------------------------------------------------------------
+
+
+def simulator_tickets(n: int, seed: int = 3) -> list[LabelledTicket]:
+    """Tickets in the simulator's vocabulary, labelled ``warmup:<category>``."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        cat = rng.choice(_CATEGORIES)
+        fill = {
+            "order": str(rng.randint(10_000, 99_999)),
+            "amount": str(rng.randint(5, 500)),
+            "invoice": f"INV-{rng.randint(1000, 9999)}",
+            "plan": rng.choice(_PLANS),
+            "days": str(rng.randint(1, 30)),
+            "n": str(rng.randint(2, 50)),
+            "error": f"E{rng.randint(100, 999)}",
+            "browser": rng.choice(_BROWSERS),
+            "product": rng.choice(_PRODUCTS),
+            "integration": rng.choice(_INTEGRATIONS),
+        }
+        code, text = cat.resolutions[0] if rng.random() < 0.6 else rng.choice(cat.resolutions)
+        out.append(
+            LabelledTicket(
+                ticket_id=f"warm-{i}",
+                label=f"warmup:{cat.name}",
+                category=cat.name,
+                subject=rng.choice(cat.subjects).format_map(fill),
+                description=rng.choice(cat.descriptions).format_map(fill),
+                resolution_code=code,
+                resolution_text=text,
+            )
+        )
+    return out
+
+
+def quality_row(name: str, es: EvalSet, cfg: KbConfig, orders: int) -> None:
+    fixed = evaluate(es.tickets, cfg, es.articles)
+    runs = [evaluate(es.tickets, cfg, es.articles, order_seed=s) for s in range(orders)]
+    p = [q.precision for q in runs]
+    r = [q.recall for q in runs]
+    art_errors = sum(_article_errors(q) for q in runs)
+    print(
+        f"{name:<22} {fixed.precision:>6.3f} {fixed.recall:>6.3f} "
+        f"{fixed.suggestions:>4} {fixed.found:>3}/{fixed.recurring:<3} "
+        f"{statistics.mean(p):>6.3f} {min(p):>5.2f} {statistics.mean(r):>6.3f} {min(r):>5.2f} "
+        f"{_articles(fixed):>14} {art_errors:>6}",
+        flush=True,
+    )
+
+
+def _article_errors(q: KbQuality) -> int:
+    return q.covered_before_opened + q.wrong_covers + (q.late_expected - q.late_flipped)
+
+
+def _articles(q: KbQuality) -> str:
+    return (
+        f"{q.covered_before_opened}/{q.covered_before_expected} "
+        f"{q.late_flipped}/{q.late_expected} {q.wrong_covers}"
+    )
+
+
+def warm_row(es: EvalSet, cfg: KbConfig, warmup: int, orders: int) -> None:
+    warm = simulator_tickets(warmup)
+    runs = [
+        evaluate(es.tickets, cfg, es.articles, order_seed=s, warmup=warm) for s in range(orders)
+    ]
+    p = [q.precision for q in runs]
+    r = [q.recall for q in runs]
+    print(
+        f"{'holdout after warm-up':<22} {runs[0].precision:>6.3f} {runs[0].recall:>6.3f} "
+        f"{runs[0].suggestions:>4} {runs[0].found:>3}/{runs[0].recurring:<3} "
+        f"{statistics.mean(p):>6.3f} {min(p):>5.2f} {statistics.mean(r):>6.3f} {min(r):>5.2f} "
+        f"{_articles(runs[0]):>14} {sum(_article_errors(q) for q in runs):>6}",
+        flush=True,
+    )
+
+
+# ---- throughput ------------------------------------------------------------------------
+
+
+def vocabulary() -> list[str]:
+    """Normalised words of both labelled sets: real support vocabulary, ~1,500 words."""
+    words: dict[str, None] = {}
+    for file in SETS.values():
+        es = load_eval_set(DATA / file)
+        for t in es.tickets:
+            text = f"{t.subject} {t.description} {t.resolution_text}"
+            words.update(dict.fromkeys(normalise_text(text).split()))
+    return sorted(words)
+
+
+def _typo(rng: random.Random, w: str) -> str:
+    if len(w) > 4 and rng.random() < 0.1:
+        i = rng.randrange(len(w) - 1)
+        return w[:i] + w[i + 1] + w[i] + w[i + 2 :]
+    return w
+
+
+def synthetic_tickets(n: int, problems: int, noise: float, seed: int = 11) -> list[LabelledTicket]:
+    """Tickets of ``problems`` recurring problems plus one-off noise, in real words.
+
+    A problem owns 8 key words and 5 fix words drawn from ``vocabulary()`` (so problems
+    share words); a ticket uses 4-6 of them among 8-26 random filler words, with typos.
+    """
+    rng = random.Random(seed)
+    vocab = vocabulary()
+    keys = [rng.sample(vocab, 8) for _ in range(problems)]
+    fixes = [rng.sample(vocab, 5) for _ in range(problems)]
+
+    def text(k: int, filler: int, words: list[str]) -> str:
+        picked = rng.sample(words, k) + rng.sample(vocab, filler)
+        rng.shuffle(picked)
+        return " ".join(_typo(rng, w) for w in picked)
+
+    out = []
+    for i in range(n):
+        one_off = rng.random() < noise
+        p = rng.randrange(problems)
+        key = rng.sample(vocab, 8) if one_off else keys[p]
+        fix = rng.sample(vocab, 5) if one_off else fixes[p]
+        out.append(
+            LabelledTicket(
+                ticket_id=f"syn-{i}",
+                label=f"noise-{i}" if one_off else f"problem-{p}",
+                category=f"cat-{p % 12}",
+                subject=text(4, 2, key),
+                description=text(6, rng.randint(6, 16), key)
+                + f" order {rng.randint(10**5, 10**6)}",
+                resolution_code="fixed",
+                resolution_text=text(4, rng.randint(2, 8), fix),
+            )
+        )
+    return out
+
+
+def throughput(args: argparse.Namespace, cfg: KbConfig) -> None:
+    tickets = synthetic_tickets(args.tickets, args.problems, args.noise)
+    rng = random.Random(5)
+    articles = [
+        LabelledArticle(
+            article_id=f"kb-{j}",
+            covers=None,
+            when="after",
+            category="general",
+            title=t.subject,
+            body=t.description,
+        )
+        for j, t in enumerate(rng.sample(tickets, args.articles))
+    ]
+    events = build_events(tickets, (), order_seed=1, tenant_id="bench")
+    # interleave the articles evenly (same tenant, same clock)
+    step = max(1, len(events) // (len(articles) + 1))
+    stream: list[Event] = []
+    for j, e in enumerate(events):
+        stream.append(e)
+        if articles and j % step == step - 1 and j // step < len(articles):
+            a = articles[j // step]
+            stream.append(article_event(a, "bench", e.occurred_at + timedelta(seconds=1)))
+    texts = TicketTexts(cfg)
+    clusters = KbClusters("bench", cfg)
+    final: dict[object, KbSuggestion] = {}
+    opened: list[object] = []
+    rows = 0
+    half = len(stream) // 2
+    wall, cpu = time.perf_counter(), time.process_time()
+    for j, event in enumerate(stream):
+        if j == half:
+            half_wall, half_cpu, half_clusters = (
+                time.perf_counter(),
+                time.process_time(),
+                clusters.cluster_count,
+            )
+        if event.event_type == "kb.article_created":
+            changes = clusters.on_article(event)
+        else:
+            changes = [c for t in texts.on_event(event) for c in clusters.on_resolved(t)]
+        rows += len(changes)
+        for c in changes:
+            final[c.suggestion.suggestion_id] = c.suggestion
+            if c.opened:
+                opened.append(c.suggestion.suggestion_id)
+    end_wall, end_cpu = time.perf_counter(), time.process_time()
+    t0 = time.perf_counter()
+    blob = pickle.dumps(clusters)
+    pickled = time.perf_counter() - t0
+    n = args.tickets
+    print(
+        f"{n} resolved tickets ({args.problems} problems, {args.noise:.0%} one-off, "
+        f"{args.articles} articles), max_clusters={cfg.max_clusters}; tickets/s by wall clock "
+        "and by CPU time of this process (the machine may be shared)"
+    )
+    print(
+        f"{'wall/s':>8} {'CPU/s':>8} {'2nd half CPU/s':>15} {'clusters':>13} {'opened':>7} "
+        f"{'rows':>6} {'P':>5} {'R':>5} {'state MiB':>10} {'pickle ms':>10}"
+    )
+    p, r = _synthetic_quality(tickets, [final[s] for s in opened], cfg.min_size)
+    print(
+        f"{n / (end_wall - wall):>8,.0f} {n / (end_cpu - cpu):>8,.0f} "
+        f"{n / 2 / (end_cpu - half_cpu):>15,.0f} {half_clusters:>6}->{clusters.cluster_count:<6} "
+        f"{len(opened):>7} {rows:>6} {p:>5.2f} {r:>5.2f} {len(blob) / 2**20:>10.1f} "
+        f"{pickled * 1000:>10.1f}"
+    )
+    _ = half_wall
+
+
+def _synthetic_quality(
+    tickets: list[LabelledTicket], opened: list[KbSuggestion], min_size: int
+) -> tuple[float, float]:
+    """Precision/recall of the synthetic run, judged like ``flows.kb_quality`` (listed
+    members only; evicted clusters keep their last row)."""
+    label_of = {t.ticket_id: t.label for t in tickets}
+    sizes = Counter(t.label for t in tickets)
+    recurring = {label for label, k in sizes.items() if k >= min_size}
+    credited: set[str] = set()
+    for s in opened:
+        counts = Counter(label_of[t] for t in s.ticket_ids)
+        label = max(counts, key=counts.__getitem__)
+        if label in recurring and 2 * counts[label] > len(s.ticket_ids):
+            credited.add(label)
+    return len(credited) / max(1, len(opened)), len(credited) / max(1, len(recurring))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tickets", type=int, default=20_000)
+    ap.add_argument("--problems", type=int, default=300)
+    ap.add_argument("--noise", type=float, default=0.25, help="share of one-off tickets")
+    ap.add_argument("--articles", type=int, default=50)
+    ap.add_argument("--orders", type=int, default=20, help="shuffles for mean/min")
+    ap.add_argument("--warmup", type=int, default=1500, help="simulator tickets first")
+    args = ap.parse_args()
+    cfg = KbConfig()
+    print(
+        f"join_threshold={cfg.join_threshold} cover_threshold={cfg.cover_threshold} "
+        f"min_size={cfg.min_size}"
+    )
+    print(
+        f"{'set':<22} {'P':>6} {'R':>6} {'sugg':>4} {'found':>7} "
+        f"{'P mean':>6} {'min':>5} {'R mean':>6} {'min':>5} {'articles':>14} {'errors':>6}"
+    )
+    for name, file in SETS.items():
+        quality_row(name, load_eval_set(DATA / file), cfg, args.orders)
+    if args.warmup:
+        warm_row(load_eval_set(DATA / SETS["holdout"]), cfg, args.warmup, min(args.orders, 5))
+    print(
+        "(P, R: fixed order of the tests; articles: covered-before opened/expected, "
+        "late flipped/expected, wrong covers)\n"
+    )
+    throughput(args, cfg)
+
+
+if __name__ == "__main__":
+    main()
