@@ -12,6 +12,7 @@ from bytewax.dataflow import Stream
 from flows.client_risk import RiskSignal, signals_from_event
 from flows.config import FlowConfig
 from flows.io import FlowIO
+from flows.routing import instance_of
 from flows.sharding import shard_of
 from flows.stateful_risk import ClientRiskLogic, TicketRiskLogic
 from schemas.results import Alert
@@ -63,7 +64,9 @@ def add_client_risk(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> No
         "ticket_risk_out", op.stateful_batch("ticket_risk", tickets, partial(TicketRiskLogic, cfg))
     )
     split = op.branch("signal_or_breach", ticket_out, is_signal)
-    sla_alerts: Stream[Alert] = op.filter_map("sla_alerts", split.falses, _as_alert)
+    sla_alerts: Stream[Alert] = op.filter_map(
+        "sla_alerts", split.falses, partial(instance_of, Alert)
+    )
 
     direct = op.flat_map(
         "client_signals", op.filter("risk_client_events", events, about_clients), direct_signals
@@ -75,12 +78,10 @@ def add_client_risk(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> No
     )
     rows = op.branch("row_or_alert", scored, is_risk_row)
     op.output("client_risk_out", rows.trues, io.sink("client_risk"))
-    risk_alerts: Stream[Alert] = op.filter_map("risk_alerts", rows.falses, _as_alert)
+    risk_alerts: Stream[Alert] = op.filter_map(
+        "risk_alerts", rows.falses, partial(instance_of, Alert)
+    )
 
     alerts = op.merge("risk_and_sla_alerts", sla_alerts, risk_alerts)
     op.output("risk_alerts_out", alerts, io.sink("alerts"))
     op.output("risk_alerts_topic_out", alerts, io.sink("alerts_topic"))
-
-
-def _as_alert(item: object) -> Alert | None:
-    return item if isinstance(item, Alert) else None

@@ -9,8 +9,9 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream
 
 from flows.config import FlowConfig
-from flows.demand import DEMAND_EVENT_TYPES, DemandOutput
+from flows.demand import DEMAND_EVENT_TYPES
 from flows.io import FlowIO
+from flows.routing import instance_of
 from flows.stateful_demand import DemandLogic
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.results import Alert
@@ -25,22 +26,6 @@ def tenant_of(a: Accepted) -> str:
     return a.event.tenant_id
 
 
-def as_hourly(x: DemandOutput) -> DemandHourly | None:
-    return x if isinstance(x, DemandHourly) else None
-
-
-def as_snapshot(x: DemandOutput) -> ForecastSnapshot | None:
-    return x if isinstance(x, ForecastSnapshot) else None
-
-
-def as_backtest(x: DemandOutput) -> BacktestRow | None:
-    return x if isinstance(x, BacktestRow) else None
-
-
-def as_alert(x: DemandOutput) -> Alert | None:
-    return x if isinstance(x, Alert) else None
-
-
 def add_demand(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
     by_tenant = op.key_on(
         "demand_by_tenant", op.filter("demand_events", events, is_demand), tenant_of
@@ -48,19 +33,19 @@ def add_demand(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
     out = op.key_rm("demand_out", op.stateful_batch("demand", by_tenant, partial(DemandLogic, cfg)))
     op.output(
         "demand_hourly_out",
-        op.filter_map("demand_hourly", out, as_hourly),
+        op.filter_map("demand_hourly", out, partial(instance_of, DemandHourly)),
         io.sink("demand_hourly"),
     )
     op.output(
         "demand_forecast_out",
-        op.filter_map("demand_snapshots", out, as_snapshot),
+        op.filter_map("demand_snapshots", out, partial(instance_of, ForecastSnapshot)),
         io.sink("demand_forecast"),
     )
     op.output(
         "demand_backtest_out",
-        op.filter_map("demand_backtests", out, as_backtest),
+        op.filter_map("demand_backtests", out, partial(instance_of, BacktestRow)),
         io.sink("demand_backtest"),
     )
-    alerts = op.filter_map("demand_alerts", out, as_alert)
+    alerts = op.filter_map("demand_alerts", out, partial(instance_of, Alert))
     op.output("demand_alerts_out", alerts, io.sink("alerts"))
     op.output("demand_alerts_topic_out", alerts, io.sink("alerts_topic"))

@@ -10,8 +10,9 @@ from bytewax.dataflow import Stream
 
 from flows.config import FlowConfig
 from flows.io import FlowIO
+from flows.routing import instance_of
 from flows.sharding import shard_of
-from flows.stateful_kb import KbClustersLogic, KbInput, KbOutput, TicketTextsLogic, tenant_of
+from flows.stateful_kb import KbClustersLogic, KbInput, TicketTextsLogic, tenant_of
 from schemas.kb import KbSuggestion
 from schemas.results import Alert
 from schemas.transport import Accepted
@@ -31,14 +32,6 @@ def ticket_key(shards: int, a: Accepted) -> str:
     return shard_of(shards, a.event.tenant_id, getattr(a.event.payload, "ticket_id", ""))
 
 
-def as_suggestion(x: KbOutput) -> KbSuggestion | None:
-    return x if isinstance(x, KbSuggestion) else None
-
-
-def as_alert(x: KbOutput) -> Alert | None:
-    return x if isinstance(x, Alert) else None
-
-
 def add_kb(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
     tickets = op.key_on(
         "kb_by_ticket",
@@ -56,9 +49,9 @@ def add_kb(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
     )
     op.output(
         "kb_suggestions_out",
-        op.filter_map("kb_rows", out, as_suggestion),
+        op.filter_map("kb_rows", out, partial(instance_of, KbSuggestion)),
         io.sink("kb_suggestions"),
     )
-    alerts = op.filter_map("kb_alerts", out, as_alert)
+    alerts = op.filter_map("kb_alerts", out, partial(instance_of, Alert))
     op.output("kb_alerts_out", alerts, io.sink("alerts"))
     op.output("kb_alerts_topic_out", alerts, io.sink("alerts_topic"))

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TypeGuard
+from typing import TypeGuard, TypeVar
 
 from flows.agent_facts import AGENT_EVENT_TYPES, AgentFact
 from flows.sharding import shard_of
 from schemas.results import AgentWindow, DeadLetter, LateEvent
 from schemas.transport import Accepted
+
+T = TypeVar("T")
+
+
+def instance_of(cls: type[T], item: object) -> T | None:
+    """``item`` if it is a ``cls`` (for ``filter_map`` with ``partial(instance_of, cls)``:
+    splits a stateful step's mixed output by type)."""
+    return item if isinstance(item, cls) else None
 
 
 def is_accepted(item: Accepted | DeadLetter) -> TypeGuard[Accepted]:
