@@ -12,7 +12,13 @@ from flows.config import FlowConfig
 from flows.io import FlowIO
 from flows.routing import instance_of
 from flows.sharding import shard_of
-from flows.stateful_kb import KbClustersLogic, KbInput, TicketTextsLogic, tenant_of
+from flows.stateful_kb import (
+    KbClustersLogic,
+    KbItem,
+    TicketTextsLogic,
+    article_item,
+    tenant_of,
+)
 from schemas.kb import KbSuggestion
 from schemas.results import Alert
 from schemas.transport import Accepted
@@ -41,8 +47,10 @@ def add_kb(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
     resolved = op.key_rm(
         "kb_resolved", op.stateful_batch("kb_texts", tickets, partial(TicketTextsLogic, cfg))
     )
-    articles = op.filter("kb_articles", events, is_article)
-    inputs: Stream[KbInput] = op.merge("kb_inputs", resolved, articles)
+    articles = op.map(
+        "kb_article_items", op.filter("kb_articles", events, is_article), article_item
+    )
+    inputs: Stream[KbItem] = op.merge("kb_inputs", resolved, articles)
     by_tenant = op.key_on("kb_by_tenant", inputs, tenant_of)
     out = op.key_rm(
         "kb_out", op.stateful_batch("kb_clusters", by_tenant, partial(KbClustersLogic, cfg))

@@ -216,6 +216,11 @@ _MODELS: dict[str, type[Event]] = {
 }
 
 
+# Module attributes too, so pickle finds them by name: events cross Bytewax workers and
+# sit in recovery snapshots.
+globals().update({m.__name__: m for m in _MODELS.values()})
+
+
 def _union_type() -> Any:
     """Discriminated union over every event type, built from PAYLOADS."""
     return Annotated[Union[tuple(_MODELS.values())], Field(discriminator="event_type")]  # noqa: UP007
