@@ -78,8 +78,16 @@ def test_emit_run_api(kafka_bootstrap: str, tmp_path: Path) -> None:
         assert sorted(a["agent_id"] for a in agents) == ["A1", "A2"]
 
         alerts = httpx.get(f"{base}/v1/alerts", headers=acme).json()["items"]
-        assert [(a["kind"], a["subject_id"], a["severity"]) for a in alerts] == [
-            ("coaching", "A1", "medium")
+        # the low rating, and the scenario's recurring "charged twice" tickets (resolved
+        # three times with the same fix, no article) as a KB suggestion
+        assert sorted((a["kind"], a["severity"]) for a in alerts) == [
+            ("coaching", "medium"),
+            ("kb_suggestion", "low"),
+        ]
+        assert [a["subject_id"] for a in alerts if a["kind"] == "coaching"] == ["A1"]
+        kb = httpx.get(f"{base}/v1/kb/suggestions", headers=acme).json()["items"]
+        assert [(s["status"], s["size"], s["title"]) for s in kb] == [
+            ("open", 3, "Invoice wrong")
         ]
 
         # Tenant isolation and authentication.
