@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,30 +12,64 @@ import pytest
 from tests.e2e.cli import CXPULSE, ROOT, cli_env, cxpulse, sql_rows
 
 pytestmark = pytest.mark.e2e
-N_EVENTS = 120_000
-# The flows whose every row is a pure function of the input. Client-risk history
-# versions and live-ops grid snapshots also depend on how events from different
-# partitions interleave, which a restart may change (see the client_risk notes).
-FLOWS = ("ingest", "agent_performance")
+
+
+@dataclass(frozen=True)
+class Case:
+    flows: tuple[str, ...]
+    events: int
+    queries: dict[str, str]  # name -> query; every result must be non-empty
+
 
 # Everything except processing-time columns (ingested_at, fired_at, received_at,
 # recorded_at), which legitimately differ between two runs.
-QUERIES = {
+COMMON = {
     "events": "SELECT event_id, kafka_partition, kafka_offset FROM events FINAL ORDER BY event_id",
-    "agent_performance": "SELECT * FROM agent_performance_final ORDER BY row_id",
     "alerts": "SELECT alert_id, kind, severity, subject_id, details, event_time "
     "FROM alerts FINAL ORDER BY alert_id",
     "dead_letters": "SELECT letter_id, reason, error, hex(raw) AS raw FROM dead_letters FINAL "
     "ORDER BY letter_id",
-    "late_events": "SELECT late_id FROM late_events FINAL ORDER BY late_id",
+}
+# The flows whose every row is a pure function of the input. Client-risk history
+# versions and live-ops grid snapshots also depend on how events from different
+# partitions interleave, which a restart may change (see the client_risk notes).
+CASES = {
+    "agent_performance": Case(
+        ("ingest", "agent_performance"),
+        120_000,
+        {
+            **COMMON,
+            "agent_performance": "SELECT * FROM agent_performance_final ORDER BY row_id",
+            "late_events": "SELECT late_id FROM late_events FINAL ORDER BY late_id",
+        },
+    ),
+    # ~90 h of simulated history: cold-start forecasts, hotspots, KB clusters opening
+    # and being covered by the simulator's articles
+    "demand_kb": Case(
+        ("ingest", "demand", "kb"),
+        80_000,
+        {
+            **COMMON,
+            "demand_hourly": "SELECT * FROM demand_hourly FINAL "
+            "ORDER BY tenant_id, segment_type, segment, hour_start",
+            "demand_forecast": "SELECT * FROM demand_forecast_snapshots FINAL "
+            "ORDER BY tenant_id, segment_type, segment, generated_at",
+            "demand_backtest": "SELECT * FROM demand_backtest FINAL "
+            "ORDER BY tenant_id, segment_type, segment, generated_at",
+            "kb_suggestions": "SELECT * FROM kb_suggestions FINAL ORDER BY suggestion_id",
+        },
+    ),
 }
 
 
-def _snapshot(env: dict[str, str]) -> dict[str, list[dict[str, object]]]:
-    return {name: sql_rows(env, q) for name, q in QUERIES.items()}
+def _snapshot(env: dict[str, str], case: Case) -> dict[str, list[dict[str, object]]]:
+    return {name: sql_rows(env, q) for name, q in case.queries.items()}
 
 
-def test_kill_and_restart_equals_clean_run(kafka_bootstrap: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_kill_and_restart_equals_clean_run(name: str, kafka_bootstrap: str, tmp_path: Path) -> None:
+    case = CASES[name]
+    n_events = case.events
     tuning = {"CXPULSE_SNAPSHOT_INTERVAL_S": "0.5", "CXPULSE_KAFKA_BATCH_SIZE": "500"}
     clean = cli_env(kafka_bootstrap, tmp_path / "clean", **tuning)
     crashy = {
@@ -48,7 +83,7 @@ def test_kill_and_restart_equals_clean_run(kafka_bootstrap: str, tmp_path: Path)
         "--rate",
         "0",
         "--count",
-        str(N_EVENTS),
+        str(n_events),
         "--backfill-hours",
         "2000",
         "--invalid-every",
@@ -57,15 +92,14 @@ def test_kill_and_restart_equals_clean_run(kafka_bootstrap: str, tmp_path: Path)
         "11",
     )
 
-    cxpulse(clean, "run", *FLOWS, "--until-end")
-    expected = _snapshot(clean)
-    assert len(expected["events"]) == N_EVENTS
-    assert len(expected["dead_letters"]) == N_EVENTS // 2000
-    assert expected["agent_performance"]
-    assert expected["alerts"]
+    cxpulse(clean, "run", *case.flows, "--until-end")
+    expected = _snapshot(clean, case)
+    assert len(expected["events"]) == n_events
+    assert len(expected["dead_letters"]) == n_events // 2000
+    assert all(expected.values()), {k: len(v) for k, v in expected.items()}
 
     proc = subprocess.Popen(
-        [*CXPULSE, "run", *FLOWS, "--until-end"],
+        [*CXPULSE, "run", *case.flows, "--until-end"],
         env=crashy,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -76,12 +110,14 @@ def test_kill_and_restart_equals_clean_run(kafka_bootstrap: str, tmp_path: Path)
         if b"running " in line:
             break
     time.sleep(3.0)
-    assert proc.poll() is None, "run finished before it could be killed; raise N_EVENTS"
+    assert proc.poll() is None, "run finished before it could be killed; raise the case's events"
     proc.kill()  # SIGKILL: no cleanup, no final flush
     proc.wait()
 
     partial = sql_rows(crashy, "SELECT count() AS n FROM events FINAL")[0]["n"]
-    assert 0 < int(partial) < N_EVENTS, f"kill did not land mid-stream ({partial} events)"
+    assert 0 < int(partial) < n_events, f"kill did not land mid-stream ({partial} events)"
 
-    cxpulse(crashy, "run", *FLOWS, "--until-end")
-    assert _snapshot(crashy) == expected
+    cxpulse(crashy, "run", *case.flows, "--until-end")
+    got = _snapshot(crashy, case)
+    for table, rows in expected.items():
+        assert got[table] == rows, table
