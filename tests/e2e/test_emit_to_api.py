@@ -86,9 +86,7 @@ def test_emit_run_api(kafka_bootstrap: str, tmp_path: Path) -> None:
         ]
         assert [a["subject_id"] for a in alerts if a["kind"] == "coaching"] == ["A1"]
         kb = httpx.get(f"{base}/v1/kb/suggestions", headers=acme).json()["items"]
-        assert [(s["status"], s["size"], s["title"]) for s in kb] == [
-            ("open", 3, "Invoice wrong")
-        ]
+        assert [(s["status"], s["size"], s["title"]) for s in kb] == [("open", 3, "Invoice wrong")]
 
         # Tenant isolation and authentication.
         assert httpx.get(f"{base}/v1/alerts", headers=globex).json()["items"] == []
