@@ -11,6 +11,10 @@ Pure state (no Bytewax, Kafka or I/O), advanced by event time only:
   (``refit_every_h`` hours, UTC-aligned) or when it first has a week of history, and on
   the forecast grid emits a snapshot for the ``horizon_h`` hours from the hour *after*
   the one in progress (the hour after the latest event time seen).
+* A segment without demand for ``retire_after_h`` is retired (no more snapshots); at
+  most ``max_segments`` are tracked per tenant, so producers' junk labels cannot grow
+  the state without bound (``untracked_events`` counts what that left out; the events
+  themselves are stored as always).
 * An event for an hour already closed still counts: the hour's row is re-emitted with
   the higher count (the count is its version), and later fits see it. Snapshots already
   made are not redone; they are a record of what was forecast.
@@ -117,6 +121,8 @@ class DemandConfig:
     backtest_origins: int = 7
     backtest_horizon_h: int = 24
     max_history_h: int = 6 * 168
+    retire_after_h: int = 28 * 24  # a segment without demand this long stops being forecast
+    max_segments: int = 1_000  # per tenant: junk labels cannot grow state without bound
     hotspot: HotspotRule = field(default_factory=HotspotRule)
 
     def __post_init__(self) -> None:
@@ -126,6 +132,8 @@ class DemandConfig:
             raise ValueError("forecast_every_h and refit_every_h must be >= 1")
         if self.backtest_origins < 1 or not 1 <= self.backtest_horizon_h <= 168:
             raise ValueError("backtest_origins must be >= 1 and backtest_horizon_h in 1..168")
+        if self.retire_after_h < 1 or self.max_segments < 1:
+            raise ValueError("retire_after_h and max_segments must be >= 1")
         if self.max_history_h < MIN_WEEKLY_H + self.backtest_horizon_h:
             raise ValueError(
                 f"max_history_h must be >= {MIN_WEEKLY_H + self.backtest_horizon_h} "
@@ -139,6 +147,7 @@ class SegmentState:
     counts: array[int] = field(default_factory=lambda: array("q"))
     model: SeriesModel | None = None
     hot_until: int = -1  # last target hour covered by a hotspot alert
+    last_demand_hour: int = -1  # latest hour with events
 
     @property
     def end_hour(self) -> int:
@@ -154,6 +163,7 @@ class DemandTenant:
         self.pending: dict[int, dict[Segment, int]] = {}
         self.segments: dict[Segment, SegmentState] = {}
         self.next_hour: int | None = None  # first hour not closed yet
+        self.untracked_events = 0  # counted while max_segments was reached (not forecast)
 
     # -- input ----------------------------------------------------------------------------
 
@@ -195,14 +205,23 @@ class DemandTenant:
 
     def _close_hour(self, hour: int, fired_at: datetime) -> list[DemandOutput]:
         counts = self.pending.pop(hour, {})
-        for seg in counts:
-            if seg not in self.segments:
-                self.segments[seg] = SegmentState(hour)
+        for seg in sorted(counts):
+            if seg in self.segments:
+                continue
+            if len(self.segments) >= self.cfg.max_segments:
+                self.untracked_events += counts[seg]
+                continue
+            self.segments[seg] = SegmentState(hour)
         boundary = hour + 1
         out: list[DemandOutput] = []
         for seg in sorted(self.segments):
             st = self.segments[seg]
             n = counts.get(seg, 0)
+            if n:
+                st.last_demand_hour = hour
+            elif hour - max(st.last_demand_hour, st.first_hour) >= self.cfg.retire_after_h:
+                del self.segments[seg]  # retired: a later event starts it afresh
+                continue
             st.counts.append(n)
             if len(st.counts) > self.cfg.max_history_h:
                 del st.counts[: len(st.counts) - self.cfg.max_history_h]

@@ -6,6 +6,7 @@ per batch), so how a replay is batched never changes which rows come out.
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -18,6 +19,8 @@ from flows.stateful_ops import event_order
 from flows.timeutil import to_ms
 from flows.watermark import Watermark
 from schemas.transport import Accepted
+
+log = logging.getLogger(__name__)
 
 
 class DemandLogic(StatefulBatchLogic[Accepted, DemandOutput, bytes]):
@@ -48,7 +51,16 @@ class DemandLogic(StatefulBatchLogic[Accepted, DemandOutput, bytes]):
         upto = wm.current(to_ms(now))
         if end_of_input:  # every partition is caught up: only the hour in progress stays open
             upto = max(upto, wm.newest_ms - wm.lateness_ms)
-        return self.tenant.close(upto, now)
+        before = self.tenant.untracked_events
+        out = self.tenant.close(upto, now)
+        if self.tenant.untracked_events and not before:
+            log.warning(
+                "tenant %s has %d demand segments (the maximum): events of new segments "
+                "are stored but not forecast",
+                self.tenant.tenant_id,
+                len(self.tenant.segments),
+            )
+        return out
 
     def on_batch(self, values: list[Accepted]) -> tuple[Iterable[DemandOutput], bool]:
         now_ms = to_ms(self.cfg.now())

@@ -183,3 +183,23 @@ def test_config_is_validated() -> None:
         HotspotRule(absolute={"billing": 5})
     with pytest.raises(ValueError, match="max_history_h"):
         DemandConfig(max_history_h=100)
+
+
+def test_quiet_segments_retire_and_segments_are_capped() -> None:
+    t = DemandTenant("t1", DemandConfig(horizon_h=1, retire_after_h=3, max_segments=3))
+    t.on_event(ticket(T0_MS, queue="a", region="r"), T0_MS)  # type: ignore[arg-type]
+    t.on_event(ticket(T0_MS + 1, queue="b", region="r"), T0_MS + 1)  # type: ignore[arg-type]
+    t.close(T0_MS + HOUR_MS, FIRED)
+    # queue b is the cap's third segment (sorted: queue a, queue b, region r)
+    assert sorted(t.segments) == [("queue", "a"), ("queue", "b"), ("region", "r")]
+    t.on_event(ticket(T0_MS + HOUR_MS, queue="c", region="r"), T0_MS + HOUR_MS)  # type: ignore[arg-type]
+    t.close(T0_MS + 2 * HOUR_MS, FIRED)
+    assert ("queue", "c") not in t.segments
+    assert t.untracked_events == 1
+    # three quiet hours later only the region (still busy) is left
+    for h in range(2, 5):
+        ts = T0_MS + h * HOUR_MS
+        t.on_event(ticket(ts, queue="c", region="r", n=h), ts)  # type: ignore[arg-type]
+        t.close(ts + HOUR_MS, FIRED)
+    assert ("queue", "a") not in t.segments
+    assert ("region", "r") in t.segments
