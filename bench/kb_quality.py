@@ -26,7 +26,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from flows.kb import KbClusters, KbConfig, TicketTexts, normalise_text
+from flows.kb import KbClusters, KbConfig, TicketTexts
 from flows.kb_quality import (
     EvalSet,
     KbQuality,
@@ -37,6 +37,7 @@ from flows.kb_quality import (
     evaluate,
     load_eval_set,
 )
+from flows.kb_text import normalise_text
 from infra.simulator import _BROWSERS, _CATEGORIES, _INTEGRATIONS, _PLANS, _PRODUCTS
 from schemas.events import Event
 from schemas.kb import KbSuggestion

@@ -11,22 +11,8 @@ Two stateful classes, because the flow keys them differently:
 * ``KbClusters`` (one per tenant) turns each ``ResolvedTicket`` into a vector, clusters
   online and emits ``KbChange`` rows; ``kb.article_created`` events mark what is covered.
 
-Text representation (chosen by measurement: ``python -m bench.kb_quality``)
-----------------------------------------------------------------------------
-Lower-cased, accents stripped; tokens are runs of letters/digits. Dropped: English stop
-words (scikit-learn's list) plus helpdesk boilerplate (``DOMAIN_STOP_WORDS``), one-letter
-tokens and tokens of 4+ characters holding a digit (order numbers, invoice ids, dates,
-amounts vary per ticket and say nothing about the problem; ``401`` or ``2fa`` stay).
-Features are character 4-grams within words (scikit-learn's ``char_wb`` analyzer: words
-padded with spaces, shorter words count whole), hashed with scikit-learn's
-``murmurhash3_32`` into ``N_FEATURES`` buckets exactly as its stateless
-``HashingVectorizer`` does: robust to typos and inflections, no vocabulary, nothing to
-download. 4-grams scored as well as 3-5-grams on the labelled sets at half the cost.
-Weights are sublinear tf x idf, ``idf = ln((1 + N) / (1 + df)) + 1`` over the tenant's own
-resolved tickets so far (this one included), L2-normalised. A ticket's vector is frozen
-when it arrives; the idf sharpens as the tenant's history grows. Articles keep their raw
-term frequencies and are re-weighted with the current idf whenever the ticket count
-reaches a power of two.
+Text representation: see :mod:`flows.kb_text` (character 4-grams, hashed, sublinear
+tf x per-tenant idf).
 
 Clustering
 ----------
@@ -87,7 +73,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -95,13 +80,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
-from sklearn.feature_extraction.text import (
-    ENGLISH_STOP_WORDS,
-    HashingVectorizer,
-    strip_accents_unicode,
-)
-from sklearn.utils import murmurhash3_32
 
+from flows.kb_text import (
+    MAX_ARTICLE_CHARS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_RESOLUTION_CHARS,
+    MAX_SUBJECT_CHARS,
+    N_FEATURES,
+    term_counts,
+)
 from flows.timeutil import from_ms, to_ms
 from schemas.events import Event, KbArticleCreated, TicketCreated, TicketResolved
 from schemas.ids import stable_id
@@ -114,13 +101,6 @@ DAY_MS = 86_400_000
 DEFAULT_JOIN_THRESHOLD = 0.24
 DEFAULT_COVER_THRESHOLD = 0.40
 
-N_FEATURES = 1 << 17  # hashed feature space: one tenant's 4-grams, few collisions
-NGRAM_RANGE = (4, 4)
-MAX_SUBJECT_CHARS = 300
-MAX_DESCRIPTION_CHARS = 2_000
-MAX_RESOLUTION_CHARS = 1_000
-MAX_TEXT_CHARS = MAX_SUBJECT_CHARS + MAX_DESCRIPTION_CHARS + MAX_RESOLUTION_CHARS + 2
-MAX_ARTICLE_CHARS = 3_000
 TITLE_CANDIDATES = 5
 MAX_CENTROID_NNZ = 256  # a centroid over this (+25 %) is pruned back to its heaviest
 REBUILD_DOCS = 256  # tickets buffered between two rebuilds of the centroid index
@@ -130,55 +110,6 @@ _ARTICLE_REWEIGHT_MIN_DOCS = 16  # articles re-weighted when the ticket count hi
 Ids = npt.NDArray[np.int32]
 Floats = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
-
-_TOKEN = re.compile(r"[^\W_]+")
-# Helpdesk boilerplate: greetings and words every ticket may use, whatever the problem.
-DOMAIN_STOP_WORDS = frozenset(
-    {
-        "hi", "hello", "dear", "thanks", "thank", "please", "regards", "kindly", "asap",
-        "urgent", "ticket", "tickets", "customer", "customers", "client", "clients",
-        "support", "agent", "agents", "help", "issue", "issues", "problem", "problems",
-        "question", "request", "team",
-    }
-)  # fmt: skip
-_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | DOMAIN_STOP_WORDS
-
-
-def _keep(token: str) -> bool:
-    return len(token) > 1 and token not in _STOP_WORDS and (len(token) < 4 or token.isalpha())
-
-
-def normalise_text(text: str) -> str:
-    """The token string n-grams are cut from (see the module docstring for the rules)."""
-    low = strip_accents_unicode(text[:MAX_TEXT_CHARS].lower())
-    return " ".join(t for t in _TOKEN.findall(low) if _keep(t))
-
-
-VECTORIZER = HashingVectorizer(
-    analyzer="char_wb",
-    ngram_range=NGRAM_RANGE,
-    n_features=N_FEATURES,
-    alternate_sign=False,
-    norm=None,
-    preprocessor=normalise_text,
-    dtype=np.float64,
-)
-
-
-_ANALYZER = VECTORIZER.build_analyzer()
-
-
-def term_counts(text: str) -> tuple[Ids, F64]:
-    """Hashed n-gram counts of ``text``: sorted unique feature ids and their counts.
-
-    The same numbers as ``VECTORIZER.transform([text])`` (sklearn's analyzer and its
-    ``murmurhash3_32`` bucket, ``abs(h) % N_FEATURES``), without building a one-row
-    sparse matrix per ticket, which costs more than the hashing itself.
-    """
-    grams = _ANALYZER(text)
-    hashes = np.fromiter([murmurhash3_32(g, 0) for g in grams], dtype=np.int64, count=len(grams))
-    idx, counts = np.unique(np.abs(hashes) % N_FEATURES, return_counts=True)
-    return idx.astype(np.int32), counts.astype(np.float64)
 
 
 # ---- config and data ------------------------------------------------------------------

@@ -11,17 +11,14 @@ import pytest
 
 from flows.kb import (
     MAX_CENTROID_NNZ,
-    MAX_SUBJECT_CHARS,
-    VECTORIZER,
     KbChange,
     KbClusters,
     KbConfig,
     ResolvedTicket,
     TicketTexts,
     kb_alert,
-    normalise_text,
-    term_counts,
 )
+from flows.kb_text import MAX_SUBJECT_CHARS, VECTORIZER, normalise_text, term_counts
 from flows.timeutil import to_ms
 from schemas.events import Event
 from schemas.ids import stable_id
