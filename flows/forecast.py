@@ -7,8 +7,8 @@ a model's state never needs re-aligning.
 Why this model (measured in ``bench/forecast_models.py``): on hourly Poisson counts with
 daily and weekly seasonality, additive Holt-Winters with a 168-hour season on
 variance-stabilised counts (``sqrt(y + 3/8)``) is as accurate as statsforecast's
-MSTL(24, 168) + AutoETS (WAPE and MASE within a point of each other) at a tenth of the
-fit time, and a 168-hour season holds the daily cycle inside it. Parameters come from
+MSTL(24, 168) + AutoETS (WAPE and MASE within a point of each other) at a thirtieth of
+the refit time, and a 168-hour season holds the daily cycle inside it. Parameters come from
 statsmodels; between refits the state is advanced one hour at a time with the same
 recursion statsmodels uses (checked against its forecasts in the unit tests).
 
