@@ -6,9 +6,16 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import httpx
+
+from infra.kafka_local import free_port
 
 CXPULSE = [sys.executable, "-m", "infra.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,3 +55,37 @@ def cxpulse(
 def sql_rows(env: dict[str, str], query: str) -> list[dict[str, Any]]:
     out = cxpulse(env, "sql", query, "--format", "JSONEachRow").stdout.decode()
     return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "cxpulse api exited early"
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("API did not become healthy")
+
+
+@contextmanager
+def serve_api(env: dict[str, str]) -> Iterator[str]:
+    """``cxpulse api`` on a free port until the block ends; yields its base URL once
+    ``/healthz`` answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CXPULSE, "api", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -40,10 +40,8 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.kafka_local import free_port
 from schemas.ids import stable_id
-from tests.e2e.cli import CXPULSE, ROOT, cli_env, cxpulse, sql_rows
-from tests.e2e.test_emit_to_api import _wait_healthy
+from tests.e2e.cli import cli_env, cxpulse, serve_api, sql_rows
 from tests.unit.helpers import envelope, iso
 
 pytestmark = pytest.mark.e2e
@@ -292,17 +290,7 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     )
 
     stored = sql_rows(env, "SELECT event_type, count() AS n FROM events FINAL GROUP BY ALL")
-    port = free_port()
-    proc = subprocess.Popen(
-        [*CXPULSE, "api", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(base, proc.poll)
+    with serve_api(env) as base:
         yield Run(
             base,
             events,
@@ -312,9 +300,6 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             view,
             {r["event_type"]: int(r["n"]) for r in stored},
         )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def _get(run: Run, path: str, headers: dict[str, str], **params: Any) -> httpx.Response:

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from infra.kafka_local import free_port
 from tests import scenario
-from tests.e2e.cli import cli_env, cxpulse
+from tests.e2e.cli import cli_env, cxpulse, serve_api
 
 pytestmark = pytest.mark.e2e
-
-
-def _wait_healthy(base: str, proc_poll, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert proc_poll() is None, "cxpulse api exited early"
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("API did not become healthy")
 
 
 def test_emit_run_api(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -44,21 +29,7 @@ def test_emit_run_api(kafka_bootstrap: str, tmp_path: Path) -> None:
 
     cxpulse(env, "run", "--until-end")
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    import subprocess
-
-    from tests.e2e.cli import CXPULSE, ROOT
-
-    api = subprocess.Popen(
-        [*CXPULSE, "api", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        _wait_healthy(base, api.poll)
+    with serve_api(env) as base:
         acme = {"Authorization": "Bearer key-acme"}
         globex = {"Authorization": "Bearer key-globex"}
         day = scenario.DAY
@@ -101,6 +72,3 @@ def test_emit_run_api(kafka_bootstrap: str, tmp_path: Path) -> None:
             httpx.get(f"{base}/v1/agents", headers={"Authorization": "Bearer nope"}).status_code
             == 401
         )
-    finally:
-        api.terminate()
-        api.wait(timeout=20)

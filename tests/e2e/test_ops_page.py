@@ -30,8 +30,7 @@ import pytest
 from infra.kafka_local import free_port
 from schemas.ids import stable_id
 from tests import scenario, scenario_risk
-from tests.e2e.cli import CXPULSE, ROOT, cli_env, cxpulse
-from tests.e2e.test_emit_to_api import _wait_healthy
+from tests.e2e.cli import CXPULSE, ROOT, cli_env, cxpulse, wait_healthy
 
 if TYPE_CHECKING:  # imported at run time once the browser is known to be there
     from playwright.sync_api import ConsoleMessage, Page
@@ -131,7 +130,7 @@ def _cxpulse_up(env: dict[str, str], log_path: Path) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_healthy(base, proc.poll)
+            wait_healthy(base, proc)
             yield base
             passed = True
         finally:

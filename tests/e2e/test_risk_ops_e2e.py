@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import httpx
 import pytest
 
-from infra.kafka_local import free_port
 from tests import scenario_risk as sr
-from tests.e2e.cli import CXPULSE, ROOT, cli_env, cxpulse
-from tests.e2e.test_emit_to_api import _wait_healthy
+from tests.e2e.cli import cli_env, cxpulse, serve_api
 from tests.scenario import DAY, encode
 
 pytestmark = pytest.mark.e2e
@@ -28,21 +24,8 @@ def api(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
     (tmp / "events.jsonl").write_bytes(b"\n".join(encode(e) for e in sr.timeline()))
     cxpulse(env, "emit", str(tmp / "events.jsonl"))
     cxpulse(env, "run", "--until-end")
-    port = free_port()
-    proc = subprocess.Popen(
-        [*CXPULSE, "api", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(base, proc.poll)
+    with serve_api(env) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_sla_breach_raised_once_for_the_unresolved_urgent_ticket(api: str) -> None:
