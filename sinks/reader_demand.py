@@ -1,6 +1,7 @@
 """Demand reads: the latest forecast snapshot and backtest of a segment, per tenant.
 
-A mixin of :class:`sinks.reader.ResultsReader` (it supplies ``_rows``); kept apart so
+A mixin of :class:`sinks.reader.ResultsReader`, which supplies ``_rows`` (see
+:class:`sinks.sql_host.SqlHost`); kept apart so
 each read-side module stays about one result family. Queries bind every value as a
 server-side parameter.
 """
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.demand import BacktestRow, SegmentType
+from sinks.sql_host import SqlHost
 from sinks.time_values import as_utc
 
 _SNAPSHOT_SQL = (
@@ -100,11 +102,8 @@ def _backtest(row: Sequence[Any]) -> BacktestRow:
 class DemandQueries:
     """Demand reads; mixed into ``ResultsReader``."""
 
-    def _rows(self, sql: str, parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
-        raise NotImplementedError  # supplied by ResultsReader
-
     def demand_forecast(
-        self, tenant_id: str, segment_type: str, segment: str, horizon_h: int
+        self: SqlHost, tenant_id: str, segment_type: str, segment: str, horizon_h: int
     ) -> SegmentForecast | None:
         """The segment's latest snapshot (greatest ``generated_at``), first ``horizon_h``
         hours; ``None`` when the tenant has no forecast for it."""
@@ -121,17 +120,17 @@ class DemandQueries:
         return SegmentForecast(as_utc(generated), str(model), hours)
 
     def demand_backtest(
-        self, tenant_id: str, segment_type: str, segment: str
+        self: SqlHost, tenant_id: str, segment_type: str, segment: str
     ) -> BacktestRow | None:
         params = {"tenant": tenant_id, "stype": segment_type, "segment": segment}
         rows = self._rows(_BACKTEST_SQL, params)
         return _backtest(rows[0]) if rows else None
 
-    def demand_backtests(self, tenant_id: str = "") -> list[BacktestRow]:
+    def demand_backtests(self: SqlHost, tenant_id: str = "") -> list[BacktestRow]:
         """The latest backtest of every segment (of one tenant, or all with ``""``)."""
         return [_backtest(r) for r in self._rows(_BACKTESTS_SQL, {"tenant": tenant_id})]
 
-    def demand_segments(self, tenant_id: str) -> list[SegmentSummary]:
+    def demand_segments(self: SqlHost, tenant_id: str) -> list[SegmentSummary]:
         """Every segment with a forecast: its model, latest snapshot and next-24 h total."""
         return [
             SegmentSummary(st, str(seg), str(model), as_utc(gen), float(total))

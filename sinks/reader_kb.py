@@ -1,6 +1,7 @@
 """KB suggestion reads and reviewer feedback, per tenant.
 
-A mixin of :class:`sinks.reader.ResultsReader` (it supplies ``_rows`` and ``_insert``).
+A mixin of :class:`sinks.reader.ResultsReader`, which supplies ``_rows`` and ``_insert``
+(see :class:`sinks.sql_host.SqlHost`).
 Feedback is the one thing the API writes here: the latest verdict per suggestion
 counts, so reviewers may change their mind; precision = accepted / judged.
 """
@@ -14,6 +15,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from schemas.kb import KbSuggestion
+from sinks.sql_host import SqlHost
 from sinks.time_values import as_utc
 
 Verdict = Literal["accepted", "dismissed"]
@@ -80,14 +82,8 @@ def _suggestion(row: Sequence[Any]) -> KbSuggestion:
 class KbQueries:
     """KB reads and feedback writes; mixed into ``ResultsReader``."""
 
-    def _rows(self, sql: str, parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
-        raise NotImplementedError  # supplied by ResultsReader
-
-    def _insert(self, table: str, rows: list[list[Any]], columns: Sequence[str]) -> None:
-        raise NotImplementedError  # supplied by ResultsReader
-
     def kb_suggestions(
-        self, tenant_id: str, status: str = "", limit: int = 100
+        self: SqlHost, tenant_id: str, status: str = "", limit: int = 100
     ) -> list[ReviewedSuggestion]:
         """Suggestions (latest version each), biggest first, with their latest verdict."""
         params = {"tenant": tenant_id, "status": status, "limit": limit}
@@ -103,11 +99,11 @@ class KbQueries:
             )
         return out
 
-    def kb_suggestion_exists(self, tenant_id: str, suggestion_id: UUID) -> bool:
+    def kb_suggestion_exists(self: SqlHost, tenant_id: str, suggestion_id: UUID) -> bool:
         return bool(self._rows(_EXISTS_SQL, {"tenant": tenant_id, "id": suggestion_id}))
 
     def record_kb_feedback(
-        self, tenant_id: str, suggestion_id: UUID, verdict: Verdict, decided_at: datetime
+        self: SqlHost, tenant_id: str, suggestion_id: UUID, verdict: Verdict, decided_at: datetime
     ) -> None:
         self._insert(
             "kb_feedback",
@@ -115,7 +111,7 @@ class KbQueries:
             ("tenant_id", "suggestion_id", "verdict", "decided_at"),
         )
 
-    def kb_precision(self, tenant_id: str) -> KbPrecision:
+    def kb_precision(self: SqlHost, tenant_id: str) -> KbPrecision:
         rows = self._rows(_PRECISION_SQL, {"tenant": tenant_id})
         accepted, dismissed = rows[0] if rows else (0, 0)
         return KbPrecision(int(accepted), int(dismissed))
