@@ -12,7 +12,7 @@ from bytewax.dataflow import Stream
 from flows.client_risk import RiskSignal, signals_from_event
 from flows.config import FlowConfig
 from flows.io import FlowIO
-from flows.routing import instance_of
+from flows.routing import instance_of, ticket_key
 from flows.sharding import shard_of
 from flows.stateful_risk import ClientRiskLogic, TicketRiskLogic
 from schemas.results import Alert
@@ -36,10 +36,6 @@ def about_clients(a: Accepted) -> bool:
 def direct_signals(a: Accepted) -> list[RiskSignal]:
     """Signals that name their client (reopenings need the ticket map, not here)."""
     return signals_from_event(a.event, {})
-
-
-def ticket_key(shards: int, a: Accepted) -> str:
-    return shard_of(shards, a.event.tenant_id, getattr(a.event.payload, "ticket_id", ""))
 
 
 def client_key(shards: int, s: RiskSignal) -> str:

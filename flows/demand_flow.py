@@ -11,7 +11,7 @@ from bytewax.dataflow import Stream
 from flows.config import FlowConfig
 from flows.demand import DEMAND_EVENT_TYPES
 from flows.io import FlowIO
-from flows.routing import instance_of
+from flows.routing import event_tenant, instance_of
 from flows.stateful_demand import DemandLogic
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.results import Alert
@@ -22,13 +22,9 @@ def is_demand(a: Accepted) -> bool:
     return a.event.event_type in DEMAND_EVENT_TYPES
 
 
-def tenant_of(a: Accepted) -> str:
-    return a.event.tenant_id
-
-
 def add_demand(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
     by_tenant = op.key_on(
-        "demand_by_tenant", op.filter("demand_events", events, is_demand), tenant_of
+        "demand_by_tenant", op.filter("demand_events", events, is_demand), event_tenant
     )
     out = op.key_rm("demand_out", op.stateful_batch("demand", by_tenant, partial(DemandLogic, cfg)))
     op.output(

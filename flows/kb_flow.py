@@ -10,14 +10,13 @@ from bytewax.dataflow import Stream
 
 from flows.config import FlowConfig
 from flows.io import FlowIO
-from flows.routing import instance_of
-from flows.sharding import shard_of
+from flows.routing import instance_of, ticket_key
 from flows.stateful_kb import (
     KbClustersLogic,
     KbItem,
     TicketTextsLogic,
     article_item,
-    tenant_of,
+    item_tenant,
 )
 from schemas.kb import KbSuggestion
 from schemas.results import Alert
@@ -34,10 +33,6 @@ def is_article(a: Accepted) -> bool:
     return a.event.event_type == "kb.article_created"
 
 
-def ticket_key(shards: int, a: Accepted) -> str:
-    return shard_of(shards, a.event.tenant_id, getattr(a.event.payload, "ticket_id", ""))
-
-
 def add_kb(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
     tickets = op.key_on(
         "kb_by_ticket",
@@ -51,7 +46,7 @@ def add_kb(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
         "kb_article_items", op.filter("kb_articles", events, is_article), article_item
     )
     inputs: Stream[KbItem] = op.merge("kb_inputs", resolved, articles)
-    by_tenant = op.key_on("kb_by_tenant", inputs, tenant_of)
+    by_tenant = op.key_on("kb_by_tenant", inputs, item_tenant)
     out = op.key_rm(
         "kb_out", op.stateful_batch("kb_clusters", by_tenant, partial(KbClustersLogic, cfg))
     )

@@ -43,3 +43,14 @@ def ticket_shard(shards: int, a: Accepted) -> str:
 
 def agent_shard(shards: int, f: AgentFact) -> str:
     return shard_of(shards, f.tenant_id, f.agent_id)
+
+
+def event_tenant(a: Accepted) -> str:
+    """Key of the per-tenant steps (live ops, demand)."""
+    return a.event.tenant_id
+
+
+def ticket_key(shards: int, a: Accepted) -> str:
+    """Key of the per-ticket-shard steps (SLA/reopen tracking, KB ticket texts): every
+    event of a ticket meets its state."""
+    return shard_of(shards, a.event.tenant_id, getattr(a.event.payload, "ticket_id", ""))

@@ -55,7 +55,7 @@ def article_item(a: Accepted) -> KbItem:
     return KbItem(to_ms(a.event.occurred_at), f"a/{a.event.event_id}", a.partition, a.event)
 
 
-def tenant_of(item: KbItem) -> str:
+def item_tenant(item: KbItem) -> str:
     return item.tenant_id
 
 
