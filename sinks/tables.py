@@ -24,6 +24,15 @@ class TableSpec(Generic[T]):
     to_row: Callable[[T], Sequence[Any]]
 
 
+def _fields(columns: Sequence[str]) -> Callable[[Any], Sequence[Any]]:
+    """Row builder for items whose attributes are the columns, in order."""
+
+    def row(item: Any) -> Sequence[Any]:
+        return tuple(getattr(item, c) for c in columns)
+
+    return row
+
+
 def _event_row(a: Accepted) -> Sequence[Any]:
     e = a.event
     return (
@@ -101,12 +110,8 @@ _WINDOW_COLUMNS = (
 )
 
 
-def _window_row(w: AgentWindow) -> Sequence[Any]:
-    return tuple(getattr(w, c) for c in _WINDOW_COLUMNS)
-
-
 AGENT_PERFORMANCE: TableSpec[AgentWindow] = TableSpec(
-    "agent_performance", _WINDOW_COLUMNS, _window_row
+    "agent_performance", _WINDOW_COLUMNS, _fields(_WINDOW_COLUMNS)
 )
 
 
@@ -296,15 +301,6 @@ _BACKTEST_COLUMNS = (
     "coverage_80",
     "coverage_95",
 )
-
-
-def _fields(columns: Sequence[str]) -> Callable[[Any], Sequence[Any]]:
-    """Row builder for slotted dataclasses whose fields are the columns, in order."""
-
-    def row(item: Any) -> Sequence[Any]:
-        return tuple(getattr(item, c) for c in columns)
-
-    return row
 
 
 DEMAND_HOURLY: TableSpec[DemandHourly] = TableSpec(
