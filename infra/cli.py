@@ -126,13 +126,14 @@ def forecast_backtest(
     """Print the latest rolling-origin backtest of every segment: WAPE, MASE against
     seasonal-naive, and 80/95 % interval coverage (written by the demand flow)."""
     from dataclasses import asdict
+    from functools import partial
 
     from infra.backtest_report import backtest_table
     from sinks.clickhouse_client import open_client
     from sinks.reader import ResultsReader
 
     settings = _settings()
-    reader = ResultsReader(lambda: open_client(settings.dsn, settings.clickhouse_database))
+    reader = ResultsReader(partial(open_client, settings.dsn, settings.clickhouse_database))
     rows = reader.demand_backtests(tenant)
     if not rows:
         _err("no backtests yet: the demand flow writes one per segment at each refit")
