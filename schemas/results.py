@@ -5,11 +5,14 @@ Each row carries a deterministic id and a version so a replay rewrites, never du
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+
+from schemas.ids import stable_id
 
 WindowName = Literal["5m", "1h", "1d"]
 WINDOW_SECONDS: dict[str, int] = {"5m": 300, "1h": 3600, "1d": 86400}
@@ -20,7 +23,21 @@ AlertKind = Literal[
 AlertSeverity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
-RejectReason = Literal["invalid_utf8", "invalid_json", "unknown_event_type", "validation_error"]
+RejectReason = Literal[
+    "invalid_utf8",
+    "invalid_json",
+    "unknown_event_type",
+    "validation_error",
+    "processing_error",  # a flow's logic raised on this event
+    "sink_error",  # a sink could not store or publish this item
+]
+
+# Raw bytes a dead letter keeps (``CXPULSE_DLQ_MAX_RAW_BYTES``): a copy of every byte of a
+# ~1 MB message would exceed what the dead-letter topic takes and stop the pipeline.
+DEFAULT_DLQ_MAX_RAW_BYTES = 65_536
+# Kafka keys are cut to this: cxpulse keys are ``tenant/entity`` (under 200 bytes).
+MAX_DLQ_KEY_BYTES = 1_024
+MAX_DLQ_ERROR_CHARS = 2_000
 
 
 class _Row(BaseModel):
@@ -84,7 +101,12 @@ class Alert(_Row):
 
 
 class DeadLetter(_Row):
-    """A message that could not be accepted, with why and its exact bytes."""
+    """A message (or result item) that could not be accepted or stored, with why.
+
+    ``raw`` holds the first bytes of the original (see :func:`make_dead_letter`);
+    ``raw_size`` and ``raw_sha256`` describe the whole original, so a truncated copy
+    can still be matched to the message it came from.
+    """
 
     letter_id: UUID
     received_at: datetime
@@ -95,6 +117,75 @@ class DeadLetter(_Row):
     error: str
     raw: bytes
     key: bytes | None = None
+    flow: str = ""  # the flow or sink that rejected it; "" for ingest (decode)
+    raw_size: int = 0
+    raw_sha256: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _describe_raw(cls, data: Any) -> Any:
+        """A letter built without :func:`make_dead_letter` describes the bytes it holds."""
+        raw = data.get("raw") if isinstance(data, dict) else None
+        if isinstance(raw, bytes) and ("raw_size" not in data or "raw_sha256" not in data):
+            sha = hashlib.sha256(raw).hexdigest()
+            data = {"raw_size": len(raw), "raw_sha256": sha, **data}
+        return data
+
+    @property
+    def truncated(self) -> bool:
+        return self.raw_size > len(self.raw)
+
+
+def dead_letter_id(topic: str, partition: int, offset: int, flow: str = "") -> UUID:
+    """Deterministic: a replay rewrites the same letter. Ingest letters (``flow`` "")
+    keep the id they always had; each flow gets its own letter for the same input."""
+    if not flow:
+        return stable_id("dlq", topic, partition, offset)
+    return stable_id("dlq", topic, partition, offset, flow)
+
+
+def synthetic_offset(*parts: object) -> int:
+    """A stable non-negative 63-bit offset for a dead letter of something that has no
+    input offset (a result row a sink could not store): derived from its identity."""
+    digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big") >> 1
+
+
+def make_dead_letter(
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    raw: bytes,
+    reason: RejectReason,
+    error: str,
+    received_at: datetime,
+    flow: str = "",
+    cap: int = DEFAULT_DLQ_MAX_RAW_BYTES,
+) -> DeadLetter:
+    """The one way to build a dead letter: bounded in size whatever the input.
+
+    Keeps the first ``cap`` bytes of ``raw`` (with its full size and sha256), the first
+    ``MAX_DLQ_KEY_BYTES`` of ``key`` and ``MAX_DLQ_ERROR_CHARS`` of ``error``, so that
+    every letter fits the dead-letter topic and table.
+    """
+    if cap < 0:
+        raise ValueError(f"cap must be >= 0, got {cap}")
+    return DeadLetter(
+        letter_id=dead_letter_id(topic, partition, offset, flow),
+        received_at=received_at,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        reason=reason,
+        error=error[:MAX_DLQ_ERROR_CHARS],
+        raw=raw[:cap],
+        key=None if key is None else key[:MAX_DLQ_KEY_BYTES],
+        flow=flow,
+        raw_size=len(raw),
+        raw_sha256=hashlib.sha256(raw).hexdigest(),
+    )
 
 
 class LateEvent(_Row):
