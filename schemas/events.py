@@ -6,10 +6,11 @@ Every model forbids unknown fields so a typo in a field name is an error, not a 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 Text = Annotated[str, Field(max_length=20_000)]
@@ -20,6 +21,28 @@ Priority = Literal["low", "normal", "high", "urgent"]
 Severity = Literal["low", "medium", "high", "critical"]
 AgentStatus = Literal["active", "idle", "in_call", "offline"]
 SessionChannel = Literal["phone", "email", "chat", "portal", "video"]
+
+# What ClickHouse ``DateTime64(3)`` stores. Outside it no stored value is reliable
+# (0001-01-01T00:00+14:00 came back as year 0000), and one near ``datetime.min``/``max``
+# cannot even be converted to UTC in Python (``OverflowError`` in the flows): such a time
+# is a producer bug, rejected at the door.
+OCCURRED_AT_MIN = datetime(1900, 1, 1, tzinfo=UTC)
+OCCURRED_AT_MAX = datetime(2299, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)
+_RANGE = "1900-01-01T00:00:00Z .. 2299-12-31T23:59:59.999Z"
+
+
+def _storable_instant(value: datetime) -> datetime:
+    """Bounds check by comparison: safe for any aware datetime (converting is not)."""
+    if not OCCURRED_AT_MIN <= value <= OCCURRED_AT_MAX:
+        raise ValueError(f"{value.isoformat()} is outside the range ClickHouse stores ({_RANGE})")
+    return value
+
+
+StorableInstant = Annotated[
+    AwareDatetime,
+    AfterValidator(_storable_instant),
+    Field(description=f"timezone-aware ISO-8601 instant in {_RANGE}"),
+]
 
 
 class _Strict(BaseModel):
@@ -144,7 +167,7 @@ class Event(_Strict):
     payload: _Strict
     schema_version: Literal[1]
     tenant_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-    occurred_at: AwareDatetime
+    occurred_at: StorableInstant
     source: Annotated[str, Field(min_length=1, max_length=128)]
     correlation_id: Annotated[str, Field(max_length=128)] | None = None
 
