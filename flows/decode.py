@@ -10,11 +10,16 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from schemas.events import parse_event
-from schemas.ids import stable_id
-from schemas.results import DeadLetter, RejectReason
+from schemas.results import (
+    DEFAULT_DLQ_MAX_RAW_BYTES,
+    MAX_DLQ_ERROR_CHARS,
+    DeadLetter,
+    RejectReason,
+    make_dead_letter,
+)
 from schemas.transport import Accepted, RawMessage
 
-_MAX_ERROR_CHARS = 2000
+_MAX_ERROR_CHARS = MAX_DLQ_ERROR_CHARS
 
 
 def describe_rejection(exc: ValidationError) -> tuple[RejectReason, str]:
@@ -33,14 +38,48 @@ def describe_rejection(exc: ValidationError) -> tuple[RejectReason, str]:
     return reason, "; ".join(parts)[:_MAX_ERROR_CHARS]
 
 
+def _time_error(
+    occurred_at: datetime,
+    received_at: datetime,
+    max_future: timedelta | None,
+    max_past: timedelta | None,
+) -> str | None:
+    """Why an event's time is unusable relative to its arrival, or None if it is fine.
+
+    The envelope already bounds ``occurred_at`` to what ClickHouse stores, so the
+    subtraction cannot overflow.
+    """
+    ahead = occurred_at - received_at
+    if max_future is not None and ahead > max_future:
+        return (
+            f"occurred_at: {occurred_at.isoformat()} is {ahead} ahead of the "
+            f"time it was received (limit {max_future}); check the producer's clock"
+        )
+    if max_past is not None and -ahead > max_past:
+        return (
+            f"occurred_at: {occurred_at.isoformat()} is {-ahead} before the time it was "
+            f"received (limit {max_past}, CXPULSE_MAX_PAST_S); too old to be counted"
+        )
+    return None
+
+
 def decode(
-    msg: RawMessage, received_at: datetime, max_future: timedelta | None = None
+    msg: RawMessage,
+    received_at: datetime,
+    max_future: timedelta | None = None,
+    *,
+    max_past: timedelta | None = None,
+    raw_cap: int = DEFAULT_DLQ_MAX_RAW_BYTES,
 ) -> Accepted | DeadLetter:
-    """Validate one message; rejections carry the reason and the exact bytes.
+    """Validate one message; rejections carry the reason and the first ``raw_cap`` bytes.
 
     ``max_future``: an event stamped further than this ahead of ``received_at`` is
     rejected. One event from a producer with a wrong clock would otherwise drag
     event time (watermarks, dedup and ticket retention horizons) into the future.
+    ``max_past``: an event stamped further than this before ``received_at`` is rejected;
+    it would open state (windows, hours, tickets) far behind everything else.
+    ``raw_cap``: bytes a dead letter keeps (it records the full size and sha256), so
+    that a message of any size fits the dead-letter topic and table.
     """
     raw = msg.value or b""
     reason: RejectReason
@@ -54,24 +93,20 @@ def decode(
         except ValidationError as exc:
             reason, error = describe_rejection(exc)
         else:
-            ahead = event.occurred_at - received_at
-            if max_future is None or ahead <= max_future:
+            problem = _time_error(event.occurred_at, received_at, max_future, max_past)
+            if problem is None:
                 return Accepted(event, msg.partition, msg.offset, received_at)
-            reason = "validation_error"
-            error = (
-                f"occurred_at: {event.occurred_at.isoformat()} is {ahead} ahead of the "
-                f"time it was received (limit {max_future}); check the producer's clock"
-            )
+            reason, error = "validation_error", problem
     if not raw:
         reason, error = "invalid_json", "empty message"
-    return DeadLetter(
-        letter_id=stable_id("dlq", msg.topic, msg.partition, msg.offset),
-        received_at=received_at,
+    return make_dead_letter(
         topic=msg.topic,
         partition=msg.partition,
         offset=msg.offset,
+        key=msg.key,
+        raw=raw,
         reason=reason,
         error=error,
-        raw=raw,
-        key=msg.key,
+        received_at=received_at,
+        cap=raw_cap,
     )
