@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from flows.demand import DemandConfig
 from flows.kb import KbConfig
 from flows.sla import SlaPolicy
+from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES
 from schemas.risk import RiskModel
 
 FLOW_NAMES: tuple[str, ...] = (
@@ -33,6 +34,8 @@ class FlowConfig:
     allowed_lateness_s: float = 60.0
     dedup_window_s: float = 3600.0
     max_future_s: float | None = 86_400.0  # reject events stamped this far ahead
+    max_past_s: float | None = 34_560_000.0  # ... or this far behind (400 days)
+    dlq_max_raw_bytes: int = DEFAULT_DLQ_MAX_RAW_BYTES  # raw bytes a dead letter keeps
     provisional_interval_s: float = 5.0
     shards: int = 32
     idle_advance: bool = True
