@@ -11,9 +11,14 @@ bench/workload.py to a fresh topic, then measure
   +kb                 ticket texts joined with resolutions, clustering, suggestions
   all flows
 each as ``cxpulse run <flows> --until-end`` does it (real broker, real embedded
-ClickHouse, Bytewax recovery on), and print events/s and the ratio to raw.
+ClickHouse, Bytewax recovery on), and print events/s, the ratio to raw and the late
+share measured (rows in ``late_events`` / events).
 
-    python -m bench.pipeline --events 200000 --keys 100 10000 100000
+The workload is sent in event-time order per partition, plus ``--late-share`` of the
+events sent more than the allowed lateness (CXPULSE_ALLOWED_LATENESS_S) late; see
+bench/workload.py.
+
+    python -m bench.pipeline --events 200000 --keys 100 10000 100000 --late-share 0.01
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
-from bench.workload import mixed_traffic
+from bench.workload import WorkloadStats, mixed_traffic
 from flows.config import FLOW_NAMES
 from infra.kafka_local import LocalKafka, free_port
 from infra.migrate import migrate
@@ -43,18 +48,37 @@ class Result:
     name: str
     events: int
     seconds: float
+    late: int | None = None  # rows in late_events; None where not measured
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds
 
+    @property
+    def late_share(self) -> str:
+        return "-" if self.late is None else f"{self.late / self.events:.2%}"
 
-def produce(settings: Settings, n: int, agents: int, clients: int, seed: int) -> int:
+
+def produce(
+    settings: Settings, n: int, agents: int, clients: int, seed: int, late_share: float
+) -> WorkloadStats:
     """Sends ``n`` events spread over exactly ``agents`` agents and ``clients`` clients."""
+    stats = WorkloadStats()
+    traffic = mixed_traffic(
+        n,
+        agents,
+        clients,
+        seed,
+        late_share=late_share,
+        lateness_s=settings.allowed_lateness_s,
+        partitions=settings.topic_partitions,
+        stats=stats,
+    )
     with EventProducer(settings.kafka_bootstrap, settings.events_topic) as producer:
-        for key, value in mixed_traffic(n, agents, clients, seed):
+        for key, value in traffic:
             producer.send(key, value)
-    return n
+    assert stats.events == n, f"generated {stats.events} of {n} events"
+    return stats
 
 
 def raw_consume(settings: Settings, n: int, batch: int) -> Result:
@@ -87,7 +111,8 @@ def pipeline(settings: Settings, flows: frozenset[str], n: int, name: str) -> Re
     client = open_client(settings.dsn, settings.clickhouse_database)
     stored = int(client.query("SELECT count() FROM events").result_rows[0][0])
     assert stored == n, f"{name}: {stored} of {n} events stored"
-    return Result(name, n, elapsed)
+    late = int(client.query("SELECT count() FROM late_events FINAL").result_rows[0][0])
+    return Result(name, n, elapsed, late)
 
 
 STEPS: dict[str, frozenset[str]] = {
@@ -114,7 +139,15 @@ def main() -> None:
     ap.add_argument("--steps", nargs="+", default=list(STEPS), choices=list(STEPS))
     ap.add_argument("--bootstrap", help="use this Kafka instead of starting a local one")
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument(
+        "--late-share",
+        type=float,
+        default=0.01,
+        help="share of events sent more than the allowed lateness late (default 0.01)",
+    )
     args = ap.parse_args()
+    if not 0 <= args.late_share < 1:
+        ap.error("--late-share must be in [0, 1)")
 
     work = Path(tempfile.mkdtemp(prefix="cxpulse-bench-"))
     broker = None
@@ -125,6 +158,7 @@ def main() -> None:
         bootstrap = broker.up(timeout_s=120)
     chdb = f"chdb://{work / 'clickhouse'}"
     rows: list[tuple[int, list[Result]]] = []
+    sent_late: dict[int, float] = {}
     try:
         for keys in args.keys:
             prefix = f"bench{uuid.uuid4().hex[:8]}."
@@ -136,10 +170,13 @@ def main() -> None:
             )
             ensure_topics(base, log=lambda _m: None)
             t0 = time.perf_counter()
-            n = produce(base, args.events, keys, keys, args.seed)
+            stats = produce(base, args.events, keys, keys, args.seed, args.late_share)
+            n = stats.events
+            sent_late[keys] = stats.late_share
             print(
                 f"[{keys} agents and clients] produced {n} events in "
-                f"{time.perf_counter() - t0:.1f}s",
+                f"{time.perf_counter() - t0:.1f}s, {stats.late} ({stats.late_share:.2%}) "
+                f"sent more than {base.allowed_lateness_s:g}s late",
                 flush=True,
             )
             # best of two reads: the first also pays consumer start-up and cold fetches
@@ -153,7 +190,10 @@ def main() -> None:
                     update={"clickhouse_database": db, "data_dir": work / f"{prefix}{len(results)}"}
                 )
                 results.append(pipeline(s, STEPS[name], n, name))
-                print(f"  {name}: {results[-1].rate:,.0f} events/s", flush=True)
+                print(
+                    f"  {name}: {results[-1].rate:,.0f} events/s, late {results[-1].late_share}",
+                    flush=True,
+                )
             rows.append((keys, results))
     finally:
         if broker is not None:
@@ -161,13 +201,20 @@ def main() -> None:
 
     print(
         f"\nN = {args.events} events per run; ratio = events/s / raw consume events/s "
-        "(same topic, same run)"
+        "(same topic, same run); late = rows in late_events / events; sent late = "
+        "events sent more than the allowed lateness behind their partition and tenant"
     )
-    print(f"{'agents=clients':>14} {'step':<20} {'events/s':>12} {'ratio':>7}")
+    print(
+        f"{'agents=clients':>14} {'step':<20} {'events/s':>12} {'ratio':>7} {'late':>7} "
+        f"{'sent late':>9}"
+    )
     for keys, results in rows:
         raw = results[0].rate
         for r in results:
-            print(f"{keys:>14} {r.name:<20} {r.rate:>12,.0f} {r.rate / raw:>7.3f}")
+            print(
+                f"{keys:>14} {r.name:<20} {r.rate:>12,.0f} {r.rate / raw:>7.3f} "
+                f"{r.late_share:>7} {sent_late[keys]:>9.2%}"
+            )
 
 
 if __name__ == "__main__":
