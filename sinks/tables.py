@@ -19,9 +19,20 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class TableSpec(Generic[T]):
+    """``key``: the columns that identify a row (the table's ORDER BY; empty: all). A row
+    the table refuses is dead-lettered under an offset derived from them, so a replay
+    rewrites the same letter."""
+
     table: str
     columns: Sequence[str]
     to_row: Callable[[T], Sequence[Any]]
+    key: Sequence[str] = ()
+
+    def row_key(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        if not self.key:
+            return tuple(row)
+        values = dict(zip(self.columns, row, strict=False))  # never raises: used on bad rows
+        return tuple(values.get(c) for c in self.key)
 
 
 def _fields(columns: Sequence[str]) -> Callable[[Any], Sequence[Any]]:
@@ -66,6 +77,7 @@ EVENTS: TableSpec[Accepted] = TableSpec(
         "kafka_offset",
     ),
     _event_row,
+    key=("tenant_id", "event_type", "occurred_at", "event_id"),
 )
 
 
@@ -80,13 +92,30 @@ def _dead_letter_row(d: DeadLetter) -> Sequence[Any]:
         d.error,
         d.raw,
         d.key,
+        d.flow,
+        d.raw_size,
+        d.raw_sha256,
     )
 
 
 DEAD_LETTERS: TableSpec[DeadLetter] = TableSpec(
     "dead_letters",
-    ("letter_id", "received_at", "topic", "partition", "offset", "reason", "error", "raw", "key"),
+    (
+        "letter_id",
+        "received_at",
+        "topic",
+        "partition",
+        "offset",
+        "reason",
+        "error",
+        "raw",
+        "key",
+        "flow",
+        "raw_size",
+        "raw_sha256",
+    ),
     _dead_letter_row,
+    key=("topic", "partition", "offset", "flow"),
 )
 
 _WINDOW_COLUMNS = (
@@ -111,7 +140,10 @@ _WINDOW_COLUMNS = (
 
 
 AGENT_PERFORMANCE: TableSpec[AgentWindow] = TableSpec(
-    "agent_performance", _WINDOW_COLUMNS, _fields(_WINDOW_COLUMNS)
+    "agent_performance",
+    _WINDOW_COLUMNS,
+    _fields(_WINDOW_COLUMNS),
+    key=("tenant_id", "window", "agent_id", "window_start"),
 )
 
 
@@ -145,6 +177,7 @@ ALERTS: TableSpec[Alert] = TableSpec(
         "fired_at",
     ),
     _alert_row,
+    key=("tenant_id", "event_time", "alert_id"),
 )
 
 
@@ -174,6 +207,7 @@ LATE_EVENTS: TableSpec[LateEvent] = TableSpec(
         "recorded_at",
     ),
     _late_row,
+    key=("flow", "tenant_id", "late_id"),
 )
 
 
@@ -222,6 +256,7 @@ OPS_SNAPSHOTS: TableSpec[OpsSnapshot] = TableSpec(
         "messages_video",
     ),
     _ops_row,
+    key=("tenant_id", "as_of"),
 )
 
 
@@ -234,6 +269,7 @@ OPS_QUEUE_SNAPSHOTS: TableSpec[QueueRow] = TableSpec(
     "ops_queue_snapshots",
     ("tenant_id", "as_of", "queue", "depth", "oldest_wait_s", "avg_wait_s"),
     _queue_row,
+    key=("tenant_id", "as_of", "queue"),
 )
 
 
@@ -267,6 +303,7 @@ CLIENT_RISK: TableSpec[ClientRisk] = TableSpec(
         "trigger_event_id",
     ),
     _risk_row,
+    key=("tenant_id", "client_id", "version"),
 )
 
 
@@ -303,14 +340,24 @@ _BACKTEST_COLUMNS = (
 )
 
 
+_SEGMENT_KEY = ("tenant_id", "segment_type", "segment")
 DEMAND_HOURLY: TableSpec[DemandHourly] = TableSpec(
-    "demand_hourly", _HOURLY_COLUMNS, _fields(_HOURLY_COLUMNS)
+    "demand_hourly",
+    _HOURLY_COLUMNS,
+    _fields(_HOURLY_COLUMNS),
+    key=(*_SEGMENT_KEY, "hour_start"),
 )
 DEMAND_FORECAST: TableSpec[ForecastSnapshot] = TableSpec(
-    "demand_forecast_snapshots", _FORECAST_COLUMNS, _fields(_FORECAST_COLUMNS)
+    "demand_forecast_snapshots",
+    _FORECAST_COLUMNS,
+    _fields(_FORECAST_COLUMNS),
+    key=(*_SEGMENT_KEY, "generated_at"),
 )
 DEMAND_BACKTEST: TableSpec[BacktestRow] = TableSpec(
-    "demand_backtest", _BACKTEST_COLUMNS, _fields(_BACKTEST_COLUMNS)
+    "demand_backtest",
+    _BACKTEST_COLUMNS,
+    _fields(_BACKTEST_COLUMNS),
+    key=(*_SEGMENT_KEY, "generated_at"),
 )
 
 
@@ -329,5 +376,5 @@ _KB_COLUMNS = (
     "updated_at",
 )
 KB_SUGGESTIONS: TableSpec[KbSuggestion] = TableSpec(
-    "kb_suggestions", _KB_COLUMNS, _fields(_KB_COLUMNS)
+    "kb_suggestions", _KB_COLUMNS, _fields(_KB_COLUMNS), key=("tenant_id", "suggestion_id")
 )
