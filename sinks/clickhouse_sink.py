@@ -5,23 +5,47 @@ stored, so a snapshot taken after it never covers unwritten rows. Tables are
 Replacing*MergeTree on deterministic ids, so the rows a resume replays rewrite
 themselves instead of duplicating.
 
+No single row can stop the run. A failed insert is retried with backoff only when the
+error is transient (connection, timeout, overload); otherwise the batch is bisected
+until the rows the table refuses are alone, and each of those becomes a dead letter
+(reason ``sink_error``, flow ``sink:<table>``) in ``dead_letters``, written through the
+same client. If even that fails, the letter is logged at ERROR and counted in
+``cxpulse_dead_letters_unstored_total``; the run carries on. Bisecting may re-insert
+rows of a half-written batch: harmless, since every table replaces on its key. A
+transient error that outlasts the retries is an outage, not a bad row: it raises, and
+recovery resumes from the last snapshot once ClickHouse is back.
+
 Each stored batch is counted (``cxpulse_rows_written_total``, ``cxpulse_sink_batch_rows``,
 ``cxpulse_sink_batch_seconds``, labelled by table); ``on_written`` sees every stored
-batch, for per-item metrics such as dead letters by reason.
+item (not the dead-lettered ones), for per-item metrics such as dead letters by reason.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
+from schemas.results import (
+    DEFAULT_DLQ_MAX_RAW_BYTES,
+    DeadLetter,
+    make_dead_letter,
+    synthetic_offset,
+)
+from sinks import metrics
+from sinks.clickhouse_client import ClickHouseUnavailableError
 from sinks.metrics import ROWS_WRITTEN, SINK_BATCH_ROWS, SINK_BATCH_SECONDS
-from sinks.tables import TableSpec
+from sinks.tables import DEAD_LETTERS, TableSpec
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -29,9 +53,69 @@ log = logging.getLogger(__name__)
 ClientFactory = Callable[[], Client]
 OnWritten = Callable[[list[T]], None]
 
+_MAX_SINK_ERROR_CHARS = 500
+_CODE = re.compile(r"\bCode: (\d+)\.")
+# Server error codes worth waiting for: the same insert can succeed a moment later.
+# (252 TOO_MANY_PARTS also covers "too many partitions for single INSERT block", which
+# only a smaller batch fixes, so it is told apart by its message.)
+_TRANSIENT_CODES = frozenset(
+    {
+        159,  # TIMEOUT_EXCEEDED
+        202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+        209,  # SOCKET_TIMEOUT
+        210,  # NETWORK_ERROR
+        242,  # TABLE_IS_READ_ONLY
+        252,  # TOO_MANY_PARTS (merges behind)
+        319,  # UNKNOWN_STATUS_OF_INSERT
+        999,  # KEEPER_EXCEPTION
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying the same insert later may succeed (as opposed to a bad row)."""
+    if isinstance(exc, OperationalError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, DatabaseError):
+        text = str(exc)
+        if "for single INSERT block" in text:
+            return False
+        m = _CODE.search(text)
+        return m is not None and int(m.group(1)) in _TRANSIENT_CODES
+    return False
+
+
+def describe_error(exc: BaseException) -> str:
+    """``<ExcType>: <first line of the message>``, short enough for a dead letter."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first}"[:_MAX_SINK_ERROR_CHARS]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def row_json(columns: Sequence[str], row: Sequence[Any]) -> bytes:
+    """The row as a JSON object (column -> value), to keep in a dead letter's ``raw``."""
+    try:
+        doc = dict(zip(columns, row, strict=True))
+        return json.dumps(doc, default=_jsonable, ensure_ascii=False).encode()
+    except (TypeError, ValueError):  # mismatched row or unserialisable value
+        return repr(tuple(row)).encode(errors="backslashreplace")
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending(Generic[T]):
+    item: T
+    row: Sequence[Any]
+
 
 class ClickHouseWriter(Generic[T]):
-    """Inserts batches into one table, retrying transient failures before giving up."""
+    """Inserts batches into one table; isolates and dead-letters the rows it refuses."""
 
     def __init__(
         self,
@@ -42,6 +126,8 @@ class ClickHouseWriter(Generic[T]):
         backoff_s: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         on_written: OnWritten[T] | None = None,
+        dlq_max_raw_bytes: int = DEFAULT_DLQ_MAX_RAW_BYTES,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._open_client = open_client
         self._spec = spec
@@ -50,14 +136,23 @@ class ClickHouseWriter(Generic[T]):
         self._rows_written = ROWS_WRITTEN.labels(table)
         self._batch_rows = SINK_BATCH_ROWS.labels(table)
         self._batch_seconds = SINK_BATCH_SECONDS.labels(table)
+        self._unstored = metrics.DEAD_LETTERS_UNSTORED.labels(table)
         self._attempts = attempts
         self._backoff_s = backoff_s
         self._sleep = sleep
+        self._dlq_max_raw_bytes = dlq_max_raw_bytes
+        self._now = now
         self._client: Client | None = None
         self.rows_written = 0
+        self.rows_dead_lettered = 0
         self.progress_every_s: float | None = None  # log throughput this often (None: never)
         self._reported_at = time.monotonic()
         self._reported_rows = 0
+
+    @property
+    def flow(self) -> str:
+        """The ``flow`` of this writer's dead letters."""
+        return f"sink:{self._spec.table}"
 
     def setup(self) -> None:
         if self._client is None:
@@ -68,33 +163,131 @@ class ClickHouseWriter(Generic[T]):
             return
         started = time.perf_counter()
         self.setup()
+        pending: list[_Pending[T]] = []
+        letters: list[DeadLetter] = []
+        for item in items:
+            try:
+                pending.append(_Pending(item, self._spec.to_row(item)))
+            except Exception as exc:  # a bug for this item: it cannot become a row
+                text = repr(item)
+                letters.append(self._letter(text.encode(errors="backslashreplace"), text, exc))
+        refused = self._store(pending)
+        for p, error in refused:
+            raw = row_json(self._spec.columns, p.row)
+            letters.append(self._letter(raw, self._spec.row_key(p.row), error))
+        if letters:
+            self._dead_letter(letters)
+        stored = [p.item for p in pending] if not refused else self._stored(pending, refused)
+        # seconds include conversion and retries: what the flow waited for this batch
+        self._batch_seconds.observe(time.perf_counter() - started)
+        self._batch_rows.observe(len(stored))
+        self._rows_written.inc(len(stored))
+        self.rows_written += len(stored)
+        if self._on_written is not None and stored:
+            self._on_written(stored)
+        self._report()
+
+    @staticmethod
+    def _stored(
+        pending: list[_Pending[T]], refused: list[tuple[_Pending[T], Exception]]
+    ) -> list[T]:
+        gone = {id(p) for p, _ in refused}
+        return [p.item for p in pending if id(p) not in gone]
+
+    def _store(
+        self, batch: list[_Pending[T]], *, top: bool = True
+    ) -> list[tuple[_Pending[T], Exception]]:
+        """Insert ``batch``; returns the rows the table refused, each alone (bisection)."""
+        if not batch:
+            return []
+        try:
+            self._insert([p.row for p in batch])
+            return []
+        except ClickHouseUnavailableError:
+            raise
+        except Exception as exc:
+            if len(batch) == 1:
+                return [(batch[0], exc)]
+            if top:
+                log.warning(
+                    "insert of %d rows into %s failed (%s); isolating the rows it refuses",
+                    len(batch),
+                    self._spec.table,
+                    describe_error(exc),
+                )
+            mid = len(batch) // 2
+            return self._store(batch[:mid], top=False) + self._store(batch[mid:], top=False)
+
+    def _insert(self, rows: list[Sequence[Any]], table: TableSpec[Any] | None = None) -> None:
+        """One insert, retried with backoff while the error is transient."""
+        spec = table or self._spec
         assert self._client is not None
-        rows = [self._spec.to_row(i) for i in items]
         for attempt in range(1, self._attempts + 1):
             try:
-                self._client.insert(self._spec.table, rows, column_names=self._spec.columns)
-                break
+                self._client.insert(spec.table, rows, column_names=spec.columns)
+                return
             except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 if attempt == self._attempts:
-                    raise RuntimeError(
-                        f"insert of {len(rows)} rows into {self._spec.table} failed "
+                    raise ClickHouseUnavailableError(
+                        f"insert of {len(rows)} rows into {spec.table} failed "
                         f"{attempt} times: {exc}"
                     ) from exc
                 log.warning(
                     "insert into %s failed (attempt %d): %s; retrying",
-                    self._spec.table,
+                    spec.table,
                     attempt,
                     exc,
                 )
                 self._sleep(self._backoff_s * 2 ** (attempt - 1))
-        # seconds include conversion and retries: what the flow waited for this batch
-        self._batch_seconds.observe(time.perf_counter() - started)
-        self._batch_rows.observe(len(rows))
-        self._rows_written.inc(len(rows))
-        self.rows_written += len(rows)
-        if self._on_written is not None:
-            self._on_written(items)
-        self._report()
+
+    def _letter(self, raw: bytes, ident: object, exc: Exception) -> DeadLetter:
+        table = self._spec.table
+        return make_dead_letter(
+            topic=table,
+            partition=-1,
+            offset=synthetic_offset(table, ident),
+            key=None,
+            raw=raw,
+            reason="sink_error",
+            error=describe_error(exc),
+            received_at=self._now(),
+            flow=self.flow,
+            cap=self._dlq_max_raw_bytes,
+        )
+
+    def _dead_letter(self, letters: list[DeadLetter]) -> None:
+        """Store the letters of refused rows; never raises for a letter it cannot store."""
+        for d in letters:
+            log.warning(
+                "%s: row refused, dead-lettered as %s: %s", self._spec.table, d.letter_id, d.error
+            )
+        rows = [DEAD_LETTERS.to_row(d) for d in letters]
+        try:
+            self._insert(rows, DEAD_LETTERS)
+            stored = letters
+        except ClickHouseUnavailableError:
+            raise
+        except Exception:  # find which ones, one by one
+            stored = []
+            for d, row in zip(letters, rows, strict=True):
+                try:
+                    self._insert([row], DEAD_LETTERS)
+                    stored.append(d)
+                except ClickHouseUnavailableError:
+                    raise
+                except Exception as exc:
+                    self._unstored.inc()
+                    log.error(
+                        "%s: dead letter %s could not be stored either (%s); raw sha256 %s",
+                        self._spec.table,
+                        d.letter_id,
+                        describe_error(exc),
+                        d.raw_sha256,
+                    )
+        self.rows_dead_lettered += len(stored)
+        metrics.dead_letters_written(stored)
 
     def _report(self) -> None:
         """Progress for long replays: rows written so far and the recent rate."""
@@ -111,6 +304,53 @@ class ClickHouseWriter(Generic[T]):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+class DeadLetterTable:
+    """Dead letters straight into ``dead_letters``, e.g. the ``on_rejected`` of the Kafka
+    sinks. One instance may serve every worker (a lock serialises them); the client
+    opens in ``setup`` or on first use, never at construction, and the instance pickles
+    without it."""
+
+    def __init__(
+        self, open_client: ClientFactory, *, dlq_max_raw_bytes: int = DEFAULT_DLQ_MAX_RAW_BYTES
+    ) -> None:
+        self._open_client = open_client
+        self._dlq_max_raw_bytes = dlq_max_raw_bytes
+        self._lock = threading.Lock()
+        self._writer: ClickHouseWriter[DeadLetter] | None = None
+
+    def _get(self) -> ClickHouseWriter[DeadLetter]:
+        if self._writer is None:
+            self._writer = ClickHouseWriter(
+                self._open_client,
+                DEAD_LETTERS,
+                on_written=metrics.dead_letters_written,
+                dlq_max_raw_bytes=self._dlq_max_raw_bytes,
+            )
+        return self._writer
+
+    def setup(self) -> None:
+        with self._lock:
+            self._get().setup()
+
+    def __call__(self, letters: list[DeadLetter]) -> None:
+        with self._lock:
+            self._get().write_batch(letters)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writer.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"open_client": self._open_client, "cap": self._dlq_max_raw_bytes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._open_client = state["open_client"]
+        self._dlq_max_raw_bytes = state["cap"]
+        self._lock = threading.Lock()
+        self._writer = None
 
 
 class _Partition(StatelessSinkPartition[Any]):
@@ -133,15 +373,21 @@ class ClickHouseSink(DynamicSink[T]):
         spec: TableSpec[T],
         progress_every_s: float | None = None,
         on_written: OnWritten[T] | None = None,
+        *,
+        dlq_max_raw_bytes: int = DEFAULT_DLQ_MAX_RAW_BYTES,
     ) -> None:
         self._open_client = open_client
         self._spec = spec
         self._progress_every_s = progress_every_s
         self._on_written = on_written
+        self._dlq_max_raw_bytes = dlq_max_raw_bytes
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition:
         writer: ClickHouseWriter[T] = ClickHouseWriter(
-            self._open_client, self._spec, on_written=self._on_written
+            self._open_client,
+            self._spec,
+            on_written=self._on_written,
+            dlq_max_raw_bytes=self._dlq_max_raw_bytes,
         )
         writer.progress_every_s = self._progress_every_s
         writer.setup()

@@ -21,6 +21,11 @@ ROWS_WRITTEN = Counter(
 DEAD_LETTERS = Counter(
     "cxpulse_dead_letters_total", "Rejected input messages, by reason", ["reason"]
 )
+DEAD_LETTERS_UNSTORED = Counter(
+    "cxpulse_dead_letters_unstored_total",
+    "Dead letters of sink errors that could not be stored either (logged at ERROR)",
+    ["sink"],
+)
 LATE_EVENTS = Counter("cxpulse_late_events_total", "Events behind the watermark", ["flow"])
 ALERTS = Counter(
     "cxpulse_alerts_total", "Alerts raised, by kind and severity", ["kind", "severity"]
