@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from bytewax.dataflow import Dataflow
@@ -32,8 +33,13 @@ from schemas.risk import RiskModel
 from schemas.transport import RawMessage
 from sinks import metrics, tables
 from sinks.clickhouse_client import open_client
-from sinks.clickhouse_sink import ClickHouseSink
-from sinks.kafka_sink import KafkaTopicSink, encode_alert, encode_dead_letter
+from sinks.clickhouse_sink import ClickHouseSink, DeadLetterTable
+from sinks.kafka_sink import (
+    KafkaTopicSink,
+    dlq_message_max_bytes,
+    encode_alert,
+    encode_dead_letter,
+)
 
 log = logging.getLogger(__name__)
 RECOVERY_PARTITIONS = 4
@@ -57,42 +63,62 @@ class KafkaClickHouseIO:
 
     def sink(self, name: SinkName) -> Sink[Any]:
         s = self.settings
+        cap = s.dlq_max_raw_bytes
         opener = partial(open_client, s.dsn, s.clickhouse_database)
         producer = {"bootstrap.servers": s.kafka_bootstrap}
+        # rows a table refuses are dead-lettered into dead_letters by the sink itself
+        table = partial(ClickHouseSink, opener, dlq_max_raw_bytes=cap)
+        # messages a topic refuses too, through a client opened when the sink starts
+        rejected = DeadLetterTable(opener, dlq_max_raw_bytes=cap)
         match name:
             case "events":
-                return ClickHouseSink(opener, tables.EVENTS, progress_every_s=10.0)
+                return table(tables.EVENTS, progress_every_s=10.0)
             case "dead_letters":
-                return ClickHouseSink(
-                    opener, tables.DEAD_LETTERS, on_written=metrics.dead_letters_written
-                )
+                return table(tables.DEAD_LETTERS, on_written=metrics.dead_letters_written)
             case "agent_performance":
-                return ClickHouseSink(opener, tables.AGENT_PERFORMANCE)
+                return table(tables.AGENT_PERFORMANCE)
             case "late_events":
-                return ClickHouseSink(
-                    opener, tables.LATE_EVENTS, on_written=metrics.late_events_written
-                )
+                return table(tables.LATE_EVENTS, on_written=metrics.late_events_written)
             case "alerts":
                 # counted here, once per alert: the alerts topic carries the same ones
-                return ClickHouseSink(opener, tables.ALERTS, on_written=metrics.alerts_written)
+                return table(tables.ALERTS, on_written=metrics.alerts_written)
             case "client_risk":
-                return ClickHouseSink(opener, tables.CLIENT_RISK)
+                return table(tables.CLIENT_RISK)
             case "ops_snapshots":
-                return ClickHouseSink(opener, tables.OPS_SNAPSHOTS)
+                return table(tables.OPS_SNAPSHOTS)
             case "ops_queue_snapshots":
-                return ClickHouseSink(opener, tables.OPS_QUEUE_SNAPSHOTS)
+                return table(tables.OPS_QUEUE_SNAPSHOTS)
             case "demand_hourly":
-                return ClickHouseSink(opener, tables.DEMAND_HOURLY)
+                return table(tables.DEMAND_HOURLY)
             case "demand_forecast":
-                return ClickHouseSink(opener, tables.DEMAND_FORECAST)
+                return table(tables.DEMAND_FORECAST)
             case "demand_backtest":
-                return ClickHouseSink(opener, tables.DEMAND_BACKTEST)
+                return table(tables.DEMAND_BACKTEST)
             case "kb_suggestions":
-                return ClickHouseSink(opener, tables.KB_SUGGESTIONS)
+                return table(tables.KB_SUGGESTIONS)
             case "dlq_topic":
-                return KafkaTopicSink(producer, s.dlq_topic, encode_dead_letter, sink=name)
+                # every letter is capped, so this limit never refuses one (and stays
+                # under the broker's)
+                dlq_producer = {**producer, "message.max.bytes": dlq_message_max_bytes(cap)}
+                return KafkaTopicSink(
+                    dlq_producer,
+                    s.dlq_topic,
+                    encode_dead_letter,
+                    sink=name,
+                    on_rejected=rejected,
+                    ident=attrgetter("letter_id"),
+                    dlq_max_raw_bytes=cap,
+                )
             case "alerts_topic":
-                return KafkaTopicSink(producer, s.alerts_topic, encode_alert, sink=name)
+                return KafkaTopicSink(
+                    producer,
+                    s.alerts_topic,
+                    encode_alert,
+                    sink=name,
+                    on_rejected=rejected,
+                    ident=attrgetter("alert_id"),
+                    dlq_max_raw_bytes=cap,
+                )
         raise ValueError(f"unknown sink {name!r}")
 
 
@@ -108,6 +134,8 @@ def flow_config(settings: Settings, flows: frozenset[str], *, until_end: bool) -
         allowed_lateness_s=settings.allowed_lateness_s,
         dedup_window_s=settings.dedup_window_s,
         max_future_s=settings.max_future_s,
+        max_past_s=settings.max_past_s or None,  # 0 disables the bound
+        dlq_max_raw_bytes=settings.dlq_max_raw_bytes,
         provisional_interval_s=settings.provisional_interval_s,
         shards=settings.shards,
         ops_snapshot_interval_s=settings.ops_snapshot_interval_s,

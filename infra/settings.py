@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]{0,100}$")
 
@@ -31,6 +33,12 @@ class Settings(BaseSettings):
     allowed_lateness_s: float = Field(default=60.0, ge=0)
     dedup_window_s: float = Field(default=3600.0, ge=0)
     max_future_s: float = Field(default=86_400.0, gt=0)
+    # events stamped further back than this are dead-lettered; 0 disables (400 days)
+    max_past_s: float | None = Field(default=34_560_000.0, ge=0)
+    # raw bytes a dead letter keeps (size and sha256 of the whole are kept too); the
+    # dead-letter producer's message.max.bytes follows it and must stay under the
+    # broker's default 1 MB (see sinks/kafka_sink.py)
+    dlq_max_raw_bytes: int = Field(default=DEFAULT_DLQ_MAX_RAW_BYTES, ge=0, le=900_000)
     provisional_interval_s: float = Field(default=5.0, gt=0)
     shards: int = Field(default=32, ge=1, le=4096)
     workers: int = Field(default=1, ge=1, le=64)
