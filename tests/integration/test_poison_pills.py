@@ -1,0 +1,135 @@
+"""Poison pills on the real broker and ClickHouse engine: a ~1 MB invalid message (which
+used to make the dead-letter producer fail with MSG_SIZE_TOO_LARGE, so every run exited
+1), a 200 KB key, an event time ClickHouse cannot store and Python cannot convert to
+UTC. Each ends as one dead letter with its reason, every valid event is stored and
+counted, and runs over the same input keep succeeding. (MAX_PAST_S is covered by the
+decode unit tests.)"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+
+from infra.runner import flow_config, run_flows
+from infra.settings import Settings
+from infra.topics import ensure_topics
+from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, MAX_DLQ_KEY_BYTES
+from sinks.clickhouse_client import open_client
+from tests import scenario
+from tests.integration.kafka_io import read_all
+
+pytestmark = pytest.mark.integration
+FLOWS = frozenset({"ingest", "agent_performance"})
+
+# ~1 MB of invalid JSON: within the broker's message limit (1048588 bytes)
+BIG = b'{"event_type": "ticket.created", "payload": "' + b"x" * 999_955
+BIG_KEY = b"k" * 200_000
+
+
+def _rows(settings: Settings, sql: str) -> list[dict[str, Any]]:
+    result = open_client(settings.dsn, settings.clickhouse_database).query(sql)
+    return [dict(zip(result.column_names, r, strict=True)) for r in result.result_rows]
+
+
+def _at(label: str, occurred_at: str) -> bytes:
+    e = scenario.event(label, "ticket.reopened", "09:00:00", {"ticket_id": "T-pill"})
+    return scenario.encode({**e, "occurred_at": occurred_at})
+
+
+@pytest.fixture
+def poisoned(settings: Settings) -> Settings:
+    # MAX_PAST_S reaching back to 2000: the scenario's fixed day stays inside it whatever
+    # the date the test runs on.
+    reach = (datetime.now(UTC) - datetime(2000, 1, 1, tzinfo=UTC)).total_seconds()
+    settings = settings.model_copy(
+        update={
+            "topic_prefix": f"pill{settings.topic_prefix}",
+            "topic_partitions": 1,  # offsets name the pills below
+            "max_past_s": reach,
+        }
+    )
+    ensure_topics(settings, log=lambda _m: None)
+    producer = Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "message.max.bytes": 1_048_576}
+    )
+    good = [(b"acme/scenario", scenario.encode(e)) for e in scenario.timeline()]
+    pills = [
+        (b"acme/big", BIG),
+        (BIG_KEY, b"{"),
+        (b"acme/year1", _at("year1", "0001-01-01T00:00:00+14:00")),
+    ]
+    for key, value in [*good[:3], *pills, *good[3:]]:
+        producer.produce(settings.events_topic, value, key)
+    assert producer.flush(30) == 0
+    assert len(BIG) == 1_000_000
+    run_flows(settings, FLOWS, until_end=True)
+    return settings
+
+
+def _letters(settings: Settings) -> dict[str, dict[str, Any]]:
+    rows = _rows(
+        settings,
+        "SELECT letter_id, offset, reason, error, length(raw) AS kept, raw_size, raw_sha256, "
+        "length(key) AS key_len, flow FROM dead_letters FINAL",
+    )
+    return {str(r["letter_id"]): r for r in rows}
+
+
+def test_every_pill_is_one_dead_letter_with_its_reason(poisoned: Settings) -> None:
+    letters = sorted(_letters(poisoned).values(), key=lambda r: r["offset"])
+    assert [(r["offset"], r["reason"], r["flow"]) for r in letters] == [
+        (3, "invalid_json", ""),
+        (4, "invalid_json", ""),
+        (5, "validation_error", ""),
+    ]
+    big, key_pill, year1 = letters
+    assert (big["kept"], big["raw_size"]) == (DEFAULT_DLQ_MAX_RAW_BYTES, len(BIG))
+    assert big["raw_sha256"] == hashlib.sha256(BIG).hexdigest()
+    assert (key_pill["key_len"], key_pill["raw_size"]) == (MAX_DLQ_KEY_BYTES, 1)
+    assert year1["error"].startswith("occurred_at: ")
+    assert "outside the range ClickHouse stores" in year1["error"]
+
+
+def test_valid_events_are_stored_and_counted(poisoned: Settings) -> None:
+    n_valid = len(scenario.timeline())
+    assert _rows(poisoned, "SELECT count() AS n FROM events FINAL") == [{"n": n_valid}]
+    counted = _rows(
+        poisoned,
+        "SELECT sum(tickets_assigned) AS n FROM agent_performance FINAL WHERE window = '1d'",
+    )
+    assigned = sum(1 for e in scenario.timeline() if e["event_type"] == "ticket.assigned")
+    assert counted == [{"n": assigned}]
+
+
+def test_dead_letter_topic_holds_the_capped_copies(poisoned: Settings) -> None:
+    letters = _letters(poisoned)
+    dlq = read_all(poisoned.kafka_bootstrap, poisoned.dlq_topic)
+    assert {dict(m.headers())["cxpulse.letter_id"].decode() for m in dlq} == set(letters)
+    [big] = [m for m in dlq if dict(m.headers())["cxpulse.raw_size"] == b"1000000"]
+    headers = dict(big.headers())
+    assert big.value() == BIG[:DEFAULT_DLQ_MAX_RAW_BYTES]
+    assert headers["cxpulse.truncated"] == b"true"
+    assert headers["cxpulse.raw_sha256"] == hashlib.sha256(BIG).hexdigest().encode()
+    assert headers["cxpulse.reason"] == b"invalid_json"
+
+
+def test_runs_over_the_same_input_keep_succeeding(poisoned: Settings) -> None:
+    before = _letters(poisoned)
+    run_flows(poisoned, FLOWS, until_end=True)  # resumes; would raise if a sink failed
+    fresh = poisoned.model_copy(update={"data_dir": poisoned.data_dir.parent / "again"})
+    run_flows(fresh, FLOWS, until_end=True)  # a full replay from the first offset
+    assert _letters(poisoned).keys() == before.keys()
+    n_valid = len(scenario.timeline())
+    assert _rows(poisoned, "SELECT count() AS n FROM events FINAL") == [{"n": n_valid}]
+
+
+def test_settings_reach_the_flows(poisoned: Settings) -> None:
+    cfg = flow_config(poisoned, FLOWS, until_end=True)
+    assert cfg.max_past_s == poisoned.max_past_s
+    assert cfg.dlq_max_raw_bytes == poisoned.dlq_max_raw_bytes
+    off = flow_config(poisoned.model_copy(update={"max_past_s": 0}), FLOWS, until_end=True)
+    assert off.max_past_s is None
