@@ -101,3 +101,19 @@ def test_memory_stays_bounded_after_a_future_dated_event() -> None:
         d.accept(uid(i), 1_736_121_600_000 + i)
     # every later id is far older than horizon behind the newest event seen
     assert len(d) <= 1
+
+
+def test_the_same_event_id_in_two_tenants_is_two_events() -> None:
+    """Issue 9 case 4: dedup is keyed by (tenant, event_id)."""
+    d = Deduplicator(H)
+    assert d.accept(uid(1), 1_000, tenant="a") is True
+    assert d.accept(uid(1), 1_000, tenant="b") is True
+    assert d.accept(uid(1), 1_000, tenant="b") is False
+    assert len(d) == 2
+
+
+def test_a_tenants_future_clock_never_evicts_another_tenants_ids() -> None:
+    d = Deduplicator(H)
+    assert d.accept(uid(1), 1_000, tenant="a")
+    assert d.accept(uid(2), 10**12, tenant="b")  # b's clock far ahead
+    assert d.accept(uid(1), 1_000, tenant="a") is False  # a still remembers its id
