@@ -9,6 +9,12 @@ decays the sum forward to ``t`` and adds 1. Either way the sum equals, up to rou
 ``sum(decay(a - t_i))`` over every signal whatever their arrival order, so out-of-order
 input scores the same as in-order input. The score is taken at the client's scoring time
 ``T`` = the newest event time seen for that client.
+
+Every client seen gets a score: any event that names a client (a ticket, a CSAT survey
+of any rating, a service request, a resolved complaint) carries an ``activity`` signal.
+It moves no factor (the model has no positive signals: a calm client sits at the
+model's base probability, level low); it only makes a client never scored before get
+its first row, so a client with nothing wrong is visible as low risk, not missing.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from schemas.events import (
     ClientHealthUpdated,
     ComplaintCreated,
     ComplaintEscalated,
+    ComplaintResolved,
     CsatReceived,
     Event,
+    ServiceRequested,
     TicketCreated,
     TicketReopened,
 )
@@ -35,6 +43,7 @@ from schemas.results import SEVERITY_RANK, Alert, AlertSeverity
 from schemas.risk import FACTOR_NAMES, HEALTH_FACTOR, ClientRisk, RiskLevel, RiskModel
 
 DAY_MS = 86_400_000
+ACTIVITY = "activity"  # a signal that only makes the client known
 TOP_FACTORS = 3
 
 
@@ -51,9 +60,10 @@ class RiskSignal:
     at_ms: int
     value: float
     event_id: UUID
+    order_ms: int | None = None  # when it was late: the bound it missed (orders it)
 
     def __post_init__(self) -> None:
-        if self.factor not in FACTOR_NAMES:
+        if self.factor not in FACTOR_NAMES and self.factor != ACTIVITY:
             raise ValueError(f"unknown risk factor {self.factor!r}; known: {list(FACTOR_NAMES)}")
 
 
@@ -78,8 +88,10 @@ def signals_from_event(
         return [RiskSignal(tenant, p.client_id, "escalations", at, 1.0, eid)]
     if isinstance(p, CsatReceived):
         if p.rating > LOW_CSAT_MAX:
-            return []
+            return [RiskSignal(tenant, p.client_id, ACTIVITY, at, 0.0, eid)]
         return [RiskSignal(tenant, p.client_id, "low_csat", at, 1.0, eid)]
+    if isinstance(p, TicketCreated | ServiceRequested | ComplaintResolved):
+        return [RiskSignal(tenant, p.client_id, ACTIVITY, at, 0.0, eid)]
     if isinstance(p, ClientHealthUpdated):
         return [RiskSignal(tenant, p.client_id, HEALTH_FACTOR, at, p.health_score, eid)]
     if isinstance(p, TicketReopened):
@@ -189,8 +201,12 @@ class ClientRiskTracker:
         c = self.clients.get(key)
         if c is None:
             c = self.clients[key] = _Client(scored_ms=signal.at_ms, trigger=signal.event_id)
+        elif signal.factor == ACTIVITY:
+            return None  # known already: activity changes nothing
         t = signal.at_ms
-        if signal.factor == HEALTH_FACTOR:
+        if signal.factor == ACTIVITY:
+            pass
+        elif signal.factor == HEALTH_FACTOR:
             reading = (t, str(signal.event_id), float(signal.value))
             if c.health is not None and reading[:2] <= c.health[:2]:
                 return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.client_risk import (
+    ACTIVITY,
     ClientRiskTracker,
     RiskSignal,
     TicketClients,
@@ -111,7 +113,37 @@ def test_escalation_health_and_low_csat() -> None:
             RiskSignal("t1", "cl-1", "low_csat", T0_MS, 1.0, ev.event_id)
         ]
     for rating in (3, 4, 5):
-        assert signals_from_event(csat("tk-1", "ag-1", rating, at(0)), {}) == []
+        ev = csat("tk-1", "ag-1", rating, at(0))
+        assert signals_from_event(ev, {}) == [
+            RiskSignal("t1", "cl-1", ACTIVITY, T0_MS, 0.0, ev.event_id)
+        ]
+
+
+@pytest.mark.parametrize(
+    "event_type", ["ticket.created", "service.requested", "complaint.resolved"]
+)
+def test_client_activity_is_a_signal_that_only_makes_the_client_known(event_type: str) -> None:
+    ev = make_event(event_type)
+    [signal] = signals_from_event(ev, {})
+    assert (signal.factor, signal.value, signal.client_id) == (ACTIVITY, 0.0, "cl-1")
+    tracker = ClientRiskTracker(RiskModel())
+    row = tracker.on_signal(signal)
+    assert row is not None
+    assert (row.risk_level, row.version, row.factors) == ("low", 1, [])
+    assert tracker.on_signal(replace(signal, at_ms=signal.at_ms + 1)) is None  # known now
+
+
+def test_a_calm_client_is_scored_low_not_missing() -> None:
+    """Issue 9 case 7: tickets resolved on time and CSAT 5 give a low-risk row."""
+    tracker = ClientRiskTracker(RiskModel())
+    rows = []
+    for ev in (make_event("ticket.created"), csat("tk-1", "ag-1", 5, at(60))):
+        for s in signals_from_event(ev, {}):
+            rows.append(tracker.on_signal(s))
+    [row, none] = rows
+    assert none is None
+    assert row is not None and row.risk_level == "low"
+    assert row.churn_probability == round(RiskModel().probability(RiskModel().bias), 6)
 
 
 def test_reopening_needs_the_ticket_client() -> None:
@@ -124,6 +156,9 @@ def test_reopening_needs_the_ticket_client() -> None:
 
 
 _SIGNAL_TYPES = {
+    "ticket.created",
+    "service.requested",
+    "complaint.resolved",
     "complaint.created",
     "complaint.escalated",
     "client.health_updated",
