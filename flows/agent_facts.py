@@ -48,7 +48,8 @@ class AgentFact:
     value: int | None
     event_id: UUID
     event_type: str
-    partition: int = 0  # input partition the causing event came from (for watermarks)
+    partition: int = 0  # input partition the causing event came from
+    late_bound_ms: int | None = None  # the causing event's lateness verdict (None: on time)
 
 
 AGENT_EVENT_TYPES = frozenset(
@@ -67,8 +68,8 @@ class _Ticket:
     created_ms: int | None = None
     assignments: list[int] = field(default_factory=list)  # sorted event times
     responded: bool = False
-    pending_response: tuple[str, int, UUID] | None = None
-    pending_resolutions: list[tuple[str, int, UUID]] = field(default_factory=list)
+    pending_response: tuple[str, int, UUID, int | None] | None = None
+    pending_resolutions: list[tuple[str, int, UUID, int | None]] = field(default_factory=list)
     last_seen_ms: int = 0
     partition: int = 0  # a ticket's events share one input partition (keyed by ticket)
 
@@ -81,14 +82,20 @@ class TicketTracker:
     tickets: dict[tuple[str, str], _Ticket] = field(default_factory=dict)
     max_ms: int = 0
 
-    def on_event(self, event: Event, partition: int = 0) -> list[AgentFact]:
+    def on_event(
+        self, event: Event, partition: int = 0, late_bound_ms: int | None = None
+    ) -> list[AgentFact]:
+        """Facts of one event; ``late_bound_ms`` is its verdict, carried by its facts."""
         at = to_ms(event.occurred_at)
+        late = late_bound_ms
         p = event.payload
         tenant = event.tenant_id
         eid, etype = event.event_id, event.event_type
         if isinstance(p, CsatReceived):
             return [
-                AgentFact(tenant, p.agent_id, FactKind.CSAT, at, p.rating, eid, etype, partition)
+                AgentFact(
+                    tenant, p.agent_id, FactKind.CSAT, at, p.rating, eid, etype, partition, late
+                )
             ]
         if not isinstance(p, TicketCreated | TicketAssigned | TicketFirstResponse | TicketResolved):
             return []
@@ -107,30 +114,34 @@ class TicketTracker:
         elif isinstance(p, TicketAssigned):
             bisect.insort(t.assignments, at)
             out.append(
-                AgentFact(tenant, p.agent_id, FactKind.ASSIGNED, at, None, eid, etype, partition)
+                AgentFact(
+                    tenant, p.agent_id, FactKind.ASSIGNED, at, None, eid, etype, partition, late
+                )
             )
-            still: list[tuple[str, int, UUID]] = []
-            for agent, r_at, r_eid in t.pending_resolutions:
+            still: list[tuple[str, int, UUID, int | None]] = []
+            for agent, r_at, r_eid, r_late in t.pending_resolutions:
                 if t.assignments[0] <= r_at:
-                    out.append(self._resolution(tenant, t, agent, r_at, r_eid))
+                    out.append(self._resolution(tenant, t, agent, r_at, r_eid, r_late))
                 else:
-                    still.append((agent, r_at, r_eid))
+                    still.append((agent, r_at, r_eid, r_late))
             t.pending_resolutions = still
         elif isinstance(p, TicketFirstResponse):
             if not t.responded:
                 t.responded = True
                 if t.created_ms is None:
-                    t.pending_response = (p.agent_id, at, eid)
+                    t.pending_response = (p.agent_id, at, eid, late)
                 else:
-                    out.append(self._response(tenant, t, p.agent_id, at, eid))
+                    out.append(self._response(tenant, t, p.agent_id, at, eid, late))
         elif t.assignments and t.assignments[0] <= at:
-            out.append(self._resolution(tenant, t, p.agent_id, at, eid))
+            out.append(self._resolution(tenant, t, p.agent_id, at, eid, late))
         else:
-            t.pending_resolutions.append((p.agent_id, at, eid))
+            t.pending_resolutions.append((p.agent_id, at, eid, late))
         return out
 
     @staticmethod
-    def _response(tenant: str, t: _Ticket, agent: str, at: int, eid: UUID) -> AgentFact:
+    def _response(
+        tenant: str, t: _Ticket, agent: str, at: int, eid: UUID, late: int | None
+    ) -> AgentFact:
         assert t.created_ms is not None
         took = at - t.created_ms
         # A response stamped before its ticket's creation means skewed producer clocks:
@@ -144,15 +155,18 @@ class TicketTracker:
             eid,
             "ticket.first_response",
             t.partition,
+            late,
         )
 
     @staticmethod
-    def _resolution(tenant: str, t: _Ticket, agent: str, at: int, eid: UUID) -> AgentFact:
+    def _resolution(
+        tenant: str, t: _Ticket, agent: str, at: int, eid: UUID, late: int | None
+    ) -> AgentFact:
         """Handle time runs from the last assignment at or before the resolution."""
         i = bisect.bisect_right(t.assignments, at)
         handle = at - t.assignments[i - 1] if i else None
         return AgentFact(
-            tenant, agent, FactKind.RESOLVED, at, handle, eid, "ticket.resolved", t.partition
+            tenant, agent, FactKind.RESOLVED, at, handle, eid, "ticket.resolved", t.partition, late
         )
 
     @staticmethod
@@ -160,9 +174,17 @@ class TicketTracker:
         """Resolutions that never met an assignment: counted, without a handle time."""
         out = [
             AgentFact(
-                tenant, agent, FactKind.RESOLVED, at, None, eid, "ticket.resolved", t.partition
+                tenant,
+                agent,
+                FactKind.RESOLVED,
+                at,
+                None,
+                eid,
+                "ticket.resolved",
+                t.partition,
+                late,
             )
-            for agent, at, eid in t.pending_resolutions
+            for agent, at, eid, late in t.pending_resolutions
         ]
         t.pending_resolutions = []
         return out

@@ -15,8 +15,8 @@ from typing import Any
 from uuid import UUID
 
 from flows.agent_facts import LOW_CSAT_MAX, AgentFact, FactKind
+from flows.core.watermark import NO_TIME
 from flows.timeutil import from_ms, to_ms, window_start
-from flows.watermark import Watermark
 from schemas.ids import stable_id
 from schemas.results import WINDOW_SECONDS, AgentWindow, LateEvent, WindowName
 
@@ -40,48 +40,61 @@ def _new_acc(key: WindowKey) -> list[Any]:
 
 @dataclass
 class AgentWindowAggregator:
-    """Folds facts into windows; emits provisional, final and late records."""
+    """Folds facts into windows; emits provisional, final and late records.
 
-    watermark: Watermark
+    Lateness is decided upstream (the input clock stamps each event's verdict, carried by
+    its facts); windows of a tenant close when that tenant's watermark passes their end.
+    A fact for a window already closed (live mode: a partition idled past) is late too.
+    """
+
     flow: str = "agent_performance"
     windows: dict[WindowKey, list[Any]] = field(default_factory=dict)
-    _ends: list[tuple[int, WindowKey]] = field(default_factory=list)
+    _ends: dict[str, list[tuple[int, WindowKey]]] = field(default_factory=dict)
+    _closed: dict[str, int] = field(default_factory=dict)  # applied watermark per tenant
     _dirty: set[WindowKey] = field(default_factory=set)
 
-    def add_batch(self, facts: list[AgentFact], now_ms: int) -> list[LateEvent]:
-        """Fold facts in; those behind the watermark come back as late records.
+    def add(self, fact: AgentFact, now_ms: int) -> LateEvent | None:
+        """Fold one fact in, or return its late record."""
+        bound = fact.late_bound_ms
+        if bound is None:
+            closed = self._closed.get(fact.tenant_id, NO_TIME)
+            if fact.at_ms < closed:
+                bound = closed
+        if bound is not None:
+            return self._late(fact, bound, now_ms)
+        self._fold(fact)
+        return None
 
-        The watermark is read once per batch: keyed exchanges upstream may reorder
-        items inside a batch, and that must not make any of them late.
-        """
-        wm = self.watermark.current(now_ms)
-        late: list[LateEvent] = []
-        observe = self.watermark.observe
+    def add_batch(self, facts: list[AgentFact], now_ms: int) -> list[LateEvent]:
+        """:meth:`add` for a batch; the late records."""
+        out: list[LateEvent] = []
         for fact in facts:
-            if fact.at_ms < wm:
-                late.append(self._late(fact, wm, now_ms))
-            else:
-                self._fold(fact)
-                observe(fact.partition, fact.at_ms, now_ms)
-        return late
+            late = self.add(fact, now_ms)
+            if late is not None:
+                out.append(late)
+        return out
 
     def _fold(self, fact: AgentFact) -> None:
+        ends = self._ends.get(fact.tenant_id)
+        if ends is None:
+            ends = self._ends[fact.tenant_id] = []
         for name, size in WINDOWS_MS.items():
             start = window_start(fact.at_ms, size)
             key = (fact.tenant_id, fact.agent_id, name, start)
             acc = self.windows.get(key)
             if acc is None:
                 acc = self.windows[key] = _new_acc(key)
-                heapq.heappush(self._ends, (start + size, key))
+                heapq.heappush(ends, (start + size, key))
             _fold_into(acc, fact)
             self._dirty.add(key)
 
-    def close_due(self, now_ms: int) -> list[AgentWindow]:
-        """Final rows of every window whose end the watermark has passed."""
-        wm = self.watermark.current(now_ms)
+    def close_due(self, tenant: str, watermark_ms: int) -> list[AgentWindow]:
+        """Final rows of the tenant's windows whose end the watermark has passed."""
+        if watermark_ms > self._closed.get(tenant, NO_TIME):
+            self._closed[tenant] = watermark_ms
         out: list[AgentWindow] = []
-        ends = self._ends
-        while ends and ends[0][0] <= wm:
+        ends = self._ends.get(tenant)
+        while ends and ends[0][0] <= watermark_ms:
             _, key = heapq.heappop(ends)
             acc = self.windows.pop(key)
             self._dirty.discard(key)
@@ -100,7 +113,7 @@ class AgentWindowAggregator:
         self._dirty.clear()
         return [_row(k, acc, final=True) for k, acc in self.windows.items()]
 
-    def _late(self, fact: AgentFact, wm: int, now_ms: int) -> LateEvent:
+    def _late(self, fact: AgentFact, bound_ms: int, now_ms: int) -> LateEvent:
         return LateEvent(
             late_id=stable_id("late", self.flow, fact.event_id, int(fact.kind)),
             flow=self.flow,
@@ -108,7 +121,7 @@ class AgentWindowAggregator:
             tenant_id=fact.tenant_id,
             event_type=fact.event_type,
             occurred_at=from_ms(fact.at_ms),
-            watermark=from_ms(wm),
+            watermark=from_ms(bound_ms),
             recorded_at=from_ms(now_ms),
         )
 

@@ -46,6 +46,8 @@ class FlowConfig:
     kb: KbConfig = field(default_factory=KbConfig)
     provisional: bool = True  # publish open windows live (off for bounded replays)
     input_partitions: int | None = None  # lets watermarks wait for every partition
+    idle_timeout_s: float = 30.0  # live mode: a tenant silent this long on a partition
+    events_topic: str = "events"  # named in the dead letters of processing errors
     now: Callable[[], datetime] = field(default=system_utc)
 
     def __post_init__(self) -> None:

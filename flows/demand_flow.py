@@ -9,12 +9,14 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream
 
 from flows.config import FlowConfig
+from flows.core.clock import Tick
+from flows.core.clock_flow import with_ticks
 from flows.demand import DEMAND_EVENT_TYPES
 from flows.io import FlowIO
 from flows.routing import event_tenant, instance_of
 from flows.stateful_demand import DemandLogic
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
-from schemas.results import Alert
+from schemas.results import Alert, DeadLetter
 from schemas.transport import Accepted
 
 
@@ -22,11 +24,18 @@ def is_demand(a: Accepted) -> bool:
     return a.event.event_type in DEMAND_EVENT_TYPES
 
 
-def add_demand(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
+def add_demand(
+    events: Stream[Accepted], ticks: Stream[Tick], cfg: FlowConfig, io: FlowIO
+) -> Stream[DeadLetter]:
     by_tenant = op.key_on(
         "demand_by_tenant", op.filter("demand_events", events, is_demand), event_tenant
     )
-    out = op.key_rm("demand_out", op.stateful_batch("demand", by_tenant, partial(DemandLogic, cfg)))
+    out = op.key_rm(
+        "demand_out",
+        op.stateful_batch(
+            "demand", with_ticks("demand", by_tenant, ticks, None), partial(DemandLogic, cfg)
+        ),
+    )
     op.output(
         "demand_hourly_out",
         op.filter_map("demand_hourly", out, partial(instance_of, DemandHourly)),
@@ -45,3 +54,4 @@ def add_demand(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
     alerts = op.filter_map("demand_alerts", out, partial(instance_of, Alert))
     op.output("demand_alerts_out", alerts, io.sink("alerts"))
     op.output("demand_alerts_topic_out", alerts, io.sink("alerts_topic"))
+    return op.filter_map("demand_letters", out, partial(instance_of, DeadLetter))

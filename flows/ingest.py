@@ -1,7 +1,8 @@
-"""Ingest dataflow: Kafka bytes -> validated, de-duplicated events.
+"""Ingest: Kafka bytes -> validated events stamped by the input clock -> de-duplicated.
 
-Valid events go to ``events``; everything else to the dead-letter topic and table.
-Returns the stream of unique events for the other flows to build on.
+Valid events go to ``events``; everything else becomes a dead letter. Returns the
+unique events, the per-tenant tick stream and the dead letters for the other flows
+and the pipeline to build on.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from flows.config import FlowConfig
+from flows.core.clock import Tick
+from flows.core.clock_flow import add_clock
 from flows.decode import decode
 from flows.io import FlowIO
 from flows.routing import event_id_shard, is_accepted
@@ -21,20 +24,31 @@ from schemas.results import DeadLetter
 from schemas.transport import Accepted, RawMessage
 
 
+def _limit(seconds: float | None) -> timedelta | None:
+    return None if not seconds else timedelta(seconds=seconds)
+
+
 def _decode_now(cfg: FlowConfig, msg: RawMessage) -> Accepted | DeadLetter:
-    limit = None if cfg.max_future_s is None else timedelta(seconds=cfg.max_future_s)
-    return decode(msg, cfg.now(), limit)
+    return decode(
+        msg,
+        cfg.now(),
+        _limit(cfg.max_future_s),
+        max_past=_limit(cfg.max_past_s),
+        raw_cap=cfg.dlq_max_raw_bytes,
+    )
 
 
-def add_ingest(flow: Dataflow, cfg: FlowConfig, io: FlowIO) -> Stream[Accepted]:
+def add_ingest(
+    flow: Dataflow, cfg: FlowConfig, io: FlowIO
+) -> tuple[Stream[Accepted], Stream[Tick], Stream[DeadLetter]]:
     raw = op.input("kafka_in", flow, io.source())
     decoded = op.map("decode", raw, partial(_decode_now, cfg))
     split = op.branch("accepted", decoded, is_accepted)
-    op.output("dead_letters_out", split.falses, io.sink("dead_letters"))
-    op.output("dlq_topic_out", split.falses, io.sink("dlq_topic"))
-    keyed = op.key_on("by_event_id", split.trues, partial(event_id_shard, cfg.shards))
+    judged, ticks = add_clock(split.trues, cfg)
+    keyed = op.key_on("by_event_id", judged, partial(event_id_shard, cfg.shards))
     unique = op.stateful_batch("dedup", keyed, partial(DedupLogic, cfg))
     events: Stream[Accepted] = op.key_rm("unique", unique)
     if "ingest" in cfg.flows:
         op.output("events_out", events, io.sink("events"))
-    return events
+    rejected: Stream[DeadLetter] = split.falses  # type: ignore[assignment]
+    return events, ticks, rejected

@@ -8,11 +8,14 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream
 
 from flows.config import FlowConfig
+from flows.core.clock import Tick
+from flows.core.clock_flow import with_ticks
 from flows.io import FlowIO
 from flows.live_ops import LIVE_OPS_EVENT_TYPES
-from flows.routing import event_tenant
+from flows.routing import event_tenant, instance_of
 from flows.stateful_ops import LiveOpsLogic
 from schemas.ops import OpsSnapshot, QueueRow
+from schemas.results import DeadLetter
 from schemas.transport import Accepted
 
 
@@ -24,10 +27,19 @@ def queue_rows(s: OpsSnapshot) -> list[QueueRow]:
     return [QueueRow(s.tenant_id, s.as_of, q) for q in s.queues]
 
 
-def add_live_ops(events: Stream[Accepted], cfg: FlowConfig, io: FlowIO) -> None:
+def add_live_ops(
+    events: Stream[Accepted], ticks: Stream[Tick], cfg: FlowConfig, io: FlowIO
+) -> Stream[DeadLetter]:
     relevant = op.filter("ops_events", events, concerns_ops)
     by_tenant = op.key_on("by_tenant", relevant, event_tenant)
-    snaps = op.key_rm("ops", op.stateful_batch("live_ops", by_tenant, partial(LiveOpsLogic, cfg)))
+    out = op.key_rm(
+        "ops",
+        op.stateful_batch(
+            "live_ops", with_ticks("live_ops", by_tenant, ticks, None), partial(LiveOpsLogic, cfg)
+        ),
+    )
+    snaps = op.filter_map("ops_rows", out, partial(instance_of, OpsSnapshot))
     op.output("ops_snapshots_out", snaps, io.sink("ops_snapshots"))
     rows = op.flat_map("queue_rows", snaps, queue_rows)
     op.output("ops_queues_out", rows, io.sink("ops_queue_snapshots"))
+    return op.filter_map("ops_letters", out, partial(instance_of, DeadLetter))

@@ -1,11 +1,13 @@
 """The whole cxpulse dataflow: ingest plus every selected downstream flow.
 
 One dataflow reads the events topic once and fans out, so selecting flows never
-re-reads Kafka or double-writes dead letters.
+re-reads Kafka or double-writes dead letters. Every flow hands back its dead letters
+(processing errors); they leave through one pair of outputs with ingest's rejections.
 """
 
 from __future__ import annotations
 
+import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
 from flows.agent_performance import add_agent_performance
@@ -17,18 +19,23 @@ from flows.io import FlowIO
 from flows.kb_flow import add_kb
 from flows.live_ops_flow import add_live_ops
 
+_FLOWS = (
+    ("agent_performance", add_agent_performance),
+    ("client_risk", add_client_risk),
+    ("live_ops", add_live_ops),
+    ("demand", add_demand),
+    ("kb", add_kb),
+)
+
 
 def build_flow(cfg: FlowConfig, io: FlowIO) -> Dataflow:
     flow = Dataflow("cxpulse")
-    events = add_ingest(flow, cfg, io)
-    if "agent_performance" in cfg.flows:
-        add_agent_performance(events, cfg, io)
-    if "client_risk" in cfg.flows:
-        add_client_risk(events, cfg, io)
-    if "live_ops" in cfg.flows:
-        add_live_ops(events, cfg, io)
-    if "demand" in cfg.flows:
-        add_demand(events, cfg, io)
-    if "kb" in cfg.flows:
-        add_kb(events, cfg, io)
+    events, ticks, rejected = add_ingest(flow, cfg, io)
+    letters = [rejected]
+    for name, add in _FLOWS:
+        if name in cfg.flows:
+            letters.append(add(events, ticks, cfg, io))
+    dead = op.merge("dead_letters", *letters)
+    op.output("dead_letters_out", dead, io.sink("dead_letters"))
+    op.output("dlq_topic_out", dead, io.sink("dlq_topic"))
     return flow

@@ -3,8 +3,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 
 
 def shard_of(shards: int, *parts: str) -> str:
     return str(zlib.crc32("\x1f".join(parts).encode()) % shards)
+
+
+def stable_offset(*parts: str) -> int:
+    """A stable non-negative 63-bit number for things that have no input offset."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1

@@ -107,8 +107,9 @@ class SlaTracker:
     open: dict[Key, _Open] = field(default_factory=dict)
     early_resolutions: dict[Key, int] = field(default_factory=dict)  # before the creation
     done: dict[Key, int] = field(default_factory=dict)  # decided tickets -> deadline
-    _deadlines: list[tuple[int, str, str]] = field(default_factory=list)
-    _forget: list[tuple[int, int, str, str]] = field(default_factory=list)  # (ms, kind, key)
+    # per tenant: each tenant's deadlines fall due on its own watermark
+    _deadlines: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    _forget: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)  # ms, kind
 
     def on_event(self, event: Event) -> None:
         """Schedule a deadline (ticket.created) or note a resolution (ticket.resolved)."""
@@ -132,7 +133,7 @@ class SlaTracker:
         else:
             resolved = self.early_resolutions.pop(key, None)
         self.open[key] = _Open(p.client_id, p.priority, p.queue, at, deadline, resolved)
-        heapq.heappush(self._deadlines, (deadline, *key))
+        heapq.heappush(self._deadlines.setdefault(tenant, []), (deadline, p.ticket_id))
 
     def _resolved(self, key: Key, at: int) -> None:
         if key in self.done:
@@ -144,24 +145,27 @@ class SlaTracker:
             return
         if at < self.early_resolutions.get(key, at + 1):
             self.early_resolutions[key] = at
-            heapq.heappush(self._forget, (at + self.orphan_retention_ms, 1, *key))
+            heapq.heappush(
+                self._forget.setdefault(key[0], []), (at + self.orphan_retention_ms, 1, key[1])
+            )
 
-    def due(self, watermark_ms: int) -> list[Breach]:
-        """Breaches of every ticket whose deadline the watermark has passed; each once.
-
-        Tickets resolved at or before their deadline are dropped without a breach.
+    def due(self, tenant: str, watermark_ms: int) -> list[Breach]:
+        """Breaches of the tenant's tickets whose deadline its watermark has passed; each
+        once. Tickets resolved at or before their deadline are dropped without a breach.
         """
         out: list[Breach] = []
-        heap = self._deadlines
+        heap = self._deadlines.get(tenant, [])
         while heap and heap[0][0] < watermark_ms:
-            deadline, tenant, ticket = heapq.heappop(heap)
+            deadline, ticket = heapq.heappop(heap)
             key = (tenant, ticket)
             t = self.open.get(key)
             if t is None or t.deadline_ms != deadline:
                 continue  # superseded by an earlier creation of the same ticket
             del self.open[key]
             self.done[key] = deadline
-            heapq.heappush(self._forget, (deadline + self.done_retention_ms, 0, *key))
+            heapq.heappush(
+                self._forget.setdefault(tenant, []), (deadline + self.done_retention_ms, 0, ticket)
+            )
             if t.resolved_ms is None or t.resolved_ms > deadline:
                 out.append(
                     Breach(
@@ -174,19 +178,23 @@ class SlaTracker:
                         deadline=from_ms(deadline),
                     )
                 )
-        self._drop_old(watermark_ms)
+        if not heap:
+            self._deadlines.pop(tenant, None)
+        self._drop_old(tenant, watermark_ms)
         return out
 
-    def _drop_old(self, watermark_ms: int) -> None:
-        heap = self._forget
+    def _drop_old(self, tenant: str, watermark_ms: int) -> None:
+        heap = self._forget.get(tenant, [])
         while heap and heap[0][0] < watermark_ms:
-            until, kind, tenant, ticket = heapq.heappop(heap)
+            until, kind, ticket = heapq.heappop(heap)
             key = (tenant, ticket)
             if kind == 0:
                 if self.done.get(key, None) == until - self.done_retention_ms:
                     del self.done[key]
             elif self.early_resolutions.get(key) == until - self.orphan_retention_ms:
                 del self.early_resolutions[key]
+        if not heap:
+            self._forget.pop(tenant, None)
 
     def held(self) -> int:
         """Tickets held in any form (open, tombstoned, or resolved before creation).

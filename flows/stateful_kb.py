@@ -4,27 +4,19 @@ Online clustering depends on the order tickets arrive in (which ticket seeds a c
 names its suggestion; an article before or after a cluster decides whether it opens).
 Tickets and articles of one tenant come from different Kafka partitions, so arrival
 order is an accident of consumption. The tenant's clusterer therefore holds its inputs
-back until the tenant's watermark (min over input partitions, minus the allowed
-lateness) passes them, and applies them in (event time, id) order: replays, restarts and
-any partition count give the same suggestions. At the end of input everything left is
-applied, in the same order.
+back until the tenant's watermark passes them and applies them in (event time, key)
+order (:mod:`flows.core.stateful`): replays, restarts and any partition count give the
+same suggestions. At the end of input everything left is applied, in the same order.
 """
 
 from __future__ import annotations
 
-import heapq
-import pickle
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 
-from bytewax.operators import StatefulBatchLogic
-
-from flows.config import FlowConfig
+from flows.core.stateful import EventTimeLogic, Origin
 from flows.kb import KbClusters, ResolvedTicket, TicketTexts, kb_alert
-from flows.stateful_ops import event_order
-from flows.timeutil import to_ms
-from flows.watermark import Watermark
+from flows.origin import derived_origin, event_order, event_origin
 from schemas.events import Event
 from schemas.kb import KbSuggestion
 from schemas.results import Alert
@@ -35,8 +27,8 @@ KbOutput = KbSuggestion | Alert
 
 @dataclass(frozen=True, slots=True)
 class KbItem:
-    """A resolved ticket or an article, with what ordering it needs: event time, a
-    unique tie-breaker and the input partition it came from."""
+    """A resolved ticket or an article, with what ordering it needs: its time (a late
+    input's at the bound it missed), a unique tie-breaker and the input partition."""
 
     at_ms: int
     key: str
@@ -52,100 +44,77 @@ class KbItem:
 
 
 def article_item(a: Accepted) -> KbItem:
-    return KbItem(to_ms(a.event.occurred_at), f"a/{a.event.event_id}", a.partition, a.event)
+    at, _ = event_order(a)
+    return KbItem(at, f"a/{a.event.event_id}", a.partition, a.event)
 
 
 def item_tenant(item: KbItem) -> str:
     return item.tenant_id
 
 
-class TicketTextsLogic(StatefulBatchLogic[Accepted, KbItem, bytes]):
+class TicketTextsLogic(EventTimeLogic[TicketTexts, Accepted, KbItem]):
     """Joins each ``ticket.resolved`` with its ``ticket.created`` text (one ticket shard)."""
 
-    def __init__(self, cfg: FlowConfig, snapshot: bytes | None) -> None:
-        self.texts: TicketTexts = (
-            pickle.loads(snapshot)  # noqa: S301 - our own state
-            if snapshot is not None
-            else TicketTexts(cfg.kb)
-        )
-        self.texts.cfg = cfg.kb  # changed settings apply from now on
+    flow = "kb"
 
-    def on_batch(self, values: list[Accepted]) -> tuple[Iterable[KbItem], bool]:
-        out: list[KbItem] = []
-        for a in sorted(values, key=event_order):
-            for t in self.texts.on_event(a.event):
-                out.append(KbItem(t.resolved_at_ms, f"t/{t.ticket_id}", a.partition, t))
-        return out, False
+    def new_state(self) -> TicketTexts:
+        return TicketTexts(self.cfg.kb)
 
-    def snapshot(self) -> bytes:
-        return pickle.dumps(self.texts, protocol=pickle.HIGHEST_PROTOCOL)
+    def configure(self) -> None:
+        self.state.cfg = self.cfg.kb  # changed settings apply from now on
+
+    def tenant_of(self, item: Accepted) -> str:
+        return item.event.tenant_id
+
+    def origin_of(self, item: Accepted) -> Origin:
+        return event_origin(item)
+
+    def on_item(self, item: Accepted) -> Iterable[KbItem]:
+        bound = item.late_bound_ms
+        return [
+            KbItem(
+                t.resolved_at_ms if bound is None else max(t.resolved_at_ms, bound),
+                f"t/{t.ticket_id}",
+                item.partition,
+                t,
+            )
+            for t in self.state.on_event(item.event)
+        ]
 
 
-@dataclass
-class KbTenantState:
-    clusters: KbClusters | None = None
-    watermark: Watermark = field(default_factory=lambda: Watermark(0))
-    pending: list[tuple[int, str, KbItem]] = field(default_factory=list)  # a heap
-
-
-class KbClustersLogic(StatefulBatchLogic[KbItem, KbOutput, bytes]):
+class KbClustersLogic(EventTimeLogic[KbClusters | None, KbItem, KbOutput]):
     """Clusters one tenant's resolved tickets, in event-time order; articles mark
     clusters covered."""
 
-    def __init__(self, cfg: FlowConfig, snapshot: bytes | None) -> None:
-        self.cfg = cfg
-        self.state: KbTenantState = (
-            pickle.loads(snapshot)  # noqa: S301 - our own state
-            if snapshot is not None
-            else KbTenantState()
-        )
-        wm = self.state.watermark
-        wm.lateness_ms = int(cfg.allowed_lateness_s * 1000)
-        wm.idle_advance = cfg.idle_advance
-        wm.partitions = cfg.input_partitions
-        self._interval = timedelta(seconds=cfg.provisional_interval_s)
-        self._next_notify = cfg.now() + self._interval
+    flow = "kb"
+    hold = True
 
-    def _apply(self, item: KbItem, now: datetime, out: list[KbOutput]) -> None:
-        s = self.state
-        if s.clusters is None:
-            s.clusters = KbClusters(item.tenant_id, self.cfg.kb)
+    def new_state(self) -> KbClusters | None:
+        return None
+
+    def tenant_of(self, item: KbItem) -> str:
+        return item.tenant_id
+
+    def order_of(self, item: KbItem) -> tuple[int, str]:
+        return item.order()
+
+    def origin_of(self, item: KbItem) -> Origin:
+        v = item.value
+        if isinstance(v, Event):
+            return derived_origin(item.partition, "kb_article", str(v.event_id), v.tenant_id)
+        return derived_origin(item.partition, "kb_ticket", v.ticket_id, v.tenant_id)
+
+    def on_item(self, item: KbItem) -> Iterable[KbOutput]:
+        if self.state is None:
+            self.state = KbClusters(item.tenant_id, self.cfg.kb)
         if isinstance(item.value, ResolvedTicket):
-            changes = s.clusters.on_resolved(item.value)
+            changes = self.state.on_resolved(item.value)
         else:
-            changes = s.clusters.on_article(item.value)
+            changes = self.state.on_article(item.value)
+        now = self.cfg.now()
+        out: list[KbOutput] = []
         for change in changes:
             out.append(change.suggestion)
             if change.opened:
                 out.append(kb_alert(change, now))
-
-    def _release(self, *, end_of_input: bool = False) -> list[KbOutput]:
-        """Apply every held item the watermark has passed (all of them at the end)."""
-        now = self.cfg.now()
-        s = self.state
-        upto = s.watermark.current(to_ms(now))
-        out: list[KbOutput] = []
-        while s.pending and (end_of_input or s.pending[0][0] <= upto):
-            self._apply(heapq.heappop(s.pending)[2], now, out)
         return out
-
-    def on_batch(self, values: list[KbItem]) -> tuple[Iterable[KbOutput], bool]:
-        s = self.state
-        now_ms = to_ms(self.cfg.now())
-        for item in values:
-            s.watermark.observe(item.partition, item.at_ms, now_ms)
-            heapq.heappush(s.pending, (*item.order(), item))
-        return self._release(), False
-
-    def on_notify(self) -> tuple[Iterable[KbOutput], bool]:
-        self._next_notify = self.cfg.now() + self._interval
-        return self._release(), False
-
-    def on_eof(self) -> tuple[Iterable[KbOutput], bool]:
-        return self._release(end_of_input=True), False
-
-    def notify_at(self) -> datetime:
-        return self._next_notify
-
-    def snapshot(self) -> bytes:
-        return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)

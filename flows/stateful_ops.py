@@ -1,70 +1,81 @@
-"""Bytewax adapters for the operations flows: live ops per tenant (snapshots on an
-event-time grid, plus live ones on a wall-clock timer when tailing)."""
+"""Bytewax adapter for live operations: one tenant's state, applied in event-time order
+behind the tenant's watermark, with history snapshots on an event-time grid and, when
+tailing, live snapshots on a wall-clock timer."""
 
 from __future__ import annotations
 
-import pickle
+import copy
 from collections.abc import Iterable
-from datetime import datetime, timedelta
-
-from bytewax.operators import StatefulBatchLogic
+from dataclasses import dataclass, field
 
 from flows.cadence import Cadence
-from flows.config import FlowConfig
+from flows.core.stateful import EventTimeLogic, Origin
 from flows.live_ops import LiveOps
+from flows.origin import event_order, event_origin
 from flows.timeutil import to_ms
 from schemas.ops import OpsSnapshot
 from schemas.transport import Accepted
 
 
-def event_order(a: Accepted) -> tuple[int, str]:
-    """Event time, then id: batches are applied in an order independent of how upstream
-    exchanges shuffled them, so snapshots replay identically."""
-    return to_ms(a.event.occurred_at), str(a.event.event_id)
+@dataclass
+class OpsState:
+    ops: LiveOps | None
+    cadence: Cadence
+    changed: bool = field(default=False)
 
 
-class LiveOpsLogic(StatefulBatchLogic[Accepted, OpsSnapshot, bytes]):
-    """One tenant's live operations (see :mod:`flows.live_ops`)."""
+class LiveOpsLogic(EventTimeLogic[OpsState, Accepted, OpsSnapshot]):
+    """One tenant's live operations (see :mod:`flows.live_ops`).
 
-    def __init__(self, cfg: FlowConfig, snapshot: bytes | None) -> None:
-        self.cfg = cfg
-        state: tuple[LiveOps | None, Cadence] = (
-            pickle.loads(snapshot)  # noqa: S301 - our own state
-            if snapshot is not None
-            else (None, Cadence(int(cfg.ops_snapshot_interval_s * 1000)))
-        )
-        self.ops, self.cadence = state
-        self._changed = False
-        self._interval = timedelta(seconds=cfg.provisional_interval_s)
-        self._next_notify = cfg.now() + self._interval
+    The history (grid snapshots) comes from inputs applied in event-time order, so it
+    replays identically. The live snapshot also shows the inputs still held back (on a
+    copy), so the live view is not behind by the allowed lateness.
+    """
 
-    def on_batch(self, values: list[Accepted]) -> tuple[Iterable[OpsSnapshot], bool]:
-        out: list[OpsSnapshot] = []
-        for a in sorted(values, key=event_order):
-            if self.ops is None:
-                self.ops = LiveOps(a.event.tenant_id)
-            due = self.cadence.due(to_ms(a.event.occurred_at))
-            if due is not None:
-                out.append(self.ops.snapshot(due))
-            self.ops.on_event(a.event)
-        self._changed = self._changed or bool(values)
-        return out, False
+    flow = "live_ops"
+    hold = True
 
-    def _current(self) -> list[OpsSnapshot]:
-        if self.ops is None or self.ops.as_of_ms is None or not self._changed:
-            return []
-        self._changed = False
-        return [self.ops.snapshot()]
+    def new_state(self) -> OpsState:
+        return OpsState(None, Cadence(int(self.cfg.ops_snapshot_interval_s * 1000)))
 
-    def on_notify(self) -> tuple[Iterable[OpsSnapshot], bool]:
-        self._next_notify = self.cfg.now() + self._interval
-        return (self._current() if self.cfg.provisional else []), False
+    def tenant_of(self, item: Accepted) -> str:
+        return item.event.tenant_id
 
-    def on_eof(self) -> tuple[Iterable[OpsSnapshot], bool]:
-        return self._current(), False
+    def order_of(self, item: Accepted) -> tuple[int, str]:
+        return event_order(item)
 
-    def notify_at(self) -> datetime:
-        return self._next_notify
+    def origin_of(self, item: Accepted) -> Origin:
+        return event_origin(item)
 
-    def snapshot(self) -> bytes:
-        return pickle.dumps((self.ops, self.cadence), protocol=pickle.HIGHEST_PROTOCOL)
+    def on_item(self, item: Accepted) -> Iterable[OpsSnapshot]:
+        s = self.state
+        if s.ops is None:
+            s.ops = LiveOps(item.event.tenant_id)
+        due = s.cadence.due(to_ms(item.event.occurred_at))
+        out = [] if due is None else [s.ops.snapshot(due)]
+        s.ops.on_event(item.event)
+        s.changed = True
+        return out
+
+    def on_timer(self) -> Iterable[OpsSnapshot]:
+        if not self.cfg.provisional:
+            return ()
+        held = [i for heap in self.time.held.values() for _, _, i in sorted(heap)]
+        if not held and not self.state.changed:
+            return ()
+        self.state.changed = False
+        live = copy.deepcopy(self.state.ops)
+        for a in held:
+            if live is None:
+                live = LiveOps(a.event.tenant_id)
+            live.on_event(a.event)
+        if live is None or live.as_of_ms is None:
+            return ()
+        return (live.snapshot(),)
+
+    def on_end(self) -> Iterable[OpsSnapshot]:
+        ops = self.state.ops
+        if ops is None or ops.as_of_ms is None or not self.state.changed:
+            return ()
+        self.state.changed = False
+        return (ops.snapshot(),)

@@ -130,6 +130,7 @@ def input_partitions(settings: Settings) -> int:
 def flow_config(settings: Settings, flows: frozenset[str], *, until_end: bool) -> FlowConfig:
     return FlowConfig(
         input_partitions=input_partitions(settings),
+        events_topic=settings.events_topic,
         flows=flows,
         allowed_lateness_s=settings.allowed_lateness_s,
         dedup_window_s=settings.dedup_window_s,

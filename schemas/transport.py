@@ -22,9 +22,15 @@ class RawMessage:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """A valid event plus where it came from (kept for lineage in ``events``)."""
+    """A valid event plus where it came from (kept for lineage in ``events``).
+
+    ``late_bound_ms``: None when the event is on time; otherwise the event-time bound it
+    missed (its tenant's newest time earlier on its partition minus the allowed
+    lateness), stamped by the input clock (:mod:`flows.core.clock`).
+    """
 
     event: Event
     partition: int
     offset: int
     ingested_at: datetime
+    late_bound_ms: int | None = None

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.watermark import NO_TIME, Watermark
+from flows.core.watermark import NO_TIME, Watermark
 
 LATE = 60_000
 WALL = 5_000_000_000  # an arbitrary wall clock (ms) for the tests

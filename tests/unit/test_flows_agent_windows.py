@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections import defaultdict
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +21,6 @@ from hypothesis import strategies as st
 from flows.agent_facts import AgentFact, FactKind
 from flows.agent_windows import WINDOWS_MS, AgentWindowAggregator, window_row_id
 from flows.timeutil import from_ms, to_ms
-from flows.watermark import Watermark
 from schemas.ids import stable_id
 from schemas.results import AgentWindow, LateEvent, WindowName
 from tests.unit.helpers import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, T0_MS, fact
@@ -33,8 +33,8 @@ A, R, F, C = FactKind.ASSIGNED, FactKind.RESOLVED, FactKind.FIRST_RESPONSE, Fact
 Key = tuple[str, str, WindowName, int]  # tenant, agent, window, start_ms
 
 
-def agg(lateness: int = LATE, *, idle: bool = False) -> AgentWindowAggregator:
-    return AgentWindowAggregator(Watermark(lateness, idle_advance=idle))
+def agg() -> AgentWindowAggregator:
+    return AgentWindowAggregator()
 
 
 def key(row: AgentWindow) -> Key:
@@ -219,36 +219,30 @@ def test_window_bounds_are_utc_aligned(name: WindowName) -> None:
     assert (start.day, start.hour, start.minute, start.second) == (8, *expected, 0)
 
 
-# ---- closing on the watermark -------------------------------------------------------------
+# ---- closing on the tenant's watermark ------------------------------------------------
 
 
 def test_close_due_emits_finals_once_the_watermark_passes_the_end() -> None:
     ag = agg()
     ag.add_batch([fact("a1", A, T0_MS + 10 * S), fact("a1", C, T0_MS + 20 * S, 4)], NOW)
-    assert ag.close_due(NOW) == []
-    # watermark = newest - lateness = window end - 1 ms: not yet
-    ag.add_batch([fact("zz", A, T0_MS + M5 + LATE - 1)], NOW)
-    assert ag.close_due(NOW) == []
-    # watermark = exactly the window end: closes
-    ag.add_batch([fact("zz", A, T0_MS + M5 + LATE)], NOW)
-    closed = ag.close_due(NOW)
+    assert ag.close_due("t1", T0_MS + M5 - 1) == []  # one ms before the end: not yet
+    closed = ag.close_due("t1", T0_MS + M5)  # exactly the window end: closes
     assert [(r.agent_id, r.window) for r in closed] == [("a1", "5m")]
     [row] = closed
     assert row.is_final is True
     assert row.version % 2 == 1
     assert row.version == 2 * 2 + 1
     assert (row.tickets_assigned, row.csat_sum, row.csat_count) == (1, 4, 1)
-    assert ag.close_due(NOW) == []  # once only
+    assert ag.close_due("t1", T0_MS + M5) == []  # once only
     assert ("t1", "a1", "5m", T0_MS) not in ag.windows
     assert ("t1", "a1", "1h", T0_MS) in ag.windows
 
 
 def test_close_due_closes_every_due_window_in_end_order() -> None:
-    ag = agg(lateness=0)
+    ag = agg()
     facts = [fact(f"a{i}", A, T0_MS + i * M5) for i in range(5)]
     ag.add_batch(facts, NOW)
-    ag.add_batch([fact("zz", A, T0_MS + DAY_MS)], NOW)
-    closed = ag.close_due(NOW)
+    closed = ag.close_due("t1", T0_MS + DAY_MS)
     ends = [to_ms(r.window_end) for r in closed]
     assert ends == sorted(ends)
     assert {(r.agent_id, r.window) for r in closed} == {
@@ -257,20 +251,15 @@ def test_close_due_closes_every_due_window_in_end_order() -> None:
     assert all(r.is_final and r.version == 3 for r in closed)
 
 
-def test_idle_advance_closes_windows_when_traffic_stops() -> None:
-    ag = agg(idle=True)
-    ag.add_batch([fact("a1", A, T0_MS + 10 * S)], NOW)
-    assert ag.close_due(NOW) == []
-    # wall time passes with no events: the watermark follows it
-    assert ag.close_due(NOW + M5 - 10 * S + LATE - 1) == []
-    [row] = ag.close_due(NOW + M5 - 10 * S + LATE)
-    assert (row.window, row.is_final) == ("5m", True)
-
-
-def test_nothing_closes_without_idle_advance_however_long_we_wait() -> None:
-    ag = agg(idle=False)
-    ag.add_batch([fact("a1", A, T0_MS + 10 * S)], NOW)
-    assert ag.close_due(NOW + 30 * DAY_MS) == []
+def test_a_tenants_watermark_closes_only_its_own_windows() -> None:
+    """Isolation: tenant t2's clock (far ahead) never closes t1's windows."""
+    ag = agg()
+    ag.add_batch([fact("a1", A, T0_MS), fact("a1", A, T0_MS, tenant="t2")], NOW)
+    closed = ag.close_due("t2", T0_MS + 30 * DAY_MS)
+    assert {r.tenant_id for r in closed} == {"t2"}
+    assert len(closed) == 3
+    assert ag.add_batch([fact("a1", A, T0_MS + S)], NOW) == []  # t1 still on time
+    assert {r.tenant_id for r in ag.flush_all()} == {"t1"}
 
 
 # ---- provisional rows -------------------------------------------------------------------
@@ -301,9 +290,9 @@ def test_provisional_emits_changed_open_windows_once() -> None:
 
 
 def test_provisional_skips_windows_closed_meanwhile() -> None:
-    ag = agg(lateness=0)
+    ag = agg()
     ag.add_batch([fact("a1", A, T0_MS), fact("a1", A, T0_MS + M5)], NOW)
-    closed = ag.close_due(NOW)
+    closed = ag.close_due("t1", T0_MS + M5)
     assert [(r.window, to_ms(r.window_start)) for r in closed] == [("5m", T0_MS)]
     live = by_key(ag.provisional())
     assert ("t1", "a1", "5m", T0_MS) not in live
@@ -317,13 +306,13 @@ def test_provisional_skips_windows_closed_meanwhile() -> None:
 # ---- late facts --------------------------------------------------------------------------
 
 
-def test_facts_behind_the_watermark_are_late_and_not_counted() -> None:
+def test_facts_with_a_late_verdict_are_recorded_not_counted() -> None:
     ag = agg()
     ag.add_batch([fact("a1", A, T0_MS + HOUR_MS)], NOW)
     ag.provisional()
-    wm = T0_MS + HOUR_MS - LATE
-    behind = fact("a1", C, wm - 1, 1, tenant="t1")
-    on_time = fact("a1", A, wm)  # exactly at the watermark: not late
+    bound = T0_MS + HOUR_MS - LATE
+    behind = replace(fact("a1", C, bound - 1, 1, tenant="t1"), late_bound_ms=bound)
+    on_time = fact("a1", A, bound - 1)  # no verdict: counted, however old it looks
     late = ag.add_batch([behind, on_time], NOW + 123)
     assert late == [
         LateEvent(
@@ -332,8 +321,8 @@ def test_facts_behind_the_watermark_are_late_and_not_counted() -> None:
             event_id=behind.event_id,
             tenant_id="t1",
             event_type="csat.received",
-            occurred_at=from_ms(wm - 1),
-            watermark=from_ms(wm),
+            occurred_at=from_ms(bound - 1),
+            watermark=from_ms(bound),
             recorded_at=from_ms(NOW + 123),
         )
     ]
@@ -342,50 +331,34 @@ def test_facts_behind_the_watermark_are_late_and_not_counted() -> None:
     assert rows[("t1", "a1", "1d", T0_MS)].tickets_assigned == 2
 
 
+def test_a_fact_behind_the_applied_watermark_is_late() -> None:
+    """Live mode can idle a tenant past a partition: what arrives behind it is late."""
+    ag = agg()
+    ag.add_batch([fact("a1", A, T0_MS)], NOW)
+    ag.close_due("t1", T0_MS + HOUR_MS)
+    [late] = ag.add_batch([fact("a1", A, T0_MS + HOUR_MS - 1)], NOW)
+    assert late.watermark == from_ms(T0_MS + HOUR_MS)
+    assert ag.add_batch([fact("a1", A, T0_MS + HOUR_MS)], NOW) == []
+
+
 def test_late_id_is_deterministic_per_fact_and_flow() -> None:
-    f = fact("a1", C, T0_MS, 2)
+    f = replace(fact("a1", C, T0_MS, 2), late_bound_ms=T0_MS + 1)
     ids = []
     for flow in ("agent_performance", "agent_performance", "other"):
-        ag = AgentWindowAggregator(Watermark(0), flow=flow)
-        ag.add_batch([fact("zz", A, T0_MS + HOUR_MS)], NOW)
+        ag = AgentWindowAggregator(flow=flow)
         [late] = ag.add_batch([f], NOW)
         assert late.flow == flow
         ids.append(late.late_id)
     assert ids[0] == ids[1] != ids[2]
 
 
-def test_late_facts_do_not_move_the_watermark_or_dirty_windows() -> None:
-    ag = agg(lateness=0)
+def test_late_facts_do_not_dirty_windows() -> None:
+    ag = agg()
     ag.add_batch([fact("a1", A, T0_MS + HOUR_MS)], NOW)
     ag.provisional()
-    before = dict(ag.watermark.max_by_partition)
-    late = ag.add_batch([fact("a1", A, T0_MS, partition=7)], NOW)
+    late = ag.add_batch([replace(fact("a1", A, T0_MS), late_bound_ms=T0_MS + 1)], NOW)
     assert len(late) == 1
-    assert ag.watermark.max_by_partition == before
     assert ag.provisional() == []
-
-
-def test_reordering_inside_one_batch_never_makes_a_fact_late() -> None:
-    ag = agg(lateness=0)
-    ag.add_batch([fact("a1", A, T0_MS)], NOW)
-    # newest first: with a per-fact watermark the older one would be late
-    batch = [fact("a1", A, T0_MS + DAY_MS), fact("a1", R, T0_MS + 1, 5_000)]
-    assert ag.add_batch(batch, NOW) == []
-    rows = by_key(ag.flush_all())
-    assert rows[("t1", "a1", "5m", T0_MS)].tickets_resolved == 1
-    # the same facts across two batches: the second one is late
-    ag2 = agg(lateness=0)
-    ag2.add_batch([fact("a1", A, T0_MS)], NOW)
-    assert ag2.add_batch(batch[:1], NOW) == []
-    assert len(ag2.add_batch(batch[1:], NOW)) == 1
-
-
-def test_min_over_partitions_keeps_a_slow_partition_on_time() -> None:
-    ag = agg(lateness=0)
-    ag.add_batch([fact("a1", A, T0_MS, partition=1), fact("a2", A, T0_MS, partition=2)], NOW)
-    ag.add_batch([fact("a1", A, T0_MS + DAY_MS, partition=1)], NOW)
-    # partition 2 is still at T0: its events are not late
-    assert ag.add_batch([fact("a2", A, T0_MS + 5 * S, partition=2)], NOW) == []
 
 
 # ---- flush_all and versions ---------------------------------------------------------------
@@ -412,11 +385,10 @@ def test_flush_all_emits_all_open_windows_as_final_and_keeps_state() -> None:
 
 
 def test_closing_after_flush_all_repeats_the_same_final() -> None:
-    ag = agg(lateness=0)
+    ag = agg()
     ag.add_batch([fact("a1", A, T0_MS)], NOW)
     flushed = by_key(ag.flush_all())
-    ag.add_batch([fact("zz", A, T0_MS + 2 * DAY_MS)], NOW)
-    closed = by_key([r for r in ag.close_due(NOW) if r.agent_id == "a1"])
+    closed = by_key([r for r in ag.close_due("t1", T0_MS + 2 * DAY_MS) if r.agent_id == "a1"])
     assert closed == flushed
 
 
@@ -511,7 +483,7 @@ def test_one_shuffled_batch_then_flush_matches_a_recomputation(
 ) -> None:
     shuffled = list(facts)
     rnd.shuffle(shuffled)
-    ag = agg(lateness=0)
+    ag = agg()
     assert ag.add_batch(shuffled, NOW) == []
     rows = by_key(ag.flush_all())
     expected_keys = {
@@ -536,12 +508,12 @@ def test_any_batching_and_order_gives_bit_identical_rows(
 ) -> None:
     """Replays that batch and order the same facts differently produce identical rows
     (the reason values are integers: float sums would depend on the order)."""
-    one = agg(lateness=0)
+    one = agg()
     assert one.add_batch(list(facts), NOW) == []
     shuffled = list(facts)
     rnd.shuffle(shuffled)
     cuts = sorted(rnd.sample(range(len(shuffled) + 1), k=min(3, len(shuffled) + 1)))
-    many = agg(lateness=DAY_MS * 3)  # so no batch order can make a fact late
+    many = agg()
     for lo, hi in itertools.pairwise([0, *cuts, len(shuffled)]):
         assert many.add_batch(shuffled[lo:hi], NOW) == []
     assert by_key(one.flush_all()) == by_key(many.flush_all())
@@ -555,7 +527,7 @@ def test_any_batching_and_order_gives_bit_identical_rows(
     )
 )
 def test_versions_strictly_increase_as_facts_arrive(steps: list[tuple[FactKind, int]]) -> None:
-    ag = agg(lateness=DAY_MS)  # nothing in this one 5m window is ever late
+    ag = agg()  # nothing in this one 5m window is ever late
     last: dict[str, int] = defaultdict(lambda: -1)
     for i, (kind, offset) in enumerate(steps):
         assert ag.add_batch([fact("a1", kind, T0_MS + offset, i % 5 + 1)], NOW) == []

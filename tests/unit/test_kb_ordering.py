@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime
 
 from flows.config import FlowConfig
+from flows.core.clock import Tick
 from flows.stateful_kb import KbClustersLogic, KbItem, KbOutput
 from schemas.kb import KbSuggestion
 from schemas.results import Alert
@@ -34,54 +35,80 @@ def items() -> list[KbItem]:
     return out
 
 
-def run(batches: list[list[KbItem]], restart_after: int | None = None) -> list[KbOutput]:
+def run(
+    batches: list[list[KbItem | Tick]],
+    restart_after: int | None = None,
+    epochs: set[int] | None = None,
+) -> list[KbOutput]:
+    """Feed batches; after the batches in ``epochs`` an epoch closes (Bytewax calls
+    ``snapshot``) and a timer fires."""
     logic = KbClustersLogic(cfg(), None)
     out: list[KbOutput] = []
     for n, batch in enumerate(batches):
         out.extend(logic.on_batch(batch)[0])
-        if n == restart_after:  # a crash: state round-trips through its snapshot
-            logic = KbClustersLogic(cfg(), logic.snapshot())
+        if epochs is not None and n in epochs:
+            snap = logic.snapshot()
+            if n == restart_after:  # a crash: state round-trips through its snapshot
+                logic = KbClustersLogic(cfg(), snap)
+            out.extend(logic.on_notify()[0])
     out.extend(logic.on_eof()[0])
     return out
 
 
-def shuffled_batches(seed: int) -> list[list[KbItem]]:
+def shuffled_batches(seed: int) -> list[list[KbItem | Tick]]:
     """Each partition in event-time order (late data aside, as Kafka delivers it),
-    interleaved at random, cut into random batches."""
+    interleaved at random, cut into random batches, with the input clock's ticks
+    (min over partitions of the newest time seen) where the clock would emit them."""
     rng = random.Random(seed)
     ordered = sorted(items(), key=KbItem.order)
     parts = [[i for i in ordered if i.partition == p] for p in (0, 1)]
     merged: list[KbItem] = []
     while any(parts):
         merged.append(rng.choice([p for p in parts if p]).pop(0))
-    batches, i = [], 0
+    batches: list[list[KbItem | Tick]] = []
+    newest = {0: -(2**62), 1: -(2**62)}
+    i = 0
     while i < len(merged):
         n = rng.randint(1, 4)
-        batch = merged[i : i + n]
-        rng.shuffle(batch)  # exchanges reorder within a batch, too
+        chunk = merged[i : i + n]
+        for item in chunk:
+            newest[item.partition] = max(newest[item.partition], item.at_ms)
+        batch: list[KbItem | Tick] = [*chunk, Tick("t1", min(newest.values()))]
+        rng.shuffle(batch)  # exchanges reorder within a batch, and ticks overtake data
         batches.append(batch)
         i += n
     return batches
 
 
-def test_outputs_are_the_same_for_any_interleaving_and_restart() -> None:
-    expected = run([sorted(items(), key=KbItem.order)])
+def test_outputs_are_the_same_for_any_interleaving_epochs_and_restart() -> None:
+    expected = run([list(sorted(items(), key=KbItem.order))])
     opened = [x for x in expected if isinstance(x, Alert)]
     assert len(opened) == 3  # reset (4 tickets), VAT (4) and router (3) each open once
     final = {s.suggestion_id: s for s in expected if isinstance(s, KbSuggestion)}
     statuses = sorted((s.size, s.status) for s in final.values())
     assert (4, "covered") in statuses  # the reset article came after the cluster opened
+    released_early = 0
     for seed in range(12):
-        got = run(shuffled_batches(seed), restart_after=seed % 3)
+        batches = shuffled_batches(seed)
+        rng = random.Random(seed + 100)
+        epochs = {n for n in range(len(batches)) if rng.random() < 0.4}
+        got = run(batches, restart_after=min(epochs, default=None), epochs=epochs)
         assert got == expected, seed
+        released_early += bool(epochs)
+    assert released_early
 
 
-def test_items_wait_for_the_watermark_of_every_partition() -> None:
+def test_a_tick_applies_only_once_its_epoch_has_closed() -> None:
     logic = KbClustersLogic(cfg(), None)
-    only_p0 = [i for i in sorted(items(), key=KbItem.order) if i.partition == 0]
-    assert list(logic.on_batch(only_p0)[0]) == []  # partition 1 not heard from yet
-    rest = [i for i in items() if i.partition == 1]
-    released = list(logic.on_batch(rest)[0])
-    assert released  # now both partitions are past the early items
-    assert pickle.loads(logic.snapshot()).pending  # the newest ones still wait
+    ordered = sorted(items(), key=KbItem.order)
+    tick = Tick("t1", ordered[9].at_ms)
+    assert list(logic.on_batch([*ordered, tick])[0]) == []  # the epoch is still open
+    assert list(logic.on_notify()[0]) == []
+    logic.snapshot()  # the epoch closes: every item it held has been seen
+    released = list(logic.on_notify()[0])
+    assert released
+    state_time = pickle.loads(logic.snapshot())[1]
+    assert state_time.applied == {"t1": tick.watermark_ms}
+    held = state_time.held["t1"]
+    assert len(held) == len(ordered) - 9  # items at or after the tick still wait
     assert list(logic.on_eof()[0])

@@ -29,6 +29,23 @@ from tests.unit.helpers import (
 FIRED = datetime(2025, 1, 6, 12, tzinfo=UTC)
 
 
+def due_all(sla: SlaTracker, watermark_ms: int) -> list[Breach]:
+    """``due`` for every tenant at one watermark (the single-tenant view of these tests)."""
+    out: list[Breach] = []
+    for tenant in sorted(sla._deadlines.keys() | sla._forget.keys()):
+        out.extend(sla.due(tenant, watermark_ms))
+    return out
+
+
+def test_a_tenants_watermark_never_breaches_another_tenants_tickets() -> None:
+    sla = SlaTracker()
+    sla.on_event(created("tk-1", priority="urgent", tenant="a"))
+    sla.on_event(created("tk-1", priority="urgent", tenant="b"))
+    assert sla.due("b", T0_MS + 30 * DAY_MS) != []
+    assert sla.due("a", T0_MS + HOUR_MS) == []  # a's own clock: deadline not passed
+    assert [b.tenant_id for b in sla.due("a", T0_MS + HOUR_MS + 1)] == ["a"]
+
+
 def created(
     ticket: str,
     when_ms: int = T0_MS,
@@ -98,10 +115,10 @@ def test_breach_exactly_once_and_not_before_the_watermark_passes_the_deadline() 
     sla = SlaTracker()
     sla.on_event(created("tk-1", priority="urgent", queue="vip", client="cl-9"))
     deadline = T0_MS + HOUR_MS
-    assert sla.due(T0_MS) == []
-    assert sla.due(deadline - 1) == []
-    assert sla.due(deadline) == []  # a resolution stamped at the deadline may still come
-    assert sla.due(deadline + 1) == [
+    assert due_all(sla, T0_MS) == []
+    assert due_all(sla, deadline - 1) == []
+    assert due_all(sla, deadline) == []  # a resolution stamped at the deadline may still come
+    assert due_all(sla, deadline + 1) == [
         Breach(
             tenant_id="t1",
             ticket_id="tk-1",
@@ -112,8 +129,8 @@ def test_breach_exactly_once_and_not_before_the_watermark_passes_the_deadline() 
             deadline=from_ms(deadline),
         )
     ]
-    assert sla.due(deadline + 1) == []
-    assert sla.due(deadline + 10 * DAY_MS) == []
+    assert due_all(sla, deadline + 1) == []
+    assert due_all(sla, deadline + 10 * DAY_MS) == []
 
 
 def test_resolved_in_time_never_breaches() -> None:
@@ -122,7 +139,7 @@ def test_resolved_in_time_never_breaches() -> None:
     sla.on_event(resolved("tk-1", T0_MS + 3 * HOUR_MS))
     sla.on_event(created("tk-2", priority="high"))
     sla.on_event(resolved("tk-2", T0_MS + 4 * HOUR_MS))  # exactly at the deadline: in time
-    assert sla.due(T0_MS + 30 * DAY_MS) == []
+    assert due_all(sla, T0_MS + 30 * DAY_MS) == []
     assert sla.held() == 0
 
 
@@ -130,7 +147,7 @@ def test_resolution_after_the_deadline_still_breaches() -> None:
     sla = SlaTracker()
     sla.on_event(created("tk-1", priority="high"))
     sla.on_event(resolved("tk-1", T0_MS + 4 * HOUR_MS + 1))
-    assert ids(sla.due(T0_MS + 5 * HOUR_MS)) == ["tk-1"]
+    assert ids(due_all(sla, T0_MS + 5 * HOUR_MS)) == ["tk-1"]
 
 
 def test_earliest_resolution_counts() -> None:
@@ -138,27 +155,27 @@ def test_earliest_resolution_counts() -> None:
     sla.on_event(created("tk-1", priority="high"))
     sla.on_event(resolved("tk-1", T0_MS + 9 * HOUR_MS))
     sla.on_event(resolved("tk-1", T0_MS + 1 * HOUR_MS))  # out of order, earlier: in time
-    assert sla.due(T0_MS + DAY_MS) == []
+    assert due_all(sla, T0_MS + DAY_MS) == []
 
 
 def test_late_resolution_does_not_undo_a_breach() -> None:
     sla = SlaTracker()
     sla.on_event(created("tk-1", priority="urgent"))
-    assert ids(sla.due(T0_MS + 2 * HOUR_MS)) == ["tk-1"]
+    assert ids(due_all(sla, T0_MS + 2 * HOUR_MS)) == ["tk-1"]
     sla.on_event(resolved("tk-1", T0_MS + 30 * 60_000))  # stamped in time, arrived too late
     sla.on_event(created("tk-1", priority="urgent"))  # a duplicate creation
-    assert sla.due(T0_MS + 3 * HOUR_MS) == []
+    assert due_all(sla, T0_MS + 3 * HOUR_MS) == []
 
 
 def test_per_tenant_override() -> None:
     sla = SlaTracker(policy=SlaPolicy(tenant_overrides={"acme": {"normal": 2.0}}))
     sla.on_event(created("tk-a", tenant="acme"))
     sla.on_event(created("tk-b", tenant="t1"))
-    assert sla.due(T0_MS + 2 * HOUR_MS) == []
-    breaches = sla.due(T0_MS + 2 * HOUR_MS + 1)
+    assert due_all(sla, T0_MS + 2 * HOUR_MS) == []
+    breaches = due_all(sla, T0_MS + 2 * HOUR_MS + 1)
     assert [(b.tenant_id, b.ticket_id) for b in breaches] == [("acme", "tk-a")]
     assert breaches[0].deadline == from_ms(T0_MS + 2 * HOUR_MS)
-    assert ids(sla.due(T0_MS + DAY_MS + 1)) == ["tk-b"]
+    assert ids(due_all(sla, T0_MS + DAY_MS + 1)) == ["tk-b"]
 
 
 def test_resolution_arriving_before_its_creation_counts() -> None:
@@ -167,7 +184,7 @@ def test_resolution_arriving_before_its_creation_counts() -> None:
     sla.on_event(created("tk-1", priority="high"))
     sla.on_event(resolved("tk-2", T0_MS + 5 * HOUR_MS))  # before creation, but too late
     sla.on_event(created("tk-2", priority="high"))
-    assert ids(sla.due(T0_MS + DAY_MS)) == ["tk-2"]
+    assert ids(due_all(sla, T0_MS + DAY_MS)) == ["tk-2"]
     assert sla.early_resolutions == {}
 
 
@@ -176,7 +193,7 @@ def test_same_ticket_id_in_two_tenants() -> None:
     sla.on_event(created("tk-1", tenant="a", priority="urgent"))
     sla.on_event(created("tk-1", tenant="b", priority="urgent"))
     sla.on_event(resolved("tk-1", T0_MS + 1, tenant="a"))
-    assert [b.tenant_id for b in sla.due(T0_MS + DAY_MS)] == ["b"]
+    assert [b.tenant_id for b in due_all(sla, T0_MS + DAY_MS)] == ["b"]
 
 
 def test_duplicate_creation_while_open_does_not_double_breach() -> None:
@@ -184,9 +201,9 @@ def test_duplicate_creation_while_open_does_not_double_breach() -> None:
     sla.on_event(created("tk-1", T0_MS + HOUR_MS, priority="urgent"))
     sla.on_event(created("tk-1", T0_MS, priority="urgent"))  # earlier copy sets the deadline
     sla.on_event(created("tk-1", T0_MS + 2 * HOUR_MS, priority="urgent"))
-    breaches = sla.due(T0_MS + HOUR_MS + 1)
+    breaches = due_all(sla, T0_MS + HOUR_MS + 1)
     assert [(b.ticket_id, b.deadline) for b in breaches] == [("tk-1", from_ms(T0_MS + HOUR_MS))]
-    assert sla.due(T0_MS + DAY_MS) == []
+    assert due_all(sla, T0_MS + DAY_MS) == []
 
 
 def test_memory_is_released() -> None:
@@ -197,12 +214,12 @@ def test_memory_is_released() -> None:
             sla.on_event(resolved(f"tk-{i}", T0_MS + i * 60_000 + 1))
     sla.on_event(resolved("orphan", T0_MS))
     assert sla.held() == 51
-    assert len(sla.due(T0_MS + DAY_MS)) == 25
+    assert len(due_all(sla, T0_MS + DAY_MS)) == 25
     assert (len(sla.open), len(sla.done), len(sla.early_resolutions)) == (0, 50, 1)
-    sla.due(T0_MS + 3 * DAY_MS)
+    due_all(sla, T0_MS + 3 * DAY_MS)
     assert sla.held() == 0
-    assert sla._deadlines == []
-    assert sla._forget == []
+    assert sla._deadlines == {}
+    assert sla._forget == {}
 
 
 def test_unrelated_events_are_ignored() -> None:
@@ -218,7 +235,7 @@ def test_tracker_pickles_mid_stream() -> None:
     sla.on_event(resolved("tk-2", T0_MS))
     copy = pickle.loads(pickle.dumps(sla))
     copy.on_event(created("tk-2", priority="urgent"))
-    assert ids(copy.due(T0_MS + DAY_MS)) == ["tk-1"]
+    assert ids(due_all(copy, T0_MS + DAY_MS)) == ["tk-1"]
 
 
 # ---- alert and risk signal -------------------------------------------------------------------
@@ -310,8 +327,8 @@ def test_any_order_and_valid_watermarks_give_each_breach_once(
         # a valid watermark: no later-arriving event is stamped before it
         rest = [int(e.occurred_at.timestamp() * 1000) for e in events[i + 1 :]]
         if rest:
-            seen += ids(sla.due(min(rest)))
-    seen += ids(sla.due(T0_MS + 30 * DAY_MS))
-    seen += ids(sla.due(T0_MS + 60 * DAY_MS))
+            seen += ids(due_all(sla, min(rest)))
+    seen += ids(due_all(sla, T0_MS + 30 * DAY_MS))
+    seen += ids(due_all(sla, T0_MS + 60 * DAY_MS))
     assert sorted(seen) == sorted(expected)
     assert len(sla.open) == 0

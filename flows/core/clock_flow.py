@@ -1,0 +1,158 @@
+"""Wiring of the input clock (:mod:`flows.core.clock`) and of tick broadcasts.
+
+``add_clock`` keys accepted events by input partition (one ``PartitionClock`` each, fed
+in offset order because no exchange has reordered the input yet), folds their progress
+into one ``TenantClocks`` and returns the stamped events and the tick stream.
+``with_ticks`` joins a keyed data stream with the ticks every one of its keys needs.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TypeGuard, TypeVar
+
+import bytewax.operators as op
+from bytewax.dataflow import Stream
+from bytewax.operators import KeyedStream, StatefulBatchLogic
+
+from flows.config import FlowConfig
+from flows.core.clock import PartitionClock, Progress, TenantClocks, Tick
+from flows.timeutil import to_ms
+from schemas.transport import Accepted
+
+X = TypeVar("X")
+T = TypeVar("T")
+_CLOCK_KEY = "all"
+
+
+def _lateness_ms(cfg: FlowConfig) -> int:
+    return int(cfg.allowed_lateness_s * 1000)
+
+
+class PartitionClockLogic(StatefulBatchLogic[Accepted, Accepted | Progress, bytes]):
+    """One input partition's clock; the key is the partition."""
+
+    def __init__(self, cfg: FlowConfig, snapshot: bytes | None) -> None:
+        self.cfg = cfg
+        self.state: PartitionClock = (
+            pickle.loads(snapshot)  # noqa: S301 - our own state
+            if snapshot is not None
+            else PartitionClock(_lateness_ms(cfg))
+        )
+        self.state.lateness_ms = _lateness_ms(cfg)
+
+    def on_batch(self, values: list[Accepted]) -> tuple[Iterable[Accepted | Progress], bool]:
+        if values:
+            self.state.partition = values[0].partition
+        stamped, progress = self.state.judge(values, to_ms(self.cfg.now()))
+        out: list[Accepted | Progress] = [*stamped, *progress]
+        return out, False
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class TenantClocksLogic(StatefulBatchLogic[Progress, Tick, bytes]):
+    """Every tenant's watermark over the whole input (a single key)."""
+
+    def __init__(self, cfg: FlowConfig, snapshot: bytes | None) -> None:
+        self.cfg = cfg
+        self.state: TenantClocks = (
+            pickle.loads(snapshot)  # noqa: S301 - our own state
+            if snapshot is not None
+            else TenantClocks(_lateness_ms(cfg))
+        )
+        self.state.configure(
+            _lateness_ms(cfg),
+            cfg.input_partitions,
+            cfg.idle_advance,
+            int(cfg.idle_timeout_s * 1000),
+        )
+        self._interval = timedelta(seconds=cfg.provisional_interval_s)
+        self._next_notify = cfg.now() + self._interval
+
+    def on_batch(self, values: list[Progress]) -> tuple[Iterable[Tick], bool]:
+        return self.state.observe(values, to_ms(self.cfg.now())), False
+
+    def on_notify(self) -> tuple[Iterable[Tick], bool]:
+        self._next_notify = self.cfg.now() + self._interval
+        return self.state.idle(to_ms(self.cfg.now())), False
+
+    def on_eof(self) -> tuple[Iterable[Tick], bool]:
+        return self.state.final(), False
+
+    def notify_at(self) -> datetime | None:
+        return self._next_notify if self.cfg.idle_advance else None
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def partition_key(a: Accepted) -> str:
+    return str(a.partition)
+
+
+def is_event(item: Accepted | Progress) -> TypeGuard[Accepted]:
+    return isinstance(item, Accepted)
+
+
+def as_progress(item: Accepted | Progress) -> Progress | None:
+    return item if isinstance(item, Progress) else None
+
+
+def clock_key(p: Progress) -> str:
+    return _CLOCK_KEY
+
+
+def add_clock(accepted: Stream[Accepted], cfg: FlowConfig) -> tuple[Stream[Accepted], Stream[Tick]]:
+    """Lateness verdicts on every event and the per-tenant tick stream."""
+    by_partition = op.key_on("by_partition", accepted, partition_key)
+    judged = op.key_rm(
+        "judged",
+        op.stateful_batch("partition_clock", by_partition, partial(PartitionClockLogic, cfg)),
+    )
+    split = op.branch("event_or_progress", judged, is_event)
+    progress = op.filter_map("progress", split.falses, as_progress)
+    ticks = op.key_rm(
+        "ticks",
+        op.stateful_batch(
+            "tenant_clocks",
+            op.key_on("progress_all", progress, clock_key),
+            partial(TenantClocksLogic, cfg),
+        ),
+    )
+    return split.trues, ticks
+
+
+def to_shards(shards: int, tick: Tick) -> list[tuple[str, Tick]]:
+    """A tick for every shard: a sparse shard must close its windows too."""
+    return [(str(i), tick) for i in range(shards)]
+
+
+def to_tenant(tick: Tick) -> tuple[str, Tick]:
+    return tick.tenant_id, tick
+
+
+def with_ticks(
+    step_id: str, data: KeyedStream[X], ticks: Stream[Tick], shards: int | None
+) -> KeyedStream[X | Tick]:
+    """``data`` plus the ticks its keys need: every shard (``shards``), or the tick's
+    tenant (``None``: the step is keyed by tenant)."""
+    if shards is None:
+        keyed: KeyedStream[Tick] = op.map(f"{step_id}_ticks", ticks, to_tenant)
+    else:
+        keyed = op.flat_map(f"{step_id}_ticks", ticks, partial(to_shards, shards))
+    return op.merge(f"{step_id}_with_ticks", data, keyed)
+
+
+def sourced(kv: tuple[str, T]) -> T:
+    """Drop the key of a stateful step's output; a forwarded tick names the shard that
+    forwarded it (its downstream takes the minimum over shards)."""
+    key, value = kv
+    if isinstance(value, Tick):
+        return replace(value, source=key)
+    return value
