@@ -1,9 +1,9 @@
 """Poison pills on the real broker and ClickHouse engine: a ~1 MB invalid message (which
 used to make the dead-letter producer fail with MSG_SIZE_TOO_LARGE, so every run exited
 1), a 200 KB key, an event time ClickHouse cannot store and Python cannot convert to
-UTC. Each ends as one dead letter with its reason, every valid event is stored and
-counted, and runs over the same input keep succeeding. (MAX_PAST_S is covered by the
-decode unit tests.)"""
+UTC, an event older than MAX_PAST_S. Each ends as one dead letter with its reason,
+every valid event is stored and counted, and runs over the same input keep
+succeeding."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _at(label: str, occurred_at: str) -> bytes:
 @pytest.fixture
 def poisoned(settings: Settings) -> Settings:
     # MAX_PAST_S reaching back to 2000: the scenario's fixed day stays inside it whatever
-    # the date the test runs on.
+    # the date the test runs on; 1950 is outside.
     reach = (datetime.now(UTC) - datetime(2000, 1, 1, tzinfo=UTC)).total_seconds()
     settings = settings.model_copy(
         update={
@@ -65,6 +65,7 @@ def poisoned(settings: Settings) -> Settings:
         (b"acme/big", BIG),
         (BIG_KEY, b"{"),
         (b"acme/year1", _at("year1", "0001-01-01T00:00:00+14:00")),
+        (b"acme/ancient", _at("ancient", "1950-01-01T00:00:00Z")),
     ]
     for key, value in [*good[:3], *pills, *good[3:]]:
         producer.produce(settings.events_topic, value, key)
@@ -84,18 +85,22 @@ def _letters(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def test_every_pill_is_one_dead_letter_with_its_reason(poisoned: Settings) -> None:
-    letters = sorted(_letters(poisoned).values(), key=lambda r: r["raw_size"])
+    letters = sorted(_letters(poisoned).values(), key=lambda r: (r["raw_size"], r["error"]))
     assert [(r["reason"], r["flow"]) for r in letters] == [
         ("invalid_json", ""),
         ("validation_error", ""),
+        ("validation_error", ""),
         ("invalid_json", ""),
     ]
-    key_pill, year1, big = letters
+    key_pill, big = letters[0], letters[-1]
+    ancient, year1 = sorted(letters[1:3], key=lambda r: "before the time" not in r["error"])
     assert (big["kept"], big["raw_size"]) == (DEFAULT_DLQ_MAX_RAW_BYTES, len(BIG))
     assert big["raw_sha256"] == hashlib.sha256(BIG).hexdigest()
     assert (key_pill["key_len"], key_pill["raw_size"]) == (MAX_DLQ_KEY_BYTES, 1)
     assert year1["error"].startswith("occurred_at: ")
     assert "outside the range ClickHouse stores" in year1["error"]
+    assert ancient["error"].startswith("occurred_at: 1950-01-01")
+    assert "before the time it was received" in ancient["error"]
 
 
 def test_valid_events_are_stored_and_counted(poisoned: Settings) -> None:
@@ -137,3 +142,21 @@ def test_settings_reach_the_flows(poisoned: Settings) -> None:
     assert cfg.dlq_max_raw_bytes == poisoned.dlq_max_raw_bytes
     off = flow_config(poisoned.model_copy(update={"max_past_s": 0}), FLOWS, until_end=True)
     assert off.max_past_s is None
+
+
+def test_configured_cap_applies_to_table_and_topic(settings: Settings) -> None:
+    settings = settings.model_copy(
+        update={"topic_prefix": f"cap{settings.topic_prefix}", "dlq_max_raw_bytes": 4096}
+    )
+    ensure_topics(settings, log=lambda _m: None)
+    producer = Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "message.max.bytes": 1_048_576}
+    )
+    producer.produce(settings.events_topic, BIG, b"acme/big")
+    assert producer.flush(30) == 0
+    run_flows(settings, frozenset({"ingest"}), until_end=True)
+    [letter] = _letters(settings).values()
+    assert (letter["kept"], letter["raw_size"]) == (4096, len(BIG))
+    [msg] = read_all(settings.kafka_bootstrap, settings.dlq_topic)
+    assert msg.value() == BIG[:4096]
+    assert dict(msg.headers())["cxpulse.raw_sha256"] == hashlib.sha256(BIG).hexdigest().encode()
