@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from flows.decode import decode
-from schemas.events import OCCURRED_AT_MAX, OCCURRED_AT_MIN
+from schemas.events import OCCURRED_AT_MAX, OCCURRED_AT_MIN, parse_event
 from schemas.ids import stable_id
 from schemas.results import (
     DEFAULT_DLQ_MAX_RAW_BYTES,
@@ -196,6 +197,25 @@ def test_any_event_time_is_accepted_or_rejected_never_raised(when: datetime, bou
     else:
         assert out.reason == "validation_error"
         assert out.error.startswith("occurred_at: ")
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.datetimes(timezones=OFFSETS),
+        st.datetimes(datetime(1899, 12, 30), datetime(1900, 1, 2), timezones=OFFSETS),
+        st.datetimes(datetime(2299, 12, 30), datetime(2300, 1, 2), timezones=OFFSETS),
+    )
+)
+def test_accepted_exactly_when_storable(when: datetime) -> None:
+    """The envelope's bound is exact at both ends, for every UTC offset."""
+    doc = to_bytes(_at(when.isoformat()))
+    try:
+        parse_event(doc)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert accepted == (OCCURRED_AT_MIN <= when <= OCCURRED_AT_MAX)
 
 
 # ---- max_past ---------------------------------------------------------------------------
