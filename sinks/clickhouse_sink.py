@@ -28,7 +28,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 
@@ -108,12 +107,6 @@ def row_json(columns: Sequence[str], row: Sequence[Any]) -> bytes:
         return repr(tuple(row)).encode(errors="backslashreplace")
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending(Generic[T]):
-    item: T
-    row: Sequence[Any]
-
-
 class ClickHouseWriter(Generic[T]):
     """Inserts batches into one table; isolates and dead-letters the rows it refuses."""
 
@@ -163,21 +156,26 @@ class ClickHouseWriter(Generic[T]):
             return
         started = time.perf_counter()
         self.setup()
-        pending: list[_Pending[T]] = []
+        stored: list[T] = []
+        rows: list[Sequence[Any]] = []
         letters: list[DeadLetter] = []
         for item in items:
             try:
-                pending.append(_Pending(item, self._spec.to_row(item)))
+                rows.append(self._spec.to_row(item))
             except Exception as exc:  # a bug for this item: it cannot become a row
                 text = repr(item)
                 letters.append(self._letter(text.encode(errors="backslashreplace"), text, exc))
-        refused = self._store(pending)
-        for p, error in refused:
-            raw = row_json(self._spec.columns, p.row)
-            letters.append(self._letter(raw, self._spec.row_key(p.row), error))
+            else:
+                stored.append(item)
+        refused = self._store(rows, 0, len(rows))
+        if refused:
+            for i, error in refused:
+                raw = row_json(self._spec.columns, rows[i])
+                letters.append(self._letter(raw, self._spec.row_key(rows[i]), error))
+            gone = {i for i, _ in refused}
+            stored = [item for i, item in enumerate(stored) if i not in gone]
         if letters:
             self._dead_letter(letters)
-        stored = [p.item for p in pending] if not refused else self._stored(pending, refused)
         # seconds include conversion and retries: what the flow waited for this batch
         self._batch_seconds.observe(time.perf_counter() - started)
         self._batch_rows.observe(len(stored))
@@ -187,36 +185,30 @@ class ClickHouseWriter(Generic[T]):
             self._on_written(stored)
         self._report()
 
-    @staticmethod
-    def _stored(
-        pending: list[_Pending[T]], refused: list[tuple[_Pending[T], Exception]]
-    ) -> list[T]:
-        gone = {id(p) for p, _ in refused}
-        return [p.item for p in pending if id(p) not in gone]
-
     def _store(
-        self, batch: list[_Pending[T]], *, top: bool = True
-    ) -> list[tuple[_Pending[T], Exception]]:
-        """Insert ``batch``; returns the rows the table refused, each alone (bisection)."""
-        if not batch:
+        self, rows: list[Sequence[Any]], lo: int, hi: int, *, top: bool = True
+    ) -> list[tuple[int, Exception]]:
+        """Insert ``rows[lo:hi]``; returns the indexes of the rows the table refused, each
+        found alone by bisection (only after a failure: one insert when all is well)."""
+        if lo >= hi:
             return []
         try:
-            self._insert([p.row for p in batch])
+            self._insert(rows if lo == 0 and hi == len(rows) else rows[lo:hi])
             return []
         except ClickHouseUnavailableError:
             raise
         except Exception as exc:
-            if len(batch) == 1:
-                return [(batch[0], exc)]
+            if hi - lo == 1:
+                return [(lo, exc)]
             if top:
                 log.warning(
                     "insert of %d rows into %s failed (%s); isolating the rows it refuses",
-                    len(batch),
+                    hi - lo,
                     self._spec.table,
                     describe_error(exc),
                 )
-            mid = len(batch) // 2
-            return self._store(batch[:mid], top=False) + self._store(batch[mid:], top=False)
+            mid = (lo + hi) // 2
+            return self._store(rows, lo, mid, top=False) + self._store(rows, mid, hi, top=False)
 
     def _insert(self, rows: list[Sequence[Any]], table: TableSpec[Any] | None = None) -> None:
         """One insert, retried with backoff while the error is transient."""
