@@ -29,6 +29,7 @@ def cli_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
         CXPULSE_DATA_DIR=str(data_dir),
         CXPULSE_API_KEYS="acme:key-acme,globex:key-globex",
         PYTHONPATH=str(ROOT),
+        CXPULSE_MAX_PAST_S="0",  # the scenarios use fixed dates (tests of the bound set it)
     )
     env.update(extra)
     return env

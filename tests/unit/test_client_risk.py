@@ -142,7 +142,8 @@ def test_a_calm_client_is_scored_low_not_missing() -> None:
             rows.append(tracker.on_signal(s))
     [row, none] = rows
     assert none is None
-    assert row is not None and row.risk_level == "low"
+    assert row is not None
+    assert row.risk_level == "low"
     assert row.churn_probability == round(RiskModel().probability(RiskModel().bias), 6)
 
 

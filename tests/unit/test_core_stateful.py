@@ -145,7 +145,8 @@ def test_a_failing_decision_is_recorded_and_the_flow_goes_on() -> None:
     logic.on_batch([Tick("a", 13)])
     logic.snapshot()
     [letter] = [o for o in logic.on_notify()[0] if isinstance(o, DeadLetter)]
-    assert letter.reason == "processing_error" and "bad tick" in letter.error
+    assert letter.reason == "processing_error"
+    assert "bad tick" in letter.error
     assert logic.state.decided == []  # rolled back
     assert logic.time.watermark("a") < 13
     logic.on_batch([Tick("a", 20), Item("a", 15, "ok")])
@@ -159,7 +160,7 @@ def test_state_and_time_survive_a_snapshot_round_trip() -> None:
     logic = Held(cfg(), None)
     logic.on_batch([Item("a", 5, "x"), Tick("a", 3)])
     snap = logic.snapshot()
-    state, time = pickle.loads(snap)
+    _, time = pickle.loads(snap)
     assert time.ready == {"a": 3}
     again = Held(cfg(), snap)
     assert list(again.on_notify()[0]) == []
