@@ -18,7 +18,7 @@ from flows.core.clock import Tick
 from flows.core.clock_flow import add_clock
 from flows.decode import decode
 from flows.io import FlowIO
-from flows.routing import event_id_shard, is_accepted
+from flows.routing import is_accepted, ticket_key
 from flows.stateful import DedupLogic
 from schemas.results import DeadLetter
 from schemas.transport import Accepted, RawMessage
@@ -45,7 +45,9 @@ def add_ingest(
     decoded = op.map("decode", raw, partial(_decode_now, cfg))
     split = op.branch("accepted", decoded, is_accepted)
     judged, ticks = add_clock(split.trues, cfg)
-    keyed = op.key_on("by_event_id", judged, partial(event_id_shard, cfg.shards))
+    # Keyed like the ticket steps downstream: a ticket's events then keep their partition
+    # order end to end (a join emitted on arrival, e.g. a KB text, sees created first).
+    keyed = op.key_on("by_ticket_dedup", judged, partial(ticket_key, cfg.shards))
     unique = op.stateful_batch("dedup", keyed, partial(DedupLogic, cfg))
     events: Stream[Accepted] = op.key_rm("unique", unique)
     if "ingest" in cfg.flows:

@@ -37,7 +37,7 @@ def event_id_shard(shards: int, a: Accepted) -> str:
 
 def ticket_shard(shards: int, a: Accepted) -> str:
     """Ticket events (and CSAT, which names its ticket) meet in one shard."""
-    ticket_id: str = getattr(a.event.payload, "ticket_id", "")
+    ticket_id: str = getattr(a.event.payload, "ticket_id", None) or ""
     return shard_of(shards, a.event.tenant_id, ticket_id)
 
 
@@ -53,4 +53,4 @@ def event_tenant(a: Accepted) -> str:
 def ticket_key(shards: int, a: Accepted) -> str:
     """Key of the per-ticket-shard steps (SLA/reopen tracking, KB ticket texts): every
     event of a ticket meets its state."""
-    return shard_of(shards, a.event.tenant_id, getattr(a.event.payload, "ticket_id", ""))
+    return shard_of(shards, a.event.tenant_id, getattr(a.event.payload, "ticket_id", None) or "")

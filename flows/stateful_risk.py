@@ -10,7 +10,7 @@ minimum over the ticket shards, so a breach signal is never behind its watermark
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flows.client_risk import (
     ClientRiskTracker,
@@ -61,9 +61,13 @@ class TicketRiskLogic(EventTimeLogic[TicketRiskState, Accepted, Alert | RiskSign
     def on_item(self, item: Accepted) -> Iterable[Alert | RiskSignal]:
         s = self.state
         s.sla.on_event(item.event)
-        out: list[Alert | RiskSignal] = [*s.clients.on_event(item.event)]
-        out.extend(signals_from_event(item.event, s.clients.clients))
-        return out
+        signals = [*s.clients.on_event(item.event)]
+        signals.extend(signals_from_event(item.event, s.clients.clients))
+        # A signal stamped before the item that released it (a late item's, or a
+        # reopening that waited for its ticket's creation) sorts where it was released,
+        # never behind a watermark the scoring step may have applied already.
+        at, _ = event_order(item)
+        return [replace(sig, order_ms=at) if sig.at_ms < at else sig for sig in signals]
 
     def on_watermark(self, tenant: str, watermark_ms: int) -> Iterable[Alert | RiskSignal]:
         now = self.cfg.now()

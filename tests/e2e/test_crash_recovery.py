@@ -31,9 +31,8 @@ COMMON = {
     "dead_letters": "SELECT letter_id, reason, error, hex(raw) AS raw FROM dead_letters FINAL "
     "ORDER BY letter_id",
 }
-# The flows whose every row is a pure function of the input. Client-risk history
-# versions and live-ops grid snapshots also depend on how events from different
-# partitions interleave, which a restart may change (see the client_risk notes).
+# Two flow selections at higher volume; tests/e2e/test_determinism.py covers every flow
+# together (batch sizes and a crash).
 CASES = {
     "agent_performance": Case(
         ("ingest", "agent_performance"),
