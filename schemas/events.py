@@ -6,7 +6,7 @@ Every model forbids unknown fields so a typo in a field name is an error, not a 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
@@ -24,23 +24,37 @@ SessionChannel = Literal["phone", "email", "chat", "portal", "video"]
 
 # What ClickHouse ``DateTime64(3)`` stores. Outside it no stored value is reliable
 # (0001-01-01T00:00+14:00 came back as year 0000), and one near ``datetime.min``/``max``
-# cannot even be converted to UTC in Python (``OverflowError`` in the flows): such a time
-# is a producer bug, rejected at the door.
-OCCURRED_AT_MIN = datetime(1900, 1, 1, tzinfo=UTC)
-OCCURRED_AT_MAX = datetime(2299, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)
-_RANGE = "1900-01-01T00:00:00Z .. 2299-12-31T23:59:59.999Z"
+# cannot even be converted to UTC in Python (``OverflowError`` in the flows).
+STORABLE_MIN = datetime(1900, 1, 1, tzinfo=UTC)
+STORABLE_MAX = datetime(2299, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)
+
+# The flows derive times that lie after an event's own: a window's end (up to 1 day on),
+# an SLA deadline (the SLA, at most ``DERIVED_TIME_MARGIN``), a demand forecast (its
+# horizon, 14 days on). An event time must leave room for them in what ClickHouse
+# stores, so the accepted range ends this much before it: an event of 2299-12-31 would
+# otherwise give a window ending 2300-01-01. Windows, hours and grids start at or before
+# an event, on boundaries that 1900-01-01 is aligned to, so the start needs no margin.
+DERIVED_TIME_MARGIN = timedelta(days=365)
+
+# The event times accepted; anything else is a producer bug, rejected at the door.
+OCCURRED_AT_MIN = STORABLE_MIN
+OCCURRED_AT_MAX = STORABLE_MAX - DERIVED_TIME_MARGIN  # 2298-12-31T23:59:59.999Z
+_RANGE = "1900-01-01T00:00:00Z .. 2298-12-31T23:59:59.999Z"
 
 
 def _storable_instant(value: datetime) -> datetime:
     """Bounds check by comparison: safe for any aware datetime (converting is not).
 
-    The year test first: no offset (under 24 h) moves an instant of 1901..2298 out of
+    The year test first: no offset (under 24 h) moves an instant of 1901..2297 out of
     range, and comparing aware datetimes costs more than the rest of the field.
     """
-    if 1900 < value.year < 2299:
+    if 1900 < value.year < 2298:
         return value
     if not OCCURRED_AT_MIN <= value <= OCCURRED_AT_MAX:
-        raise ValueError(f"{value.isoformat()} is outside the range ClickHouse stores ({_RANGE})")
+        raise ValueError(
+            f"{value.isoformat()} is outside the range ClickHouse stores, less a year for "
+            f"the times derived from it ({_RANGE})"
+        )
     return value
 
 

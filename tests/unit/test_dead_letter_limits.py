@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from flows.decode import decode
-from schemas.events import OCCURRED_AT_MAX, OCCURRED_AT_MIN, parse_event
+from schemas.events import (
+    DERIVED_TIME_MARGIN,
+    OCCURRED_AT_MAX,
+    OCCURRED_AT_MIN,
+    STORABLE_MAX,
+    parse_event,
+)
 from schemas.ids import stable_id
 from schemas.results import (
     DEFAULT_DLQ_MAX_RAW_BYTES,
@@ -156,7 +162,9 @@ def test_any_bytes_and_cap_give_a_bounded_prefix(raw: bytes, cap: int) -> None:
         "1899-12-31T23:59:59.999Z",
         "1900-01-01T00:30:00+01:00",  # 1899-12-31T23:30Z
         "2300-01-01T00:00:00Z",
-        "2299-12-31T23:59:59.999500Z",  # would round past the last storable millisecond
+        "2298-12-31T23:59:59.999500Z",  # would round past the last accepted millisecond
+        "2299-01-01T00:00:00Z",  # storable, but its window ends, deadlines and forecasts
+        "2299-12-31T23:59:59.999Z",  # ... might not be: a year of margin
     ],
 )
 def test_unstorable_event_time_is_a_validation_error(occurred_at: str) -> None:
@@ -165,12 +173,17 @@ def test_unstorable_event_time_is_a_validation_error(occurred_at: str) -> None:
     assert out.reason == "validation_error"
     assert out.error.startswith("occurred_at: ")
     assert "outside the range ClickHouse stores" in out.error
-    assert "1900-01-01T00:00:00Z .. 2299-12-31T23:59:59.999Z" in out.error
+    assert "1900-01-01T00:00:00Z .. 2298-12-31T23:59:59.999Z" in out.error
 
 
 @pytest.mark.parametrize(
     "occurred_at",
-    ["1900-01-01T00:00:00Z", "1900-01-01T01:00:00+01:00", "2299-12-31T23:59:59.999Z"],
+    [
+        "1900-01-01T00:00:00Z",
+        "1900-01-01T01:00:00+01:00",
+        "2298-12-31T23:59:59.999Z",
+        "2299-01-01T13:59:59.999+14:00",
+    ],
 )
 def test_storable_extremes_are_accepted_without_a_time_bound(occurred_at: str) -> None:
     assert isinstance(_decode(_at(occurred_at)), Accepted)
@@ -178,7 +191,9 @@ def test_storable_extremes_are_accepted_without_a_time_bound(occurred_at: str) -
 
 def test_bounds_are_the_documented_ones() -> None:
     assert datetime(1900, 1, 1, tzinfo=UTC) == OCCURRED_AT_MIN
-    assert datetime(2299, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC) == OCCURRED_AT_MAX
+    assert datetime(2298, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC) == OCCURRED_AT_MAX
+    assert datetime(2299, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC) == STORABLE_MAX
+    assert STORABLE_MAX - OCCURRED_AT_MAX == DERIVED_TIME_MARGIN == timedelta(days=365)
 
 
 OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
@@ -204,7 +219,7 @@ def test_any_event_time_is_accepted_or_rejected_never_raised(when: datetime, bou
     st.one_of(
         st.datetimes(timezones=OFFSETS),
         st.datetimes(datetime(1899, 12, 30), datetime(1900, 1, 2), timezones=OFFSETS),
-        st.datetimes(datetime(2299, 12, 30), datetime(2300, 1, 2), timezones=OFFSETS),
+        st.datetimes(datetime(2298, 12, 30), datetime(2299, 1, 2), timezones=OFFSETS),
     )
 )
 def test_accepted_exactly_when_storable(when: datetime) -> None:
