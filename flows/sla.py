@@ -26,13 +26,16 @@ from uuid import UUID
 
 from flows.client_risk import RiskSignal
 from flows.timeutil import from_ms, to_ms
-from schemas.events import Event, Priority, TicketCreated, TicketResolved
+from schemas.events import DERIVED_TIME_MARGIN, Event, Priority, TicketCreated, TicketResolved
 from schemas.ids import stable_id
 from schemas.results import Alert, AlertSeverity
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
+# A deadline is a derived time: it must stay within what ClickHouse stores for any
+# accepted event time (and be a finite number of milliseconds at all).
+MAX_SLA_HOURS = DERIVED_TIME_MARGIN.total_seconds() / 3600
 
 
 def _default_hours() -> dict[str, float]:
@@ -43,9 +46,9 @@ def _check_hours(hours: Mapping[str, float], where: str) -> None:
     unknown = set(hours) - set(PRIORITIES)
     if unknown:
         raise ValueError(f"{where}: unknown priorities {sorted(unknown)}; known: {PRIORITIES}")
-    bad = {p: h for p, h in hours.items() if not h > 0}
+    bad = {p: h for p, h in hours.items() if not 0 < h <= MAX_SLA_HOURS}
     if bad:
-        raise ValueError(f"{where}: SLA hours must be > 0, got {bad}")
+        raise ValueError(f"{where}: SLA hours must be > 0 and at most {MAX_SLA_HOURS:g}, got {bad}")
 
 
 @dataclass(frozen=True)

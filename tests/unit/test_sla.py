@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -12,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.client_risk import ClientRiskTracker
-from flows.sla import Breach, SlaPolicy, SlaTracker, breach_alert, breach_signal
+from flows.sla import MAX_SLA_HOURS, Breach, SlaPolicy, SlaTracker, breach_alert, breach_signal
 from flows.timeutil import from_ms
-from schemas.events import Event
+from schemas.events import OCCURRED_AT_MAX, STORABLE_MAX, Event
 from schemas.ids import stable_id
 from tests.unit.helpers import (
     DAY_MS,
@@ -101,11 +102,28 @@ def test_tenant_override_replaces_only_its_priorities() -> None:
         ({"hours": {"urgent": 0, "high": 4, "normal": 24, "low": 72}}, "must be > 0"),
         ({"tenant_overrides": {"acme": {"critical": 1}}}, "acme.*unknown priorities"),
         ({"tenant_overrides": {"acme": {"low": -1}}}, "acme.*must be > 0"),
+        # regressions: infinity (JSON ``Infinity``) made every ticket.created of the
+        # priority an OverflowError, a huge SLA every watermark past its deadline one
+        ({"hours": {"urgent": 1, "high": 4, "normal": math.inf, "low": 72}}, "at most 8760"),
+        ({"hours": {"urgent": 1, "high": 4, "normal": math.nan, "low": 72}}, "at most 8760"),
+        ({"tenant_overrides": {"acme": {"low": 1e9}}}, "acme.*at most 8760"),
+        ({"tenant_overrides": {"acme": {"low": MAX_SLA_HOURS + 0.001}}}, "at most 8760"),
     ],
 )
 def test_invalid_policies_are_rejected(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         SlaPolicy(**kwargs)
+
+
+def test_the_longest_sla_from_the_last_accepted_time_is_storable() -> None:
+    """The deadline is a derived time: the longest SLA allowed, from the last event time
+    accepted, ends exactly where ClickHouse's range does."""
+    assert MAX_SLA_HOURS == 8760
+    sla = SlaTracker(SlaPolicy(hours=dict.fromkeys(("urgent", "high", "normal", "low"), 8760)))
+    sla.on_event(make_event("ticket.created", occurred_at=OCCURRED_AT_MAX))
+    (b,) = due_all(sla, 2**62)
+    assert b.deadline == STORABLE_MAX
+    assert breach_alert(b, FIRED).event_time == STORABLE_MAX
 
 
 # ---- breaches -----------------------------------------------------------------------------
