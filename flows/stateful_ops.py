@@ -60,7 +60,7 @@ class LiveOpsLogic(EventTimeLogic[OpsState, Accepted, OpsSnapshot]):
     def on_timer(self) -> Iterable[OpsSnapshot]:
         if not self.cfg.provisional:
             return ()
-        held = [i for heap in self.time.held.values() for _, _, i in sorted(heap)]
+        held = [i for heap in self.time.held.values() for *_, i in sorted(heap)]
         if not held and not self.state.changed:
             return ()
         self.state.changed = False

@@ -59,7 +59,10 @@ class StepTime(Generic[X]):
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)  # tenant -> src -> wm
     received: set[str] = field(default_factory=set)  # tenants ticked in the current epoch
     ready: dict[str, int] = field(default_factory=dict)
-    held: dict[str, list[tuple[int, str, X]]] = field(default_factory=dict)
+    # per tenant, a heap of (time, key, arrival number, item): the arrival number breaks
+    # ties (an event re-sent after dedup forgot it), so items are never compared
+    held: dict[str, list[tuple[int, str, int, X]]] = field(default_factory=dict)
+    arrivals: int = 0
 
     def watermark(self, tenant: str) -> int:
         return self.applied.get(tenant, NO_TIME)
@@ -228,7 +231,9 @@ class EventTimeLogic(StatefulBatchLogic[Any, Any, bytes], Generic[S, X, Y]):
         if at < self.time.watermark(tenant):  # cannot happen for stamped input: be safe
             self._apply(item, out)
             return
-        heapq.heappush(self.time.held.setdefault(tenant, []), (at, key, item))
+        t = self.time
+        t.arrivals += 1
+        heapq.heappush(t.held.setdefault(tenant, []), (at, key, t.arrivals, item))
 
     def _apply(self, item: X, out: list[Any]) -> None:
         if id(item) in self._poisoned:
@@ -272,7 +277,7 @@ class EventTimeLogic(StatefulBatchLogic[Any, Any, bytes], Generic[S, X, Y]):
             self._pop_apply(tenant, out)
 
     def _pop_apply(self, tenant: str, out: list[Any]) -> None:
-        self._apply(heapq.heappop(self.time.held[tenant])[2], out)
+        self._apply(heapq.heappop(self.time.held[tenant])[3], out)
 
     def _decide(self, tenant: str, at: int, out: list[Any], *, final: bool = False) -> None:
         """Decisions of ``tenant`` up to ``at``; ``final``: ``at`` is a watermark."""

@@ -37,11 +37,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
-import pytest
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 from bytewax.testing import TestingSink, TestingSource, run_main
-from hypothesis import HealthCheck, assume, event, given, note, settings
+from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from flows.agent_facts import AgentFact
@@ -116,16 +115,6 @@ from sinks.tables import (
     TableSpec,
 )
 from tests.unit.helpers import T0, envelope, to_bytes
-
-# Known bug, in flows/core/stateful.py (not ours to change): a step that holds items
-# (hold = True) keeps them in a heap of (time, key, item); two items with the same time
-# and key make the heap compare the items themselves, and ``on_batch`` raises TypeError
-# (the whole dataflow stops, and again on every restart). event_order's key is the
-# event id, which repeats when an event is sent again after dedup forgot it (its tenant
-# moved on by more than DEDUP_WINDOW_S). Until the base breaks ties itself, property B
-# skips inputs that tie, and the xfail test below pins the bug: it turns XPASS (strict:
-# a failure) once fixed; then set this to False.
-KNOWN_TIE_BUG = True
 
 MS = timedelta(milliseconds=1)
 DAY_MS = 86_400_000
@@ -656,10 +645,8 @@ class Stage:
     name: str
     make: Callable[[bytes | None], Any]
     outputs: tuple[type, ...]
-    skip_ties: bool
     logics: dict[str, Any] = field(default_factory=dict)
     inbox: dict[str, list[Any]] = field(default_factory=dict)
-    orders: set[tuple[str, str, int, str]] = field(default_factory=set)
 
     def push(self, key: str, item: Any) -> None:
         logic = self.logics.get(key)
@@ -682,18 +669,14 @@ class Stage:
             )
             _store(letter)
             if logic.hold:
-                at, order_key = logic.order_of(item)
-                tie = (key, logic.tenant_of(item), at, order_key)
-                if self.skip_ties:  # the known bug (see KNOWN_TIE_BUG): not this input
-                    assume(tie not in self.orders)
-                self.orders.add(tie)
+                logic.order_of(item)  # must not fail either
         self.inbox.setdefault(key, []).append(item)
 
 
 class Pipeline:
     """The dataflow of ``flows/pipeline.py`` run synchronously, step by step."""
 
-    def __init__(self, cfg: FlowConfig, skip_ties: bool = KNOWN_TIE_BUG) -> None:
+    def __init__(self, cfg: FlowConfig) -> None:
         self.cfg = cfg
         self.shards = [str(i) for i in range(cfg.shards)]
         self.clocks: dict[int, PartitionClock] = {}
@@ -705,7 +688,7 @@ class Pipeline:
         self.rows: list[Any] = []  # what the sinks got (events and coaching alerts aside)
 
         def stage(name: str, logic: type, *outputs: type) -> Stage:
-            return Stage(name, partial(logic, cfg), (*outputs, DeadLetter), skip_ties)
+            return Stage(name, partial(logic, cfg), (*outputs, DeadLetter))
 
         self.dedup = stage("dedup", DedupLogic, Accepted)
         self.ticket_facts = stage("ticket_facts", TicketFactsLogic, AgentFact)
@@ -901,11 +884,11 @@ def _config(sched: Schedule, now: datetime) -> FlowConfig:
     )
 
 
-def _run(inp: Input, sched: Schedule, skip_ties: bool = KNOWN_TIE_BUG) -> Pipeline:
+def _run(inp: Input, sched: Schedule) -> Pipeline:
     """Decode as ingest does (wall time = the receive time), then the whole dataflow."""
     cfg = _config(sched, inp.received)
     accepted = [a for m in inp.messages if isinstance(a := _decode_now(cfg, m), Accepted)]
-    pipe = Pipeline(cfg, skip_ties)
+    pipe = Pipeline(cfg)
     closes = i = 0
     for n, close in zip(sched.cuts, sched.epochs, strict=False):
         pipe.feed(accepted[i : i + n])
@@ -1023,7 +1006,7 @@ def test_times_derived_from_the_last_accepted_instant_are_storable() -> None:
     late = envelope("ticket.resolved", occurred_at=last + MS)
     messages = [RawMessage(TOPIC, 0, i, None, to_bytes(d)) for i, d in enumerate([*docs, late])]
     sched = Schedule(1, 60.0, True, 0.001, [2, 2, 3], [True, False, True], restore_at=1)
-    pipe = _run(Input(last, messages), sched, skip_ties=False)  # _store checks every row
+    pipe = _run(Input(last, messages), sched)  # _store checks every row
 
     assert {"AgentWindow", "ForecastSnapshot", "OpsSnapshot", "ClientRisk"} <= set(pipe.counts)
     assert "sla_breach" in pipe.kinds
@@ -1037,23 +1020,17 @@ def test_times_derived_from_the_last_accepted_instant_are_storable() -> None:
     assert "2298-12-31T23:59:59.999Z" in rejected.error
 
 
-@pytest.mark.xfail(
-    KNOWN_TIE_BUG,
-    raises=TypeError,
-    strict=True,
-    reason="flows/core/stateful.py compares tied held items (see KNOWN_TIE_BUG)",
-)
 def test_an_old_event_sent_twice_more_does_not_stop_a_step() -> None:
     """Found by property B. A session event is sent, its tenant moves on two hours (dedup
     forgets the id after one), then the first message arrives twice more: both copies are
-    late with the same bound and the same id, both are held by live_ops, and the heap
-    compares the two ``Accepted`` (TypeError out of ``on_batch``). The real dataflow stops
-    the same way (``BytewaxRuntimeError`` in step ``cxpulse.live_ops``)."""
+    late with the same bound and the same id, both are held by live_ops. The heap used to
+    compare the two ``Accepted`` (TypeError: the whole dataflow stopped, on every
+    restart); ties now break on the arrival number."""
     first = to_bytes(envelope("session.queued", occurred_at=T0))
     later = to_bytes(envelope("agent.status_changed", occurred_at=T0 + timedelta(hours=2)))
     messages = [
         RawMessage(TOPIC, 0, i, None, v) for i, v in enumerate([first, later, first, first])
     ]
     sched = Schedule(1, 60.0, False, None, [2, 1, 1], [True, True, True], restore_at=99)
-    pipe = _run(Input(T0 + timedelta(hours=2), messages), sched, skip_ties=False)
+    pipe = _run(Input(T0 + timedelta(hours=2), messages), sched)
     assert not [d for d in pipe.letters if d.reason == "processing_error"]
