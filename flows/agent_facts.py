@@ -80,7 +80,8 @@ class TicketTracker:
 
     retention_ms: int = 30 * 86_400_000
     tickets: dict[tuple[str, str], _Ticket] = field(default_factory=dict)
-    max_ms: int = 0
+    max_ms: int = -(2**62)  # newest event time of any tenant: when to look for expiries
+    newest: dict[str, int] = field(default_factory=dict)  # per tenant: its own clock
 
     def on_event(
         self, event: Event, partition: int = 0, late_bound_ms: int | None = None
@@ -100,6 +101,8 @@ class TicketTracker:
         if not isinstance(p, TicketCreated | TicketAssigned | TicketFirstResponse | TicketResolved):
             return []
         self.max_ms = max(self.max_ms, at)
+        if at > self.newest.get(tenant, at - 1):
+            self.newest[tenant] = at
         t = self.tickets.get((tenant, p.ticket_id))
         if t is None:
             t = self.tickets[(tenant, p.ticket_id)] = _Ticket()
@@ -199,9 +202,11 @@ class TicketTracker:
         return out
 
     def expire(self) -> list[AgentFact]:
-        """Forget idle tickets (bounded state); their pending resolutions are released."""
-        cutoff = self.max_ms - self.retention_ms
+        """Forget tickets idle for ``retention_ms`` of their own tenant's event time (bounded
+        state, and no tenant's clock expires another's tickets); pending resolutions are
+        released."""
+        newest, keep = self.newest, self.retention_ms
         out: list[AgentFact] = []
-        for key in [k for k, t in self.tickets.items() if t.last_seen_ms < cutoff]:
+        for key in [k for k, t in self.tickets.items() if t.last_seen_ms < newest[k[0]] - keep]:
             out.extend(self._unmatched(key[0], self.tickets.pop(key)))
         return out

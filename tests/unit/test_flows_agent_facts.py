@@ -280,7 +280,7 @@ def test_expire_flushes_pending_resolutions_of_forgotten_tickets() -> None:
     tr = TicketTracker(retention_ms=DAY_MS)
     res = ticket_resolved("tk", "ag-1", at(0), tenant="acme")
     tr.on_event(res)
-    tr.on_event(ticket_created("other", at(2 * 86_400)))
+    tr.on_event(ticket_created("other", at(2 * 86_400), tenant="acme"))
     [f] = tr.expire()
     assert (f.tenant_id, f.agent_id, f.kind, f.value, f.event_id) == (
         "acme",
@@ -401,3 +401,13 @@ def test_facts_are_deterministic() -> None:
     runs = [feed(TicketTracker(), *events, partition=2) for _ in range(2)]
     assert runs[0] == runs[1]
     assert len(list(itertools.chain(*runs))) == 8
+
+
+def test_one_tenants_clock_never_expires_another_tenants_tickets() -> None:
+    tr = TicketTracker(retention_ms=DAY_MS)
+    tr.on_event(ticket_assigned("tk", "ag-1", at(0), tenant="a"))
+    tr.on_event(ticket_created("far", at(30 * 86_400), tenant="b"))  # b's clock far ahead
+    assert tr.expire() == []
+    assert ("a", "tk") in tr.tickets
+    [f] = feed(tr, ticket_resolved("tk", "ag-1", at(600), tenant="a"))
+    assert f.value == 600_000  # the assignment was still there
