@@ -8,11 +8,15 @@ only their causing event, so their letter is keyed by a stable number from its i
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
-from flows.core.stateful import Origin
+from flows.core.stateful import EventTimeLogic, Origin
 from flows.sharding import stable_offset
 from flows.timeutil import to_ms
 from schemas.transport import Accepted
+
+S = TypeVar("S")
+Y = TypeVar("Y")
 
 
 def event_origin(a: Accepted) -> Origin:
@@ -32,3 +36,17 @@ def event_order(a: Accepted) -> tuple[int, str]:
     behind an applied watermark and depends on its partition alone."""
     at = to_ms(a.event.occurred_at) if a.late_bound_ms is None else a.late_bound_ms
     return at, str(a.event.event_id)
+
+
+class EventLogic(EventTimeLogic[S, Accepted, Y]):
+    """A step whose inputs are accepted events: tenant, order and origin come from the
+    event, so the steps only say what they do with it."""
+
+    def tenant_of(self, item: Accepted) -> str:
+        return item.event.tenant_id
+
+    def order_of(self, item: Accepted) -> tuple[int, str]:
+        return event_order(item)
+
+    def origin_of(self, item: Accepted) -> Origin:
+        return event_origin(item)

@@ -12,7 +12,7 @@ from flows.agent_windows import AgentWindowAggregator
 from flows.config import FlowConfig
 from flows.core.stateful import EventTimeLogic, Origin
 from flows.dedup import Deduplicator
-from flows.origin import derived_origin, event_origin
+from flows.origin import EventLogic, derived_origin
 from flows.timeutil import to_ms
 from schemas.results import AgentWindow, LateEvent
 from schemas.transport import Accepted
@@ -46,7 +46,7 @@ class DedupLogic(StatefulBatchLogic[Accepted, Accepted, bytes]):
         return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-class TicketFactsLogic(EventTimeLogic[TicketTracker, Accepted, AgentFact]):
+class TicketFactsLogic(EventLogic[TicketTracker, AgentFact]):
     """Joins each ticket's events into agent facts (see :mod:`flows.agent_facts`)."""
 
     flow = "agent_performance"
@@ -56,12 +56,6 @@ class TicketFactsLogic(EventTimeLogic[TicketTracker, Accepted, AgentFact]):
 
     def configure(self) -> None:
         self._next_expiry = 0
-
-    def tenant_of(self, item: Accepted) -> str:
-        return item.event.tenant_id
-
-    def origin_of(self, item: Accepted) -> Origin:
-        return event_origin(item)
 
     def on_item(self, item: Accepted) -> Iterable[AgentFact]:
         out = self.state.on_event(item.event, item.partition, item.late_bound_ms)

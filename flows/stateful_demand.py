@@ -10,16 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from flows.core.stateful import EventTimeLogic, Origin
 from flows.demand import DemandOutput, DemandTenant
-from flows.origin import event_order, event_origin
+from flows.origin import EventLogic
 from flows.timeutil import to_ms
 from schemas.transport import Accepted
 
 log = logging.getLogger(__name__)
 
 
-class DemandLogic(EventTimeLogic[DemandTenant | None, Accepted, DemandOutput]):
+class DemandLogic(EventLogic[DemandTenant | None, DemandOutput]):
     """Counts one tenant's demand events and closes hours as its watermark passes them."""
 
     flow = "demand"
@@ -31,15 +30,6 @@ class DemandLogic(EventTimeLogic[DemandTenant | None, Accepted, DemandOutput]):
     def configure(self) -> None:
         if self.state is not None:
             self.state.cfg = self.cfg.demand  # changed settings apply from now on
-
-    def tenant_of(self, item: Accepted) -> str:
-        return item.event.tenant_id
-
-    def order_of(self, item: Accepted) -> tuple[int, str]:
-        return event_order(item)
-
-    def origin_of(self, item: Accepted) -> Origin:
-        return event_origin(item)
 
     def on_item(self, item: Accepted) -> Iterable[DemandOutput]:
         if self.state is None:

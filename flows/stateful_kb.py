@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from flows.core.stateful import EventTimeLogic, Origin
 from flows.kb import KbClusters, ResolvedTicket, TicketTexts, kb_alert
-from flows.origin import derived_origin, event_order, event_origin
+from flows.origin import EventLogic, derived_origin, event_order
 from schemas.events import Event
 from schemas.kb import KbSuggestion
 from schemas.results import Alert
@@ -52,7 +52,7 @@ def item_tenant(item: KbItem) -> str:
     return item.tenant_id
 
 
-class TicketTextsLogic(EventTimeLogic[TicketTexts, Accepted, KbItem]):
+class TicketTextsLogic(EventLogic[TicketTexts, KbItem]):
     """Joins each ``ticket.resolved`` with its ``ticket.created`` text (one ticket shard)."""
 
     flow = "kb"
@@ -62,12 +62,6 @@ class TicketTextsLogic(EventTimeLogic[TicketTexts, Accepted, KbItem]):
 
     def configure(self) -> None:
         self.state.cfg = self.cfg.kb  # changed settings apply from now on
-
-    def tenant_of(self, item: Accepted) -> str:
-        return item.event.tenant_id
-
-    def origin_of(self, item: Accepted) -> Origin:
-        return event_origin(item)
 
     def on_item(self, item: Accepted) -> Iterable[KbItem]:
         bound = item.late_bound_ms

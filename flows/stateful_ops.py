@@ -9,9 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flows.cadence import Cadence
-from flows.core.stateful import EventTimeLogic, Origin
 from flows.live_ops import LiveOps
-from flows.origin import event_order, event_origin
+from flows.origin import EventLogic
 from flows.timeutil import to_ms
 from schemas.ops import OpsSnapshot
 from schemas.transport import Accepted
@@ -24,7 +23,7 @@ class OpsState:
     changed: bool = field(default=False)
 
 
-class LiveOpsLogic(EventTimeLogic[OpsState, Accepted, OpsSnapshot]):
+class LiveOpsLogic(EventLogic[OpsState, OpsSnapshot]):
     """One tenant's live operations (see :mod:`flows.live_ops`).
 
     The history (grid snapshots) comes from inputs applied in event-time order, so it
@@ -37,15 +36,6 @@ class LiveOpsLogic(EventTimeLogic[OpsState, Accepted, OpsSnapshot]):
 
     def new_state(self) -> OpsState:
         return OpsState(None, Cadence(int(self.cfg.ops_snapshot_interval_s * 1000)))
-
-    def tenant_of(self, item: Accepted) -> str:
-        return item.event.tenant_id
-
-    def order_of(self, item: Accepted) -> tuple[int, str]:
-        return event_order(item)
-
-    def origin_of(self, item: Accepted) -> Origin:
-        return event_origin(item)
 
     def on_item(self, item: Accepted) -> Iterable[OpsSnapshot]:
         s = self.state

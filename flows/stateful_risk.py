@@ -20,7 +20,7 @@ from flows.client_risk import (
     signals_from_event,
 )
 from flows.core.stateful import EventTimeLogic, Origin
-from flows.origin import derived_origin, event_order, event_origin
+from flows.origin import EventLogic, derived_origin, event_order
 from flows.sla import SlaTracker, breach_alert, breach_signal
 from schemas.results import Alert
 from schemas.risk import ClientRisk
@@ -35,7 +35,7 @@ class TicketRiskState:
     clients: TicketClients = field(default_factory=TicketClients)
 
 
-class TicketRiskLogic(EventTimeLogic[TicketRiskState, Accepted, Alert | RiskSignal]):
+class TicketRiskLogic(EventLogic[TicketRiskState, Alert | RiskSignal]):
     """Raises SLA breaches as the tenant's watermark passes deadlines; maps reopenings
     to clients."""
 
@@ -48,15 +48,6 @@ class TicketRiskLogic(EventTimeLogic[TicketRiskState, Accepted, Alert | RiskSign
 
     def configure(self) -> None:
         self.state.sla.policy = self.cfg.sla_policy  # a changed policy applies from now on
-
-    def tenant_of(self, item: Accepted) -> str:
-        return item.event.tenant_id
-
-    def order_of(self, item: Accepted) -> tuple[int, str]:
-        return event_order(item)
-
-    def origin_of(self, item: Accepted) -> Origin:
-        return event_origin(item)
 
     def on_item(self, item: Accepted) -> Iterable[Alert | RiskSignal]:
         s = self.state
