@@ -56,8 +56,10 @@ def test_client_risk_scores_and_alerts(api: str) -> None:
 
     detail = httpx.get(f"{api}/v1/clients/C2/risk", headers=ACME).json()
     assert detail["current"]["churn_probability"] == c2["churn_probability"]
-    assert len(detail["history"]) == 5  # one score per signal of C2
-    assert [h["version"] for h in detail["history"]] == [5, 4, 3, 2, 1]
+    # one score per risk signal of C2, after the row its first activity gave it (low)
+    assert [h["version"] for h in detail["history"]] == [6, 5, 4, 3, 2, 1]
+    first = detail["history"][-1]
+    assert (first["risk_level"], first["factors"]) == ("low", [])
 
 
 def test_what_if_uses_the_same_scorer(api: str) -> None:

@@ -130,13 +130,12 @@ def test_resume_counts_new_events_records_late_and_never_duplicates(loaded: Sett
     assert day["tickets_assigned"] == 3  # neither the duplicate nor the late one counted
     assert day["csat_count"] == 2
     assert day["csat_avg"] == 3.0
-    # The late event, and the duplicate: its original is now further back than the dedup
-    # horizon, so it is no longer recognised as a retry, but it is behind the watermark:
-    # recorded as late, not counted.
-    late = _rows(loaded, "SELECT event_id FROM late_events FINAL")
-    assert sorted(str(r["event_id"]) for r in late) == sorted(
-        [scenario.late_event()["event_id"], scenario.duplicate()["event_id"]]
-    )
+    # The late event is recorded as late. The duplicate is not counted either way: its
+    # dedup shard may still remember the id (each tenant's horizon moves with the events
+    # the shard sees), or, once forgotten, it is hours behind its partition: late.
+    late = {str(r["event_id"]) for r in _rows(loaded, "SELECT event_id FROM late_events FINAL")}
+    assert scenario.late_event()["event_id"] in late
+    assert late <= {scenario.late_event()["event_id"], scenario.duplicate()["event_id"]}
     assert _rows(loaded, "SELECT count() AS n FROM events FINAL") == [
         {"n": len(scenario.timeline()) + 2}
     ]  # + late + new csat; duplicate stored once
