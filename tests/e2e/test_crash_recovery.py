@@ -31,18 +31,10 @@ COMMON = {
     "dead_letters": "SELECT letter_id, reason, error, hex(raw) AS raw FROM dead_letters FINAL "
     "ORDER BY letter_id",
 }
-# Two flow selections at higher volume; tests/e2e/test_determinism.py covers every flow
-# together (batch sizes and a crash).
+# Demand and KB at higher volume (enough history for refits, backtests and covered
+# suggestions); tests/e2e/test_determinism.py covers every flow together, batch sizes
+# and a kill -9 included.
 CASES = {
-    "agent_performance": Case(
-        ("ingest", "agent_performance"),
-        120_000,
-        {
-            **COMMON,
-            "agent_performance": "SELECT * FROM agent_performance_final ORDER BY row_id",
-            "late_events": "SELECT late_id FROM late_events FINAL ORDER BY late_id",
-        },
-    ),
     # ~90 h of simulated history: cold-start forecasts, hotspots, KB clusters opening
     # and being covered by the simulator's articles
     "demand_kb": Case(
