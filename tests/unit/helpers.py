@@ -11,7 +11,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bytewax.inputs import Source
+from bytewax.outputs import Sink
+from bytewax.testing import TestingSink, TestingSource
+
 from flows.agent_facts import AgentFact, FactKind
+from flows.io import SinkName
 from schemas.events import Event, parse_event
 from schemas.transport import RawMessage
 
@@ -245,3 +250,19 @@ def raw_message(
     key: bytes | None = None,
 ) -> RawMessage:
     return RawMessage(topic=topic, partition=partition, offset=offset, key=key, value=value)
+
+
+class MemoryIO:
+    """The flows' ports in memory: a Bytewax testing source over ``messages`` and one
+    list per sink name, to run the whole dataflow in process."""
+
+    def __init__(self, messages: list[RawMessage], batch_size: int) -> None:
+        self.messages = messages
+        self.batch_size = batch_size
+        self.out: dict[str, list[Any]] = {}
+
+    def source(self) -> Source[RawMessage]:
+        return TestingSource(self.messages, batch_size=self.batch_size)
+
+    def sink(self, name: SinkName) -> Sink[Any]:
+        return TestingSink(self.out.setdefault(name, []))

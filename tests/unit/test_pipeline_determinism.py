@@ -17,16 +17,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from bytewax.inputs import Source
-from bytewax.outputs import Sink
-from bytewax.testing import TestingSink, TestingSource, run_main
+from bytewax.testing import run_main
 from pydantic import BaseModel
 
 from flows.config import FlowConfig
-from flows.io import SinkName
 from flows.pipeline import build_flow
 from infra.simulator import SimConfig, Simulator
 from schemas.transport import RawMessage
+from tests.unit.helpers import MemoryIO
 
 PARTITIONS = 3
 PROCESSING_TIME = {"fired_at", "received_at", "recorded_at", "ingested_at"}
@@ -79,22 +77,9 @@ def _plain(item: Any) -> Any:
     return json.dumps({k: v for k, v in d.items() if k not in PROCESSING_TIME}, sort_keys=True)
 
 
-class _IO:
-    def __init__(self, messages: list[RawMessage], batch_size: int) -> None:
-        self.messages = messages
-        self.batch_size = batch_size
-        self.out: dict[str, list[Any]] = {}
-
-    def source(self) -> Source[RawMessage]:
-        return TestingSource(self.messages, batch_size=self.batch_size)
-
-    def sink(self, name: SinkName) -> Sink[Any]:
-        return TestingSink(self.out.setdefault(name, []))
-
-
 def _run(messages: list[RawMessage], batch_size: int, epoch_ms: int) -> dict[str, Counter[str]]:
     cfg = FlowConfig(input_partitions=PARTITIONS, idle_advance=False, provisional=False, shards=4)
-    io = _IO(messages, batch_size)
+    io = MemoryIO(messages, batch_size)
     run_main(build_flow(cfg, io), epoch_interval=timedelta(milliseconds=epoch_ms))
     return {name: Counter(_plain(x) for x in rows) for name, rows in io.out.items()}
 

@@ -37,9 +37,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
-from bytewax.inputs import Source
-from bytewax.outputs import Sink
-from bytewax.testing import TestingSink, TestingSource, run_main
+from bytewax.testing import run_main
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
@@ -56,7 +54,6 @@ from flows.decode import decode
 from flows.demand import demand_segments
 from flows.demand_flow import is_demand
 from flows.ingest import _decode_now
-from flows.io import SinkName
 from flows.kb_flow import about_ticket_text, is_article
 from flows.live_ops_flow import concerns_ops, queue_rows
 from flows.origin import event_order, event_origin
@@ -114,7 +111,7 @@ from sinks.tables import (
     OPS_SNAPSHOTS,
     TableSpec,
 )
-from tests.unit.helpers import T0, envelope, to_bytes
+from tests.unit.helpers import T0, MemoryIO, envelope, to_bytes
 
 MS = timedelta(milliseconds=1)
 DAY_MS = 86_400_000
@@ -925,19 +922,6 @@ def test_no_message_makes_any_flow_fail(inp: Input, sched: Schedule) -> None:
 # ---- property C: the real dataflow -------------------------------------------------------
 
 
-class _IO:
-    def __init__(self, messages: list[RawMessage], batch_size: int) -> None:
-        self.messages = messages
-        self.batch_size = batch_size
-        self.out: dict[str, list[Any]] = {}
-
-    def source(self) -> Source[RawMessage]:
-        return TestingSource(self.messages, batch_size=self.batch_size)
-
-    def sink(self, name: SinkName) -> Sink[Any]:
-        return TestingSink(self.out.setdefault(name, []))
-
-
 @settings(
     max_examples=25,
     deadline=None,
@@ -965,7 +949,7 @@ def test_the_dataflow_stores_or_dead_letters_every_message(
         max_past_s=None,
         events_topic=TOPIC,
     )
-    io = _IO(inp.messages, batch_size)
+    io = MemoryIO(inp.messages, batch_size)
     run_main(build_flow(cfg, io), epoch_interval=timedelta(milliseconds=epoch_ms))
     letters: list[DeadLetter] = io.out["dead_letters"]
     assert [d for d in letters if d.flow] == []
