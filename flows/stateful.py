@@ -10,7 +10,7 @@ from bytewax.operators import StatefulBatchLogic
 from flows.agent_facts import AgentFact, TicketTracker
 from flows.agent_windows import AgentWindowAggregator
 from flows.config import FlowConfig
-from flows.core.stateful import EventTimeLogic, Origin
+from flows.core.stateful import EventTimeLogic, IncompatibleStateError, Origin
 from flows.dedup import Deduplicator
 from flows.origin import EventLogic, derived_origin
 from flows.timeutil import to_ms
@@ -29,6 +29,8 @@ class DedupLogic(StatefulBatchLogic[Accepted, Accepted, bytes]):
             if snapshot is not None
             else Deduplicator(int(cfg.dedup_window_s * 1000))
         )
+        if not hasattr(self.state, "tenants"):  # ids were not scoped by tenant yet
+            raise IncompatibleStateError("dedup")
 
     def on_batch(self, values: list[Accepted]) -> tuple[Iterable[Accepted], bool]:
         accept = self.state.accept

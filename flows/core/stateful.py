@@ -49,6 +49,20 @@ X = TypeVar("X")
 Y = TypeVar("Y")
 
 _SOON = timedelta(seconds=1)
+# Version of what ``snapshot`` writes; a recovery store from before it cannot be resumed.
+STATE_FORMAT = 2
+
+
+class IncompatibleStateError(RuntimeError):
+    """The recovery store holds state in a layout this version cannot resume from."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(
+            f"the recovery store holds {step} state from an older cxpulse (before per-tenant "
+            "event time, state format 2). Stop, move <CXPULSE_DATA_DIR>/recovery aside and "
+            "run again: the run replays the events topic from its start and the idempotent "
+            "sinks rewrite the same rows (needs the topic's retention to cover the history)."
+        )
 
 
 @dataclass
@@ -200,7 +214,7 @@ class EventTimeLogic(StatefulBatchLogic[Any, Any, bytes], Generic[S, X, Y]):
         """Called when an epoch closes: what arrived in it becomes applicable."""
         t = self.time
         t.promote(self.tick_sources())
-        saved = pickle.dumps((self.state, t), protocol=pickle.HIGHEST_PROTOCOL)
+        saved = pickle.dumps((STATE_FORMAT, self.state, t), protocol=pickle.HIGHEST_PROTOCOL)
         self._saved = saved
         self._log.clear()
         self._poisoned.clear()
@@ -218,7 +232,10 @@ class EventTimeLogic(StatefulBatchLogic[Any, Any, bytes], Generic[S, X, Y]):
         if snapshot is None:
             self.state, self.time = self.new_state(), StepTime()
         else:
-            self.state, self.time = pickle.loads(snapshot)  # noqa: S301 - our own state
+            loaded = pickle.loads(snapshot)  # noqa: S301 - our own state
+            if not (isinstance(loaded, tuple) and len(loaded) == 3 and loaded[0] == STATE_FORMAT):
+                raise IncompatibleStateError(self.flow)
+            _, self.state, self.time = loaded
         self.configure()
 
     def _receive(self, item: X, out: list[Any]) -> None:

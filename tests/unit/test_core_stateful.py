@@ -13,7 +13,7 @@ import pytest
 
 from flows.config import FlowConfig
 from flows.core.clock import Tick
-from flows.core.stateful import EventTimeLogic, Origin
+from flows.core.stateful import EventTimeLogic, IncompatibleStateError, Origin
 from schemas.results import DeadLetter
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -160,8 +160,14 @@ def test_state_and_time_survive_a_snapshot_round_trip() -> None:
     logic = Held(cfg(), None)
     logic.on_batch([Item("a", 5, "x"), Tick("a", 3)])
     snap = logic.snapshot()
-    _, time = pickle.loads(snap)
+    _, _, time = pickle.loads(snap)
     assert time.ready == {"a": 3}
     again = Held(cfg(), snap)
     assert list(again.on_notify()[0]) == []
     assert list(again.on_eof()[0]) == ["applied x"]
+
+
+def test_a_recovery_store_from_before_the_state_format_is_refused_clearly() -> None:
+    old = pickle.dumps((Log(), None))  # what an adapter wrote before STATE_FORMAT 2
+    with pytest.raises(IncompatibleStateError, match="move <CXPULSE_DATA_DIR>/recovery aside"):
+        Recorder(cfg(), old)

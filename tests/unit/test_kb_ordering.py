@@ -107,7 +107,7 @@ def test_a_tick_applies_only_once_its_epoch_has_closed() -> None:
     logic.snapshot()  # the epoch closes: every item it held has been seen
     released = list(logic.on_notify()[0])
     assert released
-    state_time = pickle.loads(logic.snapshot())[1]
+    state_time = pickle.loads(logic.snapshot())[2]
     assert state_time.applied == {"t1": tick.watermark_ms}
     held = state_time.held["t1"]
     assert len(held) == len(ordered) - 9  # items at or after the tick still wait
