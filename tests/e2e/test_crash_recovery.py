@@ -82,6 +82,10 @@ def test_kill_and_restart_equals_clean_run(name: str, kafka_bootstrap: str, tmp_
         "2000",
         "--seed",
         "11",
+        # ~135 h of history whatever the time of day the test starts at: refits with
+        # backtests need a UTC midnight at least 48 h into a segment's history
+        "--tickets-per-hour",
+        "40",
     )
 
     cxpulse(clean, "run", *case.flows, "--until-end")
