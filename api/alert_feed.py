@@ -46,8 +46,8 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from pydantic import ValidationError
 
 from api.models import AlertItem
-from infra.settings import Settings
 from schemas.results import SEVERITY_RANK, Alert
+from schemas.settings import Settings
 from sinks.metrics import SSE_CLIENTS
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from api import __version__
 from api.deps import KafkaCheck
 from api.routers import agents, alerts, clients, demand, health, kb, ops
 from api.services import BackgroundService
-from infra.settings import Settings
 from schemas.risk import RiskModel
+from schemas.settings import Settings
 from sinks.clickhouse_client import ClickHouseUnavailableError, is_embedded, open_client
 from sinks.reader import ResultsReader
 

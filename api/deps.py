@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from infra.settings import Settings
 from schemas.risk import RiskModel
+from schemas.settings import Settings
 from sinks.reader import ResultsReader
 
 KafkaCheck = Callable[[], None]

@@ -14,7 +14,7 @@ from api import metrics, page
 from api.alert_feed import AlertFeed
 from api.app import create_app
 from api.routers import stream, subscriptions
-from infra.settings import Settings
+from schemas.settings import Settings
 from sinks.webhooks import WebhookDispatcher, default_store
 
 

@@ -59,7 +59,7 @@ def serve(port: int) -> None:
     from api.routers.stream import install
     from flows.config import FLOW_NAMES
     from infra.runner import run_flows
-    from infra.settings import Settings
+    from schemas.settings import Settings
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     settings = Settings()

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.seasonal_demand import seasonal_series
-from flows.forecast import (
+from flows.demand.forecast import (
     DAY_H,
     WEEK_H,
     Calibration,

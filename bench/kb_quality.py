@@ -1,6 +1,6 @@
 """KB suggestions: precision/recall on the labelled sets, and throughput, in one run.
 
-Quality: ``flows.kb_quality.evaluate`` on ``tests/data/kb_eval.jsonl`` (thresholds were
+Quality: ``flows.kb.quality.evaluate`` on ``tests/data/kb_eval.jsonl`` (thresholds were
 tuned on it) and ``tests/data/kb_eval_holdout.jsonl`` (different problems, held out),
 for the fixed order the tests use and as mean/min over ``--orders`` seeded shuffles;
 plus the held-out set replayed after ``--warmup`` simulator tickets, so the idf is that of
@@ -26,8 +26,8 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from flows.kb import KbClusters, KbConfig, TicketTexts
-from flows.kb_quality import (
+from flows.kb.clusters import KbClusters, KbConfig, TicketTexts
+from flows.kb.quality import (
     EvalSet,
     KbQuality,
     LabelledArticle,
@@ -37,7 +37,7 @@ from flows.kb_quality import (
     evaluate,
     load_eval_set,
 )
-from flows.kb_text import normalise_text
+from flows.kb.text import normalise_text
 from infra.simulator import _BROWSERS, _CATEGORIES, _INTEGRATIONS, _PLANS, _PRODUCTS
 from schemas.events import Event
 from schemas.kb import KbSuggestion
@@ -255,7 +255,7 @@ def throughput(args: argparse.Namespace, cfg: KbConfig) -> None:
 def _synthetic_quality(
     tickets: list[LabelledTicket], opened: list[KbSuggestion], min_size: int
 ) -> tuple[float, float]:
-    """Precision/recall of the synthetic run, judged like ``flows.kb_quality`` (listed
+    """Precision/recall of the synthetic run, judged like ``flows.kb.quality`` (listed
     members only; evicted clusters keep their last row)."""
     label_of = {t.ticket_id: t.label for t in tickets}
     sizes = Counter(t.label for t in tickets)

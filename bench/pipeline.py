@@ -38,8 +38,8 @@ from infra.kafka_local import LocalKafka, free_port
 from infra.migrate import migrate
 from infra.producer import EventProducer
 from infra.runner import run_flows
-from infra.settings import Settings
 from infra.topics import ensure_topics
+from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 
 

@@ -3,7 +3,7 @@
 Same facts, same three window sizes (5 min, 1 h, 1 day), at several agent counts, so
 the cost of key cardinality shows without Kafka or ClickHouse in the way. Bytewax's
 ``fold_window`` keeps a window state machine per key; the aggregator keeps one per
-shard (see flows/agent_windows.py).
+shard (see flows/agents/windows.py).
 
     python -m bench.windowing --facts 200000 --agents 100 10000 100000
 """
@@ -23,11 +23,11 @@ from bytewax.dataflow import Dataflow
 from bytewax.operators.windowing import EventClock, TumblingWindower, fold_window
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from flows.agent_facts import AgentFact, FactKind
+from flows.agents.facts import AgentFact, FactKind
+from flows.agents.keys import agent_shard
+from flows.agents.stateful import AgentWindowLogic
 from flows.config import FlowConfig
-from flows.routing import agent_shard
-from flows.stateful import AgentWindowLogic
-from flows.timeutil import from_ms, to_ms
+from flows.core.timeutil import from_ms, to_ms
 from infra.runner import tune_gc
 
 ALIGN = datetime(2020, 1, 1, tzinfo=UTC)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
-from flows.agent_performance import add_agent_performance
-from flows.client_risk_flow import add_client_risk
+from flows.agents.flow import add_agent_performance
 from flows.config import FlowConfig
-from flows.demand_flow import add_demand
-from flows.ingest import add_ingest
-from flows.io import FlowIO
-from flows.kb_flow import add_kb
-from flows.live_ops_flow import add_live_ops
+from flows.core.io import FlowIO
+from flows.demand.flow import add_demand
+from flows.ingest.flow import add_ingest
+from flows.kb.flow import add_kb
+from flows.ops.flow import add_live_ops
+from flows.risk.flow import add_client_risk
 
 _FLOWS = (
     ("agent_performance", add_agent_performance),

@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 
 from flows.config import FLOW_NAMES
-from infra.settings import Settings
+from schemas.settings import Settings
 
 app = typer.Typer(
     no_args_is_help=True,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from flows.decode import describe_rejection
+from flows.ingest.decode import describe_rejection
 from schemas.events import entity_key, parse_event
 
 

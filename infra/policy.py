@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flows.sla import SlaPolicy
+from flows.risk.sla import SlaPolicy
 
 
 def load_sla_policy(path: Path | None) -> SlaPolicy:

@@ -22,14 +22,14 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from flows.config import FlowConfig
-from flows.demand import DemandConfig, HotspotRule
-from flows.io import SinkName
-from flows.kb import KbConfig
+from flows.core.io import SinkName
+from flows.demand.tenant import DemandConfig, HotspotRule
+from flows.ingest.kafka_source import KafkaEventSource
+from flows.kb.clusters import KbConfig
 from flows.pipeline import build_flow
-from infra.kafka_source import KafkaEventSource
 from infra.policy import load_sla_policy
-from infra.settings import Settings
 from schemas.risk import RiskModel
+from schemas.settings import Settings
 from schemas.transport import RawMessage
 from sinks import metrics, tables
 from sinks.clickhouse_client import open_client

@@ -11,9 +11,9 @@ from tqdm import tqdm
 
 from infra.pacing import Pacer, sleep_until_due
 from infra.producer import EventProducer
-from infra.settings import Settings
 from infra.simulator import SimConfig, Simulator, invalid_samples
 from schemas.events import ENTITY_FIELD
+from schemas.settings import Settings
 
 
 def _key(event: dict[str, object]) -> bytes:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from infra.settings import Settings
+from schemas.settings import Settings
 
 
 def topic_specs(settings: Settings) -> dict[str, int]:

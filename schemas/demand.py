@@ -58,7 +58,7 @@ class ForecastSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class BacktestRow:
-    """Rolling-origin accuracy of a segment's model at one refit (see flows.forecast)."""
+    """Rolling-origin accuracy of a segment's model at one refit (see flows.demand.forecast)."""
 
     tenant_id: str
     segment_type: SegmentType

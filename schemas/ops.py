@@ -1,6 +1,6 @@
 """Live-operations snapshot of one tenant: queues, agents, CSAT mix and message mix.
 
-Built by ``flows.live_ops.LiveOps`` from event time only, so a replay yields the very
+Built by ``flows.ops.live_ops.LiveOps`` from event time only, so a replay yields the very
 same snapshots. Stored as ``ops_snapshots`` (one row per tenant and instant) and
 ``ops_queue_snapshots`` (one row per queue), see ``infra/clickhouse``.
 """

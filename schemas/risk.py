@@ -23,7 +23,7 @@ All weights are non-negative, so a worse signal never lowers the probability, an
 (time passing without signals) never raises it. ``score(..., without=...)`` drops factors,
 which answers "what if this had not happened" with the very same scorer.
 
-The defaults ship as ``infra/risk_model.json``; ``RiskModel.from_json`` loads a variant.
+The defaults ship as ``schemas/risk_model.json``; ``RiskModel.from_json`` loads a variant.
 """
 
 from __future__ import annotations

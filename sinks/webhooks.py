@@ -44,8 +44,8 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, Message
 from pydantic import ValidationError
 
-from infra.settings import Settings
 from schemas.results import SEVERITY_RANK, Alert
+from schemas.settings import Settings
 from sinks.clickhouse_client import LazyClient, is_embedded, open_client
 from sinks.metrics import WEBHOOK_DELIVERIES
 from sinks.time_values import as_utc

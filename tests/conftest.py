@@ -16,8 +16,8 @@ import pytest
 
 from infra.kafka_local import LocalKafka, free_port
 from infra.migrate import migrate
-from infra.settings import Settings
 from infra.topics import ensure_topics
+from schemas.settings import Settings
 
 
 @pytest.fixture(scope="session")

@@ -122,7 +122,7 @@ def timeline() -> list[dict[str, Any]]:
     ]
 
 
-# Risk model defaults (infra/risk_model.json): bias -3, half-life 14 days, weights
+# Risk model defaults (schemas/risk_model.json): bias -3, half-life 14 days, weights
 # critical complaint 2.5, escalation 1.2, low CSAT 0.7, SLA breach 0.6, reopen 0.4,
 # health 3.0 * (100 - score) / 100.
 HALF_LIFE_MIN = 14 * 24 * 60

@@ -15,7 +15,7 @@ from api.demand_models import (
 )
 from api.deps import ReaderDep, TenantDep
 from api.models import UNAUTHORIZED, ErrorOut
-from flows.demand import MAX_HORIZON_H
+from flows.demand.tenant import MAX_HORIZON_H
 from schemas.demand import SegmentType
 
 router = APIRouter(prefix="/v1/demand", tags=["demand"], responses=UNAUTHORIZED)

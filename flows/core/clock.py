@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from flows.core.timeutil import to_ms
 from flows.core.watermark import NO_TIME, Watermark
-from flows.timeutil import to_ms
 from schemas.transport import Accepted
 
 

@@ -19,9 +19,9 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 
-from flows.config import FlowConfig
 from flows.core.clock import PartitionClock, Progress, TenantClocks, Tick
-from flows.timeutil import to_ms
+from flows.core.config import CoreConfig
+from flows.core.timeutil import to_ms
 from schemas.transport import Accepted
 
 X = TypeVar("X")
@@ -29,14 +29,14 @@ T = TypeVar("T")
 _CLOCK_KEY = "all"
 
 
-def _lateness_ms(cfg: FlowConfig) -> int:
+def _lateness_ms(cfg: CoreConfig) -> int:
     return int(cfg.allowed_lateness_s * 1000)
 
 
 class PartitionClockLogic(StatefulBatchLogic[Accepted, Accepted | Progress, bytes]):
     """One input partition's clock; the key is the partition."""
 
-    def __init__(self, cfg: FlowConfig, snapshot: bytes | None) -> None:
+    def __init__(self, cfg: CoreConfig, snapshot: bytes | None) -> None:
         self.cfg = cfg
         self.state: PartitionClock = (
             pickle.loads(snapshot)  # noqa: S301 - our own state
@@ -59,7 +59,7 @@ class PartitionClockLogic(StatefulBatchLogic[Accepted, Accepted | Progress, byte
 class TenantClocksLogic(StatefulBatchLogic[Progress, Tick, bytes]):
     """Every tenant's watermark over the whole input (a single key)."""
 
-    def __init__(self, cfg: FlowConfig, snapshot: bytes | None) -> None:
+    def __init__(self, cfg: CoreConfig, snapshot: bytes | None) -> None:
         self.cfg = cfg
         self.state: TenantClocks = (
             pickle.loads(snapshot)  # noqa: S301 - our own state
@@ -108,7 +108,7 @@ def clock_key(p: Progress) -> str:
     return _CLOCK_KEY
 
 
-def add_clock(accepted: Stream[Accepted], cfg: FlowConfig) -> tuple[Stream[Accepted], Stream[Tick]]:
+def add_clock(accepted: Stream[Accepted], cfg: CoreConfig) -> tuple[Stream[Accepted], Stream[Tick]]:
     """Lateness verdicts on every event and the per-tenant tick stream."""
     by_partition = op.key_on("by_partition", accepted, partition_key)
     judged = op.key_rm(

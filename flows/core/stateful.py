@@ -36,10 +36,10 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from bytewax.operators import StatefulBatchLogic
 
-from flows.config import FlowConfig
 from flows.core.clock import Tick
+from flows.core.config import CoreConfig
+from flows.core.sharding import stable_offset
 from flows.core.watermark import NO_TIME
-from flows.sharding import stable_offset
 from schemas.results import DeadLetter, make_dead_letter
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ Y = TypeVar("Y")
 
 _SOON = timedelta(seconds=1)
 # Version of what ``snapshot`` writes; a recovery store from before it cannot be resumed.
-STATE_FORMAT = 2
+# 3: modules moved into capability packages (pickled class paths changed).
+STATE_FORMAT = 3
 
 
 class IncompatibleStateError(RuntimeError):
@@ -58,8 +59,8 @@ class IncompatibleStateError(RuntimeError):
 
     def __init__(self, step: str) -> None:
         super().__init__(
-            f"the recovery store holds {step} state from an older cxpulse (before per-tenant "
-            "event time, state format 2). Stop, move <CXPULSE_DATA_DIR>/recovery aside and "
+            f"the recovery store holds {step} state from an older cxpulse (state format "
+            f"before {STATE_FORMAT}). Stop, move <CXPULSE_DATA_DIR>/recovery aside and "
             "run again: the run replays the events topic from its start and the idempotent "
             "sinks rewrite the same rows (needs the topic's retention to cover the history)."
         )
@@ -109,7 +110,7 @@ class EventTimeLogic(StatefulBatchLogic[Any, Any, bytes], Generic[S, X, Y]):
     hold: ClassVar[bool] = False  # apply items in event-time order behind the watermark
     forward: ClassVar[bool] = False  # emit each applied watermark after its outputs
 
-    def __init__(self, cfg: FlowConfig, snapshot: bytes | None) -> None:
+    def __init__(self, cfg: CoreConfig, snapshot: bytes | None) -> None:
         self.cfg = cfg
         self._saved = snapshot
         self.state: S
@@ -232,7 +233,10 @@ class EventTimeLogic(StatefulBatchLogic[Any, Any, bytes], Generic[S, X, Y]):
         if snapshot is None:
             self.state, self.time = self.new_state(), StepTime()
         else:
-            loaded = pickle.loads(snapshot)  # noqa: S301 - our own state
+            try:
+                loaded = pickle.loads(snapshot)  # noqa: S301 - our own state
+            except (AttributeError, ImportError) as exc:  # a class that moved or went
+                raise IncompatibleStateError(self.flow) from exc
             if not (isinstance(loaded, tuple) and len(loaded) == 3 and loaded[0] == STATE_FORMAT):
                 raise IncompatibleStateError(self.flow)
             _, self.state, self.time = loaded

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from infra.settings import Settings
+from schemas.settings import Settings
 
 
 def api_settings(chdb_path: Path, database: str, tmp_path: Path, api_keys: str) -> Settings:

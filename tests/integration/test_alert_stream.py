@@ -29,8 +29,8 @@ from api.alert_feed import AlertFeed, parse_event_id
 from api.app import create_app
 from api.routers.stream import install
 from infra.kafka_local import free_port
-from infra.settings import Settings
 from schemas.results import Alert, AlertKind, AlertSeverity
+from schemas.settings import Settings
 from sinks.kafka_sink import encode_alert
 
 pytestmark = pytest.mark.integration

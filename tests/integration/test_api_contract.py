@@ -66,8 +66,8 @@ from api.alert_feed import AlertFeed
 from api.app import create_app
 from api.routers import stream, subscriptions
 from infra.migrate import migrate
-from infra.settings import Settings
 from schemas.risk import FACTOR_NAMES
+from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from sinks.reader import ResultsReader
 from sinks.webhooks import Subscription, WebhookStore

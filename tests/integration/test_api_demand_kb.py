@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from infra.migrate import migrate
-from infra.settings import Settings
+from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
 from tests.integration.api_support import api_settings

@@ -19,10 +19,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from infra.settings import Settings
 from schemas.ids import stable_id
 from schemas.ops import snapshot_id
 from schemas.risk import FACTOR_NAMES, RiskModel
+from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
 from tests.integration.api_support import api_client, api_settings

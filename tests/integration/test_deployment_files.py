@@ -28,7 +28,7 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from infra.settings import Settings
+from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 
 pytestmark = pytest.mark.integration

@@ -22,9 +22,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from api.app import create_app
 from api.metrics import install
 from infra.runner import run_flows
-from infra.settings import Settings
 from infra.topics import ensure_topics
 from schemas.results import AgentWindow
+from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
 from sinks.clickhouse_sink import ClickHouseWriter

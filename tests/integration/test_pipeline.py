@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from infra.runner import run_flows
-from infra.settings import Settings
 from infra.topics import ensure_topics
+from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from tests import scenario
 from tests.integration.kafka_io import produce, read_all

@@ -15,9 +15,9 @@ import pytest
 from confluent_kafka import Producer
 
 from infra.runner import flow_config, run_flows
-from infra.settings import Settings
 from infra.topics import ensure_topics
 from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, MAX_DLQ_KEY_BYTES
+from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from tests import scenario
 from tests.integration.kafka_io import read_all

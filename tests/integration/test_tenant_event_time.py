@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from flows.sharding import shard_of
+from flows.core.sharding import shard_of
 from infra.runner import run_flows
-from infra.settings import Settings
+from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from tests import scenario
 from tests.integration.kafka_io import produce

@@ -45,8 +45,8 @@ from hypothesis import strategies as st
 from api.app import create_app
 from api.routers import subscriptions
 from infra.migrate import migrate
-from infra.settings import Settings
 from schemas.risk import FACTOR_NAMES
+from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from sinks.webhooks import Subscription, default_store, delivery_id
 from tests.integration.test_api import ALERT_COLUMNS, PERF_COLUMNS, perf

@@ -30,8 +30,8 @@ from api.app import create_app
 from api.models import AlertItem
 from api.routers.subscriptions import install
 from infra.kafka_local import free_port
-from infra.settings import Settings
 from schemas.results import Alert
+from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from sinks.kafka_sink import TopicWriter, encode_alert
 from sinks.webhooks import (

@@ -15,8 +15,8 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 from bytewax.testing import TestingSink, TestingSource
 
-from flows.agent_facts import AgentFact, FactKind
-from flows.io import SinkName
+from flows.agents.facts import AgentFact, FactKind
+from flows.core.io import SinkName
 from schemas.events import Event, parse_event
 from schemas.transport import RawMessage
 

@@ -1,4 +1,4 @@
-from flows.cadence import Cadence
+from flows.ops.cadence import Cadence
 
 
 def test_first_event_sets_the_grid_and_crossings_snapshot_the_latest_point() -> None:

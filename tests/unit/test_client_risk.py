@@ -1,4 +1,4 @@
-"""flows.client_risk: events -> risk signals -> decayed client scores, rises -> alerts."""
+"""flows.risk.client_risk: events -> risk signals -> decayed client scores, rises -> alerts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.client_risk import (
+from flows.core.timeutil import from_ms
+from flows.risk.client_risk import (
     ACTIVITY,
     ClientRiskTracker,
     RiskSignal,
@@ -20,7 +21,6 @@ from flows.client_risk import (
     risk_alert,
     signals_from_event,
 )
-from flows.timeutil import from_ms
 from schemas.events import PAYLOADS, Event
 from schemas.ids import stable_id
 from schemas.results import Alert

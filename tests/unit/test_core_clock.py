@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.core.clock import PartitionClock, Progress, TenantClocks, Tick
-from flows.timeutil import from_ms
+from flows.core.timeutil import from_ms
 from schemas.transport import Accepted
 from tests.unit.helpers import T0_MS, make_event
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from flows.decode import decode
+from flows.ingest.decode import decode
 from schemas.events import (
     DERIVED_TIME_MARGIN,
     OCCURRED_AT_MAX,

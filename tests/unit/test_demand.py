@@ -1,4 +1,4 @@
-"""Demand state of a tenant (flows/demand.py): hours, snapshots, refits, hotspots."""
+"""Demand state of a tenant (flows/demand/tenant.py): hours, snapshots, refits, hotspots."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from bench.seasonal_demand import seasonal_series
-from flows.demand import (
+from flows.demand.forecast import HOUR_MS, MODEL_COLD, MODEL_WEEKLY
+from flows.demand.tenant import (
     DemandConfig,
     DemandOutput,
     DemandTenant,
     HotspotRule,
     demand_segments,
 )
-from flows.forecast import HOUR_MS, MODEL_COLD, MODEL_WEEKLY
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.results import Alert
 from tests.unit.helpers import T0, T0_MS, make_event

@@ -1,4 +1,4 @@
-"""flows.agent_facts.TicketTracker: ticket events joined into per-agent facts.
+"""flows.agents.facts.TicketTracker: ticket events joined into per-agent facts.
 
 Durations (handle time, first-response time) are integer milliseconds and CSAT values
 the integer rating: integers sum exactly in any order, so values are compared exactly.
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.agent_facts import AgentFact, FactKind, TicketTracker
-from flows.timeutil import to_ms
+from flows.agents.facts import AgentFact, FactKind, TicketTracker
+from flows.core.timeutil import to_ms
 from schemas.events import Event
 from tests.unit.helpers import (
     DAY_MS,

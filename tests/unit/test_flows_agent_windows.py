@@ -1,4 +1,4 @@
-"""flows.agent_windows.AgentWindowAggregator: per-agent tumbling windows over facts.
+"""flows.agents.windows.AgentWindowAggregator: per-agent tumbling windows over facts.
 
 Fact values are integer milliseconds (durations) or integer ratings (CSAT); windows sum
 them as integers and rows report seconds (``sum_ms / 1000``), so rows are compared
@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.agent_facts import AgentFact, FactKind
-from flows.agent_windows import WINDOWS_MS, AgentWindowAggregator, window_row_id
-from flows.timeutil import from_ms, to_ms
+from flows.agents.facts import AgentFact, FactKind
+from flows.agents.windows import WINDOWS_MS, AgentWindowAggregator, window_row_id
+from flows.core.timeutil import from_ms, to_ms
 from schemas.ids import stable_id
 from schemas.results import AgentWindow, LateEvent, WindowName
 from tests.unit.helpers import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, T0_MS, fact

@@ -1,4 +1,4 @@
-"""flows.coaching: a low CSAT rating raises a coaching alert about the agent."""
+"""flows.agents.coaching: a low CSAT rating raises a coaching alert about the agent."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flows.coaching import coaching_alert
+from flows.agents.coaching import coaching_alert
 from schemas.events import PAYLOADS
 from schemas.ids import stable_id
 from schemas.results import Alert

@@ -1,4 +1,4 @@
-"""flows.decode: every message becomes an accepted event or a dead letter that says why."""
+"""flows.ingest.decode: every message becomes an accepted event or a dead letter that says why."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.decode import decode
+from flows.ingest.decode import decode
 from schemas.events import PAYLOADS
 from schemas.ids import stable_id
 from schemas.results import DeadLetter

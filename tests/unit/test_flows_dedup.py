@@ -1,11 +1,11 @@
-"""flows.dedup: repeated ids dropped inside an event-time horizon, with bounded memory."""
+"""flows.ingest.dedup: repeated ids dropped inside an event-time horizon, with bounded memory."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.dedup import Deduplicator
+from flows.ingest.dedup import Deduplicator
 from tests.unit.helpers import uid
 
 H = 10_000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flows.agent_facts import FactKind, TicketTracker
-from flows.decode import decode
+from flows.agents.facts import FactKind, TicketTracker
+from flows.ingest.decode import decode
 from schemas.results import DeadLetter
 from schemas.transport import Accepted
 from tests.unit.helpers import (
@@ -46,7 +46,7 @@ def test_response_before_creation_has_no_response_time() -> None:
 
 
 def test_deferred_eviction_catches_a_retry_behind_a_newer_event_in_one_batch() -> None:
-    from flows.dedup import Deduplicator
+    from flows.ingest.dedup import Deduplicator
     from tests.unit.helpers import uid
 
     hour = 3_600_000

@@ -1,4 +1,4 @@
-"""flows.sharding: shard keys stable across calls and processes, always in range."""
+"""flows.core.sharding: shard keys stable across calls and processes, always in range."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.sharding import shard_of
+from flows.core.sharding import shard_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ def test_same_value_on_every_call() -> None:
 
 @pytest.mark.parametrize("seed", ["1", "12345"])
 def test_same_shard_in_another_process_with_another_hash_seed(seed: str) -> None:
-    code = "from flows.sharding import shard_of; print(shard_of(32, 'acme', 'agent-acme-7'))"
+    code = "from flows.core.sharding import shard_of; print(shard_of(32, 'acme', 'agent-acme-7'))"
     env = {**os.environ, "PYTHONHASHSEED": seed}
     out = subprocess.run(
         [sys.executable, "-c", code],

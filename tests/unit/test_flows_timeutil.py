@@ -1,4 +1,4 @@
-"""flows.timeutil: integer-millisecond event time and UTC-aligned tumbling windows."""
+"""flows.core.timeutil: integer-millisecond event time and UTC-aligned tumbling windows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.timeutil import from_ms, to_ms, window_start
+from flows.core.timeutil import from_ms, to_ms, window_start
 from tests.unit.helpers import DAY_MS, HOUR_MS, MINUTE_MS, T0, T0_MS
 
 SIZES = {"5m": 5 * MINUTE_MS, "1h": HOUR_MS, "1d": DAY_MS}

@@ -1,4 +1,4 @@
-"""Forecasting models, intervals and backtests (flows/forecast.py) on known data."""
+"""Forecasting models, intervals and backtests (flows/demand/forecast.py) on known data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
 from bench.seasonal_demand import seasonal_series
-from flows.forecast import (
+from flows.demand.forecast import (
     DAY_H,
     MIN_WEEKLY_H,
     MODEL_COLD,

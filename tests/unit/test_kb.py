@@ -9,7 +9,8 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from flows.kb import (
+from flows.core.timeutil import to_ms
+from flows.kb.clusters import (
     MAX_CENTROID_NNZ,
     KbChange,
     KbClusters,
@@ -18,8 +19,7 @@ from flows.kb import (
     TicketTexts,
     kb_alert,
 )
-from flows.kb_text import MAX_SUBJECT_CHARS, VECTORIZER, normalise_text, term_counts
-from flows.timeutil import to_ms
+from flows.kb.text import MAX_SUBJECT_CHARS, VECTORIZER, normalise_text, term_counts
 from schemas.events import Event
 from schemas.ids import stable_id
 from schemas.kb import KB_MAX_TICKET_IDS, KbSuggestion

@@ -1,5 +1,5 @@
 """The tenant clusterer applies tickets and articles in event-time order, whatever order
-Kafka partitions deliver them in (flows/stateful_kb.py)."""
+Kafka partitions deliver them in (flows/kb/stateful.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from flows.config import FlowConfig
 from flows.core.clock import Tick
-from flows.stateful_kb import KbClustersLogic, KbItem, KbOutput
+from flows.kb.stateful import KbClustersLogic, KbItem, KbOutput
 from schemas.kb import KbSuggestion
 from schemas.results import Alert
 from tests.unit.test_kb import ARTICLE_RESET, RESET, ROUTER, VAT, article, rt

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.kb import KbConfig
-from flows.kb_quality import EvalSet, KbQuality, evaluate, load_eval_set
+from flows.kb.clusters import KbConfig
+from flows.kb.quality import EvalSet, KbQuality, evaluate, load_eval_set
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SETS = ("kb_eval.jsonl", "kb_eval_holdout.jsonl")

@@ -1,4 +1,4 @@
-"""flows.live_ops.LiveOps: one tenant's live queues, agents, CSAT and message mix.
+"""flows.ops.live_ops.LiveOps: one tenant's live queues, agents, CSAT and message mix.
 
 Times are whole milliseconds after ``T0`` (a Monday, aligned to every minute), so every
 expected wait is exact.
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.live_ops import LiveOps
-from flows.timeutil import from_ms
+from flows.core.timeutil import from_ms
+from flows.ops.live_ops import LiveOps
 from schemas.events import Event
 from schemas.ids import stable_id
 from schemas.ops import OpsSnapshot, QueueState, snapshot_id

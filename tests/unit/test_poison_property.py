@@ -41,37 +41,33 @@ from bytewax.testing import run_main
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-from flows.agent_facts import AgentFact
-from flows.agent_performance import _coaching
-from flows.client_risk import RiskSignal, signals_from_event
-from flows.client_risk_flow import about_clients, about_tickets, client_key, direct_signals
-from flows.coaching import coaching_alert
+from flows.agents.coaching import coaching_alert
+from flows.agents.facts import AgentFact
+from flows.agents.flow import _coaching
+from flows.agents.keys import agent_shard, concerns_agents
+from flows.agents.stateful import AgentWindowLogic, TicketFactsLogic
 from flows.config import FlowConfig
 from flows.core.clock import PartitionClock, TenantClocks, Tick
 from flows.core.clock_flow import partition_key, sourced, to_shards, to_tenant
+from flows.core.keys import event_tenant, ticket_key, ticket_shard
+from flows.core.origin import event_order, event_origin
 from flows.core.stateful import EventTimeLogic
-from flows.decode import decode
-from flows.demand import demand_segments
-from flows.demand_flow import is_demand
-from flows.ingest import _decode_now
-from flows.kb_flow import about_ticket_text, is_article
-from flows.live_ops_flow import concerns_ops, queue_rows
-from flows.origin import event_order, event_origin
+from flows.core.timeutil import to_ms
+from flows.demand.flow import is_demand
+from flows.demand.stateful import DemandLogic
+from flows.demand.tenant import demand_segments
+from flows.ingest.decode import decode
+from flows.ingest.flow import _decode_now
+from flows.ingest.stateful import DedupLogic
+from flows.kb.flow import about_ticket_text, is_article
+from flows.kb.stateful import KbClustersLogic, KbItem, TicketTextsLogic, article_item, item_tenant
+from flows.ops.flow import concerns_ops, queue_rows
+from flows.ops.stateful import LiveOpsLogic
 from flows.pipeline import build_flow
-from flows.routing import (
-    agent_shard,
-    concerns_agents,
-    event_tenant,
-    ticket_key,
-    ticket_shard,
-)
-from flows.sla import MAX_SLA_HOURS, PRIORITIES, SlaPolicy
-from flows.stateful import AgentWindowLogic, DedupLogic, TicketFactsLogic
-from flows.stateful_demand import DemandLogic
-from flows.stateful_kb import KbClustersLogic, KbItem, TicketTextsLogic, article_item, item_tenant
-from flows.stateful_ops import LiveOpsLogic
-from flows.stateful_risk import ClientRiskLogic, TicketRiskLogic, signal_order
-from flows.timeutil import to_ms
+from flows.risk.client_risk import RiskSignal, signals_from_event
+from flows.risk.flow import about_clients, about_tickets, client_key, direct_signals
+from flows.risk.sla import MAX_SLA_HOURS, PRIORITIES, SlaPolicy
+from flows.risk.stateful import ClientRiskLogic, TicketRiskLogic, signal_order
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.events import (
     OCCURRED_AT_MAX,

@@ -79,7 +79,7 @@ def test_default_numbers() -> None:
 
 
 def test_shipped_file_holds_the_defaults() -> None:
-    assert RiskModel.from_json(REPO / "infra" / "risk_model.json") == RiskModel()
+    assert RiskModel.from_json(REPO / "schemas" / "risk_model.json") == RiskModel()
 
 
 def test_from_json_overrides_only_what_it_names(tmp_path: Path) -> None:

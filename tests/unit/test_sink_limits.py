@@ -9,8 +9,8 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError
 from pydantic import ValidationError
 
-from infra.settings import Settings
 from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, MAX_DLQ_KEY_BYTES, make_dead_letter
+from schemas.settings import Settings
 from sinks.clickhouse_sink import describe_error, is_transient, row_json
 from sinks.kafka_sink import (
     BROKER_DEFAULT_LIMIT,

@@ -1,4 +1,4 @@
-"""flows.sla: deadlines by priority, one breach per late ticket, decided on the watermark."""
+"""flows.risk.sla: deadlines by priority, one breach per late ticket, decided on the watermark."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.client_risk import ClientRiskTracker
-from flows.sla import MAX_SLA_HOURS, Breach, SlaPolicy, SlaTracker, breach_alert, breach_signal
-from flows.timeutil import from_ms
+from flows.core.timeutil import from_ms
+from flows.risk.client_risk import ClientRiskTracker
+from flows.risk.sla import MAX_SLA_HOURS, Breach, SlaPolicy, SlaTracker, breach_alert, breach_signal
 from schemas.events import OCCURRED_AT_MAX, STORABLE_MAX, Event
 from schemas.ids import stable_id
 from tests.unit.helpers import (

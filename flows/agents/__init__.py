@@ -1,0 +1,1 @@
+"""Agent performance: per-agent facts from ticket events, windowed metrics, coaching alerts."""

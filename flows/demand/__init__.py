@@ -1,0 +1,1 @@
+"""Demand: hourly counts per segment, forecasts, backtests and hotspot alerts per tenant."""

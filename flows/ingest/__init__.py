@@ -1,0 +1,1 @@
+"""Ingest: Kafka bytes to validated, clocked, de-duplicated events or dead letters."""

@@ -1,0 +1,2 @@
+"""Knowledge-base suggestions: resolved tickets clustered online; recurring problems
+that no article covers are flagged."""

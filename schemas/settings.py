@@ -1,0 +1,141 @@
+"""Runtime settings, read once from the environment (prefix ``CXPULSE_``).
+
+Validated at start so a typo fails loudly before any broker or database is touched.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]{0,100}$")
+
+
+class Settings(BaseSettings):
+    """Everything a cxpulse process needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix="CXPULSE_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = "cx."
+    data_dir: Path = Path(".cxpulse")
+    clickhouse_dsn: str = ""  # empty: the embedded engine under data_dir
+    clickhouse_database: str = "cxpulse"
+    api_keys: SecretStr = SecretStr("")
+    # flows
+    allowed_lateness_s: float = Field(default=60.0, ge=0)
+    dedup_window_s: float = Field(default=3600.0, ge=0)
+    max_future_s: float = Field(default=86_400.0, gt=0)
+    # events stamped further back than this are dead-lettered; 0 disables (400 days)
+    max_past_s: float | None = Field(default=34_560_000.0, ge=0)
+    # raw bytes a dead letter keeps (size and sha256 of the whole are kept too); the
+    # dead-letter producer's message.max.bytes follows it and must stay under the
+    # broker's default 1 MB (see sinks/kafka_sink.py)
+    dlq_max_raw_bytes: int = Field(default=DEFAULT_DLQ_MAX_RAW_BYTES, ge=0, le=900_000)
+    provisional_interval_s: float = Field(default=5.0, gt=0)
+    shards: int = Field(default=32, ge=1, le=4096)
+    workers: int = Field(default=1, ge=1, le=64)
+    snapshot_interval_s: float = Field(default=5.0, gt=0)
+    ops_snapshot_interval_s: float = Field(default=60.0, gt=0)
+    risk_model_file: Path = Path(__file__).parent / "risk_model.json"
+    sla_policy_file: Path | None = None  # JSON: {"hours": {...}, "tenants": {t: {...}}}
+    # demand forecasting (see flows/demand/tenant.py, flows/demand/forecast.py)
+    forecast_horizon_h: int = Field(default=336, ge=1, le=336)
+    forecast_every_h: int = Field(default=1, ge=1, le=168)
+    forecast_refit_every_h: int = Field(default=24, ge=1, le=168)
+    forecast_backtest_origins: int = Field(default=7, ge=1, le=60)
+    hotspot_ratio: float = Field(default=1.25, gt=0)
+    hotspot_horizon_h: int = Field(default=24, ge=1, le=336)
+    hotspot_min_level: float = Field(default=5.0, ge=0)
+    # absolute thresholds (events/hour) by segment, JSON: {"queue:billing": 120}
+    hotspot_thresholds: dict[str, float] = Field(default_factory=dict)
+    # KB suggestions (see flows/kb/clusters.py): cosine similarities; unset = the tuned defaults
+    kb_join_threshold: float | None = Field(default=None, gt=0, le=1)
+    kb_cover_threshold: float | None = Field(default=None, gt=0, le=1)
+    kb_min_size: int = Field(default=3, ge=2, le=1000)
+    kafka_batch_size: int = Field(default=5000, ge=1)
+    topic_partitions: int = Field(default=3, ge=1)
+    # webhooks: retries wait up to base * 2^(attempt - 1) (full jitter), then dead-letter
+    webhook_backoff_base_s: float = Field(default=1.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("clickhouse_database")
+    @classmethod
+    def _database_is_identifier(cls, v: str) -> str:
+        if not _IDENT.match(v):
+            raise ValueError("must be a plain identifier: letters, digits, underscore")
+        return v
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix_is_topic_safe(cls, v: str) -> str:
+        if not _TOPIC_PREFIX.match(v):
+            raise ValueError("may only hold letters, digits, '.', '_' and '-'")
+        return v
+
+    @field_validator("hotspot_thresholds")
+    @classmethod
+    def _thresholds_are_segments(cls, v: dict[str, float]) -> dict[str, float]:
+        kinds = ("queue", "region", "service_type")
+        bad = [k for k, x in v.items() if k.partition(":")[0] not in kinds or x <= 0]
+        if bad:
+            raise ValueError(
+                f"keys must be '<queue|region|service_type>:<name>' with values > 0: {bad}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _keys_parse(self) -> Settings:
+        _ = self.tenant_keys  # raises on a malformed CXPULSE_API_KEYS
+        return self
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.topic_prefix}events"
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.topic_prefix}dlq"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.topic_prefix}alerts"
+
+    @property
+    def dsn(self) -> str:
+        """The ClickHouse DSN; the embedded engine lives in ``<data_dir>/clickhouse``."""
+        if self.clickhouse_dsn:
+            return self.clickhouse_dsn
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def embedded_clickhouse(self) -> bool:
+        return self.dsn.startswith("chdb://")
+
+    @property
+    def recovery_dir(self) -> Path:
+        return self.data_dir / "recovery"
+
+    @cached_property
+    def tenant_keys(self) -> dict[str, str]:
+        """API key -> tenant, from ``tenant:key,tenant:key``."""
+        out: dict[str, str] = {}
+        raw = self.api_keys.get_secret_value().strip()
+        if not raw:
+            return out
+        for pair in raw.split(","):
+            tenant, sep, key = pair.strip().partition(":")
+            if not sep or not tenant or not key:
+                raise ValueError("CXPULSE_API_KEYS must look like 'tenant:key,tenant:key'")
+            if key in out:
+                raise ValueError("CXPULSE_API_KEYS gives one key to two tenants")
+            out[key] = tenant
+        return out
