@@ -1,47 +1,25 @@
-"""Webhook delivery: signed POSTs of alerts to tenant endpoints, at least once."""
+"""Webhook delivery: every matching alert POSTed to each tenant endpoint, signed, retried,
+at least once.
 
-from sinks.webhooks.store import (
-    CREATION_GRACE,
-    MAX_URL_LENGTH,
-    AttemptResult,
-    Delivery,
-    DeliveryView,
-    Subscription,
-    WebhookDispatcher,
-    WebhookStore,
-    after_attempt,
-    alert_body,
-    consumer_group,
-    default_store,
-    delivery_id,
-    matches,
-    new_delivery,
-    new_secret,
-    next_delay,
-    sign,
-    validate_url,
-    verify,
-)
+One module per concern: ``signing`` (HMAC signature and secrets), ``policy`` (which URLs a
+subscription may name), ``body`` (the JSON POSTed, derived from the ``Alert`` row),
+``deliveries`` (subscriptions, deliveries and their state machine: pure logic),
+``store`` (all of it in ClickHouse) and ``dispatcher`` (the threaded delivery service).
+The names below are re-exported for the API, which imports them from here.
+"""
+
+from sinks.webhooks.deliveries import Subscription, delivery_id
+from sinks.webhooks.dispatcher import WebhookDispatcher
+from sinks.webhooks.policy import MAX_URL_LENGTH, validate_url
+from sinks.webhooks.store import DeliveryView, WebhookStore, default_store
 
 __all__ = [
-    "CREATION_GRACE",
     "MAX_URL_LENGTH",
-    "AttemptResult",
-    "Delivery",
     "DeliveryView",
     "Subscription",
     "WebhookDispatcher",
     "WebhookStore",
-    "after_attempt",
-    "alert_body",
-    "consumer_group",
     "default_store",
     "delivery_id",
-    "matches",
-    "new_delivery",
-    "new_secret",
-    "next_delay",
-    "sign",
     "validate_url",
-    "verify",
 ]

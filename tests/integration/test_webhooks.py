@@ -34,20 +34,17 @@ from schemas.results import Alert
 from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from sinks.kafka_sink import TopicWriter, encode_alert
-from sinks.webhooks import (
+from sinks.webhooks.deliveries import (
     AttemptResult,
     Delivery,
     Subscription,
-    WebhookDispatcher,
-    WebhookStore,
     after_attempt,
-    consumer_group,
-    default_store,
     delivery_id,
     new_delivery,
-    sign,
-    verify,
 )
+from sinks.webhooks.dispatcher import WebhookDispatcher, consumer_group
+from sinks.webhooks.signing import sign, verify
+from sinks.webhooks.store import WebhookStore, default_store
 
 pytestmark = pytest.mark.integration
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -17,21 +18,19 @@ from pydantic import ValidationError
 from api.models import AlertItem
 from api.webhook_models import SubscriptionCreate
 from schemas.results import SEVERITY_RANK, Alert
-from sinks.webhooks import (
+from sinks.webhooks.body import alert_body
+from sinks.webhooks.deliveries import (
     CREATION_GRACE,
     AttemptResult,
     Subscription,
     after_attempt,
-    alert_body,
     delivery_id,
     matches,
     new_delivery,
-    new_secret,
     next_delay,
-    sign,
-    validate_url,
-    verify,
 )
+from sinks.webhooks.policy import validate_url
+from sinks.webhooks.signing import new_secret, sign, verify
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
 SEVERITIES = list(SEVERITY_RANK)
@@ -243,6 +242,21 @@ def test_body_is_the_alert_as_the_api_serves_it() -> None:
     alert = make_alert(rating=1, agent="a1", nested={"x": [1, 2.5, None]}, text="née ✓")
     expected = AlertItem(**alert.model_dump()).model_dump_json().encode()
     assert alert_body(alert) == expected
+
+
+def test_body_follows_the_alert_row_type() -> None:
+    """A field added to ``Alert`` reaches receivers with no change to webhook code."""
+
+    class WiderAlert(Alert):
+        region: str
+        raised_at: datetime
+
+    alert = WiderAlert(
+        **make_alert().model_dump(), region="north", raised_at=datetime(2026, 3, 2, 11)
+    )
+    doc = json.loads(alert_body(alert))
+    assert list(doc) == [*Alert.model_fields, "region", "raised_at"]
+    assert (doc["region"], doc["raised_at"]) == ("north", "2026-03-02T11:00:00+00:00")
 
 
 def test_delivery_id_is_deterministic_per_subscription_and_alert() -> None:
