@@ -8,19 +8,18 @@ into one ``TenantClocks`` and returns the stamped events and the tick stream.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeGuard, TypeVar
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream
-from bytewax.operators import KeyedStream, StatefulBatchLogic
+from bytewax.operators import KeyedStream
 
 from flows.core.clock import PartitionClock, Progress, TenantClocks, Tick
 from flows.core.config import CoreConfig
+from flows.core.state import StateLogic
 from flows.core.timeutil import to_ms
 from schemas.transport import Accepted
 
@@ -33,17 +32,16 @@ def _lateness_ms(cfg: CoreConfig) -> int:
     return int(cfg.allowed_lateness_s * 1000)
 
 
-class PartitionClockLogic(StatefulBatchLogic[Accepted, Accepted | Progress, bytes]):
+class PartitionClockLogic(StateLogic[PartitionClock]):
     """One input partition's clock; the key is the partition."""
 
-    def __init__(self, cfg: CoreConfig, snapshot: bytes | None) -> None:
-        self.cfg = cfg
-        self.state: PartitionClock = (
-            pickle.loads(snapshot)  # noqa: S301 - our own state
-            if snapshot is not None
-            else PartitionClock(_lateness_ms(cfg))
-        )
-        self.state.lateness_ms = _lateness_ms(cfg)
+    flow = "clock"
+
+    def new_state(self) -> PartitionClock:
+        return PartitionClock(_lateness_ms(self.cfg))
+
+    def configure(self) -> None:
+        self.state.lateness_ms = _lateness_ms(self.cfg)
 
     def on_batch(self, values: list[Accepted]) -> tuple[Iterable[Accepted | Progress], bool]:
         if values:
@@ -52,44 +50,36 @@ class PartitionClockLogic(StatefulBatchLogic[Accepted, Accepted | Progress, byte
         out: list[Accepted | Progress] = [*stamped, *progress]
         return out, False
 
-    def snapshot(self) -> bytes:
-        return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
 
+class TenantClocksLogic(StateLogic[TenantClocks]):
+    """Every tenant's watermark over the whole input (a single key); in live mode the
+    timer moves silent tenants on by wall time."""
 
-class TenantClocksLogic(StatefulBatchLogic[Progress, Tick, bytes]):
-    """Every tenant's watermark over the whole input (a single key)."""
+    flow = "clock"
 
-    def __init__(self, cfg: CoreConfig, snapshot: bytes | None) -> None:
-        self.cfg = cfg
-        self.state: TenantClocks = (
-            pickle.loads(snapshot)  # noqa: S301 - our own state
-            if snapshot is not None
-            else TenantClocks(_lateness_ms(cfg))
-        )
+    def new_state(self) -> TenantClocks:
+        return TenantClocks(_lateness_ms(self.cfg))
+
+    def configure(self) -> None:
+        cfg = self.cfg
         self.state.configure(
             _lateness_ms(cfg),
             cfg.input_partitions,
             cfg.idle_advance,
             int(cfg.idle_timeout_s * 1000),
         )
-        self._interval = timedelta(seconds=cfg.provisional_interval_s)
-        self._next_notify = cfg.now() + self._interval
+
+    def timed(self) -> bool:
+        return self.cfg.idle_advance
 
     def on_batch(self, values: list[Progress]) -> tuple[Iterable[Tick], bool]:
         return self.state.observe(values, to_ms(self.cfg.now())), False
 
-    def on_notify(self) -> tuple[Iterable[Tick], bool]:
-        self._next_notify = self.cfg.now() + self._interval
-        return self.state.idle(to_ms(self.cfg.now())), False
+    def on_timer(self) -> Iterable[Tick]:
+        return self.state.idle(to_ms(self.cfg.now()))
 
-    def on_eof(self) -> tuple[Iterable[Tick], bool]:
-        return self.state.final(), False
-
-    def notify_at(self) -> datetime | None:
-        return self._next_notify if self.cfg.idle_advance else None
-
-    def snapshot(self) -> bytes:
-        return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
+    def on_end(self) -> Iterable[Tick]:
+        return self.state.final()
 
 
 def partition_key(a: Accepted) -> str:

@@ -1,5 +1,5 @@
-"""The one base every event-time step shares: ticks, epochs, hold-back, timers, end of
-input, snapshots, and poison-item isolation.
+"""The base every event-time step shares: ticks, epochs, hold-back and poison-item
+isolation, on :class:`flows.core.state.StateLogic` (snapshots, timer, end of input).
 
 A step's input is its data items plus the ``Tick``s of :mod:`flows.core.clock`
 (broadcast to every shard). The base keeps, per tenant:
@@ -27,18 +27,16 @@ from __future__ import annotations
 
 import heapq
 import logging
-import pickle
 from abc import abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 
-from bytewax.operators import StatefulBatchLogic
-
 from flows.core.clock import Tick
 from flows.core.config import CoreConfig
 from flows.core.sharding import stable_offset
+from flows.core.state import StateLogic
 from flows.core.watermark import NO_TIME
 from schemas.results import DeadLetter, make_dead_letter
 
@@ -49,21 +47,6 @@ X = TypeVar("X")
 Y = TypeVar("Y")
 
 _SOON = timedelta(seconds=1)
-# Version of what ``snapshot`` writes; a recovery store from before it cannot be resumed.
-# 3: modules moved into capability packages (pickled class paths changed).
-STATE_FORMAT = 3
-
-
-class IncompatibleStateError(RuntimeError):
-    """The recovery store holds state in a layout this version cannot resume from."""
-
-    def __init__(self, step: str) -> None:
-        super().__init__(
-            f"the recovery store holds {step} state from an older cxpulse (state format "
-            f"before {STATE_FORMAT}). Stop, move <CXPULSE_DATA_DIR>/recovery aside and "
-            "run again: the run replays the events topic from its start and the idempotent "
-            "sinks rewrite the same rows (needs the topic's retention to cover the history)."
-        )
 
 
 @dataclass
@@ -103,34 +86,23 @@ class Origin:
     raw: bytes
 
 
-class EventTimeLogic(StatefulBatchLogic[Any, Any, bytes], Generic[S, X, Y]):
+class EventTimeLogic(StateLogic[S], Generic[S, X, Y]):
     """Base of every stateful step that decides on event time (see module docstring)."""
 
-    flow: ClassVar[str]
     hold: ClassVar[bool] = False  # apply items in event-time order behind the watermark
     forward: ClassVar[bool] = False  # emit each applied watermark after its outputs
 
     def __init__(self, cfg: CoreConfig, snapshot: bytes | None) -> None:
-        self.cfg = cfg
-        self._saved = snapshot
-        self.state: S
         self.time: StepTime[X]
-        self._load(snapshot)
+        super().__init__(cfg, snapshot)
+        self._saved = snapshot
         self._log: list[tuple[str, Any]] = []
         self._poisoned: set[int] = set()  # items that failed in this epoch (by id)
         self._failed: set[tuple[str, int]] = set()  # decisions that failed in this epoch
         self._replaying = False
-        self._interval = timedelta(seconds=cfg.provisional_interval_s)
-        self._next_notify = cfg.now() + self._interval
 
-    # ---- what a subclass provides ------------------------------------------------------
-
-    @abstractmethod
-    def new_state(self) -> S:
-        """The empty state of a fresh key."""
-
-    def configure(self) -> None:
-        """Apply run-level settings to ``self.state`` (restored state may predate them)."""
+    # ---- what a subclass provides (and ``new_state``, ``configure``, ``on_timer``,
+    # ``on_end`` of :class:`StateLogic`) --------------------------------------------------
 
     @abstractmethod
     def tenant_of(self, item: X) -> str: ...
@@ -157,13 +129,16 @@ class EventTimeLogic(StatefulBatchLogic[Any, Any, bytes], Generic[S, X, Y]):
         """Act on the tenant's watermark: close windows, fire deadlines..."""
         return ()
 
-    def on_timer(self) -> Iterable[Y]:
-        """Wall-clock timer (live rows); never changes what the final rows will be."""
-        return ()
+    # ---- the snapshot holds the state and the step's watermarks and held items -------
 
-    def on_end(self) -> Iterable[Y]:
-        """End of a bounded input, after every watermark has been applied."""
-        return ()
+    def payload(self) -> object:
+        return self.state, self.time
+
+    def adopt(self, payload: Any | None) -> None:
+        if payload is None:
+            self.state, self.time = self.new_state(), StepTime()
+        else:
+            self.state, self.time = payload
 
     # ---- Bytewax ----------------------------------------------------------------------
 
@@ -184,7 +159,7 @@ class EventTimeLogic(StatefulBatchLogic[Any, Any, bytes], Generic[S, X, Y]):
     def on_notify(self) -> tuple[Iterable[Y | DeadLetter], bool]:
         out: list[Any] = []
         self._apply_ready(out)
-        self._next_notify = self.cfg.now() + self._interval
+        self.timer.restart()
         try:
             out.extend(self.on_timer())
         except Exception as exc:  # a live row must never stop the flow
@@ -192,7 +167,7 @@ class EventTimeLogic(StatefulBatchLogic[Any, Any, bytes], Generic[S, X, Y]):
             out.append(self._step_letter("timer", exc))
         return out, False
 
-    def on_eof(self) -> tuple[Iterable[Y | DeadLetter], bool]:
+    def end_of_input(self) -> Iterable[Y | DeadLetter]:
         out: list[Any] = []
         t = self.time
         t.promote(self.tick_sources())
@@ -204,18 +179,17 @@ class EventTimeLogic(StatefulBatchLogic[Any, Any, bytes], Generic[S, X, Y]):
         except Exception as exc:
             log.exception("%s: end of input failed", self.flow)
             out.append(self._step_letter("end", exc))
-        return out, False
+        return out
 
     def notify_at(self) -> datetime:
         if self.time.ready or self.time.received:  # apply soon after the epoch closes
-            return min(self._next_notify, self.cfg.now() + _SOON)
-        return self._next_notify
+            return self.timer.due_within(_SOON)
+        return self.timer.due
 
     def snapshot(self) -> bytes:
         """Called when an epoch closes: what arrived in it becomes applicable."""
-        t = self.time
-        t.promote(self.tick_sources())
-        saved = pickle.dumps((STATE_FORMAT, self.state, t), protocol=pickle.HIGHEST_PROTOCOL)
+        self.time.promote(self.tick_sources())
+        saved = super().snapshot()
         self._saved = saved
         self._log.clear()
         self._poisoned.clear()
@@ -228,19 +202,6 @@ class EventTimeLogic(StatefulBatchLogic[Any, Any, bytes], Generic[S, X, Y]):
     # replay the epoch exactly up to the failure: "in" (an item received), "pop" (the
     # next held item applied), "at" (decisions up to a time) and "wm" (a watermark
     # applied). Outputs of a replay are dropped: they were emitted the first time.
-
-    def _load(self, snapshot: bytes | None) -> None:
-        if snapshot is None:
-            self.state, self.time = self.new_state(), StepTime()
-        else:
-            try:
-                loaded = pickle.loads(snapshot)  # noqa: S301 - our own state
-            except (AttributeError, ImportError) as exc:  # a class that moved or went
-                raise IncompatibleStateError(self.flow) from exc
-            if not (isinstance(loaded, tuple) and len(loaded) == 3 and loaded[0] == STATE_FORMAT):
-                raise IncompatibleStateError(self.flow)
-            _, self.state, self.time = loaded
-        self.configure()
 
     def _receive(self, item: X, out: list[Any]) -> None:
         self._log.append(("in", item))
@@ -326,7 +287,7 @@ class EventTimeLogic(StatefulBatchLogic[Any, Any, bytes], Generic[S, X, Y]):
         entries = list(self._log)
         t = self.time
         by_source, received, ready = t.by_source, t.received, t.ready
-        self._load(self._saved)
+        self.restore(self._saved)
         self._log = []
         sink: list[Any] = []
         self._replaying = True

@@ -3,12 +3,12 @@ Kafka partitions deliver them in (flows/kb/stateful.py)."""
 
 from __future__ import annotations
 
-import pickle
 import random
 from datetime import UTC, datetime
 
 from flows.config import FlowConfig
 from flows.core.clock import Tick
+from flows.core.state import load_state
 from flows.kb.stateful import KbClustersLogic, KbItem, KbOutput
 from schemas.kb import KbSuggestion
 from schemas.results import Alert
@@ -107,7 +107,7 @@ def test_a_tick_applies_only_once_its_epoch_has_closed() -> None:
     logic.snapshot()  # the epoch closes: every item it held has been seen
     released = list(logic.on_notify()[0])
     assert released
-    state_time = pickle.loads(logic.snapshot())[2]
+    _, state_time = load_state("kb", logic.snapshot())
     assert state_time.applied == {"t1": tick.watermark_ms}
     held = state_time.held["t1"]
     assert len(held) == len(ordered) - 9  # items at or after the tick still wait
