@@ -23,7 +23,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && rm /tmp/requirements.txt
 
 # Then cxpulse itself (only what the wheel needs).
-COPY README.md ./
+COPY README.md setup.py ./
 COPY schemas ./schemas
 COPY flows ./flows
 COPY sinks ./sinks

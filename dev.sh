@@ -27,6 +27,11 @@ setup() {
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
         echo "$want" > "$stamp"
     fi
+    # The wheel installs the product as cxpulse.<folder> (see setup.py); in development the
+    # sources also run by their folder names, so the repository root goes on the path.
+    local pth
+    pth="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/cxpulse-source-tree.pth"
+    [ "$(cat "$pth" 2>/dev/null)" = "$PWD" ] || echo "$PWD" > "$pth"
     say "resolving Apache Kafka jars (Maven Central, cached)"
     "$VENV/bin/python" -c 'from infra.kafka_local import LocalKafka; LocalKafka(home=__import__("pathlib").Path(".cxpulse/kafka")).ensure_jars()'
 }
