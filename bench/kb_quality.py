@@ -38,7 +38,7 @@ from flows.kb.quality import (
     load_eval_set,
 )
 from flows.kb.text import normalise_text
-from infra.simulator import _BROWSERS, _CATEGORIES, _INTEGRATIONS, _PLANS, _PRODUCTS
+from infra.simulator.vocabulary import BROWSERS, CATEGORIES, INTEGRATIONS, PLANS, PRODUCTS
 from schemas.events import Event
 from schemas.kb import KbSuggestion
 
@@ -54,18 +54,18 @@ def simulator_tickets(n: int, seed: int = 3) -> list[LabelledTicket]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        cat = rng.choice(_CATEGORIES)
+        cat = rng.choice(CATEGORIES)
         fill = {
             "order": str(rng.randint(10_000, 99_999)),
             "amount": str(rng.randint(5, 500)),
             "invoice": f"INV-{rng.randint(1000, 9999)}",
-            "plan": rng.choice(_PLANS),
+            "plan": rng.choice(PLANS),
             "days": str(rng.randint(1, 30)),
             "n": str(rng.randint(2, 50)),
             "error": f"E{rng.randint(100, 999)}",
-            "browser": rng.choice(_BROWSERS),
-            "product": rng.choice(_PRODUCTS),
-            "integration": rng.choice(_INTEGRATIONS),
+            "browser": rng.choice(BROWSERS),
+            "product": rng.choice(PRODUCTS),
+            "integration": rng.choice(INTEGRATIONS),
         }
         code, text = cat.resolutions[0] if rng.random() < 0.6 else rng.choice(cat.resolutions)
         out.append(
