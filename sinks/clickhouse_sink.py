@@ -29,19 +29,16 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any, Generic, TypeVar
 
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from schemas.results import (
-    DEFAULT_DLQ_MAX_RAW_BYTES,
-    DeadLetter,
-    make_dead_letter,
-    synthetic_offset,
-)
+from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, DeadLetter
 from sinks import metrics
+from sinks.backoff import Backoff
+from sinks.batch_writer import WriterSink, sink_error_letter, sink_flow
 from sinks.clickhouse_client import ClickHouseUnavailableError
 from sinks.metrics import ROWS_WRITTEN, SINK_BATCH_ROWS, SINK_BATCH_SECONDS
 from sinks.tables import DEAD_LETTERS, TableSpec
@@ -130,9 +127,7 @@ class ClickHouseWriter(Generic[T]):
         self._batch_rows = SINK_BATCH_ROWS.labels(table)
         self._batch_seconds = SINK_BATCH_SECONDS.labels(table)
         self._unstored = metrics.DEAD_LETTERS_UNSTORED.labels(table)
-        self._attempts = attempts
-        self._backoff_s = backoff_s
-        self._sleep = sleep
+        self._retry = Backoff(attempts, backoff_s, sleep)
         self._dlq_max_raw_bytes = dlq_max_raw_bytes
         self._now = now
         self._client: Client | None = None
@@ -145,7 +140,7 @@ class ClickHouseWriter(Generic[T]):
     @property
     def flow(self) -> str:
         """The ``flow`` of this writer's dead letters."""
-        return f"sink:{self._spec.table}"
+        return sink_flow(self._spec.table)
 
     def setup(self) -> None:
         if self._client is None:
@@ -214,14 +209,14 @@ class ClickHouseWriter(Generic[T]):
         """One insert, retried with backoff while the error is transient."""
         spec = table or self._spec
         assert self._client is not None
-        for attempt in range(1, self._attempts + 1):
+        for attempt in range(1, self._retry.attempts + 1):
             try:
                 self._client.insert(spec.table, rows, column_names=spec.columns)
                 return
             except Exception as exc:
                 if not is_transient(exc):
                     raise
-                if attempt == self._attempts:
+                if attempt == self._retry.attempts:
                     raise ClickHouseUnavailableError(
                         f"insert of {len(rows)} rows into {spec.table} failed "
                         f"{attempt} times: {exc}"
@@ -232,17 +227,14 @@ class ClickHouseWriter(Generic[T]):
                     attempt,
                     exc,
                 )
-                self._sleep(self._backoff_s * 2 ** (attempt - 1))
+                self._retry.pause(attempt)
 
     def _letter(self, raw: bytes, ident: object, exc: Exception) -> DeadLetter:
-        table = self._spec.table
-        return make_dead_letter(
-            topic=table,
-            partition=-1,
-            offset=synthetic_offset(table, ident),
+        return sink_error_letter(
+            self._spec.table,
+            ident,
             key=None,
             raw=raw,
-            reason="sink_error",
             error=describe_error(exc),
             received_at=self._now(),
             flow=self.flow,
@@ -345,18 +337,21 @@ class DeadLetterTable:
         self._writer = None
 
 
-class _Partition(StatelessSinkPartition[Any]):
-    def __init__(self, writer: ClickHouseWriter[Any]) -> None:
-        self._writer = writer
+def _sink_writer(
+    open_client: ClientFactory,
+    spec: TableSpec[T],
+    progress_every_s: float | None,
+    on_written: OnWritten[T] | None,
+    dlq_max_raw_bytes: int,
+) -> ClickHouseWriter[T]:
+    writer = ClickHouseWriter(
+        open_client, spec, on_written=on_written, dlq_max_raw_bytes=dlq_max_raw_bytes
+    )
+    writer.progress_every_s = progress_every_s
+    return writer
 
-    def write_batch(self, items: list[Any]) -> None:
-        self._writer.write_batch(items)
 
-    def close(self) -> None:
-        self._writer.close()
-
-
-class ClickHouseSink(DynamicSink[T]):
+class ClickHouseSink(WriterSink[T]):
     """One writer per worker; the client opens in ``build`` (never at construction)."""
 
     def __init__(
@@ -368,19 +363,7 @@ class ClickHouseSink(DynamicSink[T]):
         *,
         dlq_max_raw_bytes: int = DEFAULT_DLQ_MAX_RAW_BYTES,
     ) -> None:
-        self._open_client = open_client
-        self._spec = spec
-        self._progress_every_s = progress_every_s
-        self._on_written = on_written
-        self._dlq_max_raw_bytes = dlq_max_raw_bytes
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition:
-        writer: ClickHouseWriter[T] = ClickHouseWriter(
-            self._open_client,
-            self._spec,
-            on_written=self._on_written,
-            dlq_max_raw_bytes=self._dlq_max_raw_bytes,
+        writer: Callable[[], ClickHouseWriter[T]] = partial(
+            _sink_writer, open_client, spec, progress_every_s, on_written, dlq_max_raw_bytes
         )
-        writer.progress_every_s = self._progress_every_s
-        writer.setup()
-        return _Partition(writer)
+        super().__init__(writer)

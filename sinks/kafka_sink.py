@@ -29,17 +29,11 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from schemas.results import (
-    DEFAULT_DLQ_MAX_RAW_BYTES,
-    MAX_DLQ_KEY_BYTES,
-    Alert,
-    DeadLetter,
-    make_dead_letter,
-    synthetic_offset,
-)
+from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, MAX_DLQ_KEY_BYTES, Alert, DeadLetter
+from sinks.backoff import Backoff
+from sinks.batch_writer import WriterSink, sink_error_letter, sink_flow
 from sinks.metrics import DEAD_LETTERS_UNSTORED, SINK_BATCH_ROWS, SINK_BATCH_SECONDS
 
 T = TypeVar("T")
@@ -149,9 +143,7 @@ class TopicWriter(Generic[T]):
         self._flush_timeout_s = flush_timeout_s
         self._on_rejected = on_rejected
         self._ident = ident
-        self._attempts = attempts
-        self._backoff_s = backoff_s
-        self._sleep = sleep
+        self._retry = Backoff(attempts, backoff_s, sleep)
         self._dlq_max_raw_bytes = dlq_max_raw_bytes
         self._now = now
         self._producer: Producer | None = None
@@ -160,7 +152,7 @@ class TopicWriter(Generic[T]):
     @property
     def flow(self) -> str:
         """The ``flow`` of this writer's dead letters."""
-        return f"sink:{self._label}"
+        return sink_flow(self._label)
 
     def setup(self) -> None:
         if self._producer is None:
@@ -181,7 +173,7 @@ class TopicWriter(Generic[T]):
                 todo.append((item, self._encode(item)))
             except Exception as exc:  # a bug for this item: it has no message
                 rejected.append(self._letter(item, None, exc))
-        for attempt in range(1, self._attempts + 1):
+        for attempt in range(1, self._retry.attempts + 1):
             failed = self._send(todo)
             refused = [f for f in failed if _is_permanent(f[2])]
             retry = [f for f in failed if not _is_permanent(f[2])]
@@ -195,7 +187,7 @@ class TopicWriter(Generic[T]):
             if not retry:
                 break
             errors = [str(e) for _i, _e, e in retry[:3]]
-            if attempt == self._attempts:
+            if attempt == self._retry.attempts:
                 raise RuntimeError(
                     f"{len(retry)} message(s) to {self._topic} undelivered after "
                     f"{attempt} attempts; errors: {errors}"
@@ -207,7 +199,7 @@ class TopicWriter(Generic[T]):
                 attempt,
                 errors,
             )
-            self._sleep(self._backoff_s * 2 ** (attempt - 1))
+            self._retry.pause(attempt)
             todo = [(item, encoded) for item, encoded, _err in retry]
         if rejected:
             self._reject(rejected)
@@ -266,13 +258,11 @@ class TopicWriter(Generic[T]):
             error = f"KafkaError {err.name()}: {err.str()}"
         else:
             error = f"{type(err).__name__}: {err}"
-        return make_dead_letter(
-            topic=self._topic,
-            partition=-1,
-            offset=synthetic_offset(self._topic, ident),
+        return sink_error_letter(
+            self._topic,
+            ident,
             key=key,
             raw=raw,
-            reason="sink_error",
             error=error,
             received_at=self._now(),
             flow=self.flow,
@@ -312,18 +302,7 @@ class TopicWriter(Generic[T]):
                 done()
 
 
-class _Partition(StatelessSinkPartition[Any]):
-    def __init__(self, writer: TopicWriter[Any]) -> None:
-        self._writer = writer
-
-    def write_batch(self, items: list[Any]) -> None:
-        self._writer.write_batch(items)
-
-    def close(self) -> None:
-        self._writer.close()
-
-
-class KafkaTopicSink(DynamicSink[T]):
+class KafkaTopicSink(WriterSink[T]):
     """One producer per worker, opened in ``build``; see :class:`TopicWriter`."""
 
     def __init__(
@@ -337,23 +316,14 @@ class KafkaTopicSink(DynamicSink[T]):
         ident: Callable[[T], object] | None = None,
         dlq_max_raw_bytes: int = DEFAULT_DLQ_MAX_RAW_BYTES,
     ) -> None:
-        self._config = config
-        self._topic = topic
-        self._encode = encode
-        self._sink = sink
-        self._on_rejected = on_rejected
-        self._ident = ident
-        self._dlq_max_raw_bytes = dlq_max_raw_bytes
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition:
-        writer: TopicWriter[T] = TopicWriter(
-            self._config,
-            self._topic,
-            self._encode,
-            sink=self._sink,
-            on_rejected=self._on_rejected,
-            ident=self._ident,
-            dlq_max_raw_bytes=self._dlq_max_raw_bytes,
+        writer: Callable[[], TopicWriter[T]] = partial(
+            TopicWriter,
+            config,
+            topic,
+            encode,
+            sink=sink,
+            on_rejected=on_rejected,
+            ident=ident,
+            dlq_max_raw_bytes=dlq_max_raw_bytes,
         )
-        writer.setup()
-        return _Partition(writer)
+        super().__init__(writer)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from schemas.results import SEVERITY_RANK, Alert
+from sinks.backoff import doubling_delay
 from sinks.time_values import as_utc
 from sinks.webhooks.body import alert_body
 
@@ -52,8 +53,7 @@ def next_delay(attempt: int, base: float, rng: random.Random, cap: float = MAX_D
         raise ValueError("attempt counts from 1")
     if base <= 0 or cap <= 0:
         raise ValueError("base and cap must be positive")
-    ceiling = min(cap, base * 2.0 ** min(attempt - 1, 64))
-    return rng.uniform(0.0, ceiling)
+    return rng.uniform(0.0, doubling_delay(base, attempt, cap))
 
 
 @dataclass(frozen=True, slots=True)
