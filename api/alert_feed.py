@@ -3,8 +3,8 @@
 One background thread per API process reads ``<prefix>alerts`` (all partitions, from the
 end offsets seen at start, assigned directly: no consumer group, nothing committed) and
 decodes every message into an :class:`~schemas.results.Alert`. Each alert becomes a
-:class:`FeedEvent` whose id is ``"<partition>-<offset>"``: stable across API restarts
-(it names the message on the topic) and, within a partition, ordered.
+:class:`~api.alert_events.FeedEvent` whose id is ``"<partition>-<offset>"``: stable
+across API restarts (it names the message on the topic) and, within a partition, ordered.
 
 The feed keeps the last ``buffer_size`` events in a ring buffer and hands new ones to
 every subscriber whose filters match (tenant, kinds, minimum severity). Subscribers live
@@ -18,8 +18,9 @@ the live ones, without gaps or repeats:
 
 * the id is in the buffer: the buffered events after it;
 * the id is older than the buffer (a client that was away long, or an API that
-  restarted): a short-lived consumer reads the partition from ``offset + 1`` up to the
-  first offset the buffer holds (or the feed started at), then the whole buffer follows.
+  restarted): a short-lived consumer (``api.alert_replay``) reads the partition from
+  ``offset + 1`` up to the first offset the buffer holds (or the feed started at), then
+  the whole buffer follows.
 
 Registration, the buffer snapshot and the "next offset" per partition are taken under
 one lock with the thread's appends, so an event is either in the replay or in the live
@@ -32,9 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
-import time
 import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, Collection
@@ -43,75 +42,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
-from pydantic import ValidationError
 
-from api.models import AlertItem
-from schemas.results import SEVERITY_RANK, Alert
+from api.alert_events import AlertFilter, FeedEvent, decode_alert, parse_event_id
+from api.alert_replay import Gap, GapReader
+from schemas.results import SEVERITY_RANK
 from schemas.settings import Settings
 from sinks.metrics import SSE_CLIENTS
+
+# FeedEvent and parse_event_id are re-exported for importers of this module.
+__all__ = ["AlertFeed", "FeedEvent", "FeedNotRunningError", "parse_event_id"]
 
 log = logging.getLogger(__name__)
 kafka_log = logging.getLogger(f"{__name__}.kafka")
 
-_EVENT_ID = re.compile(r"^(\d{1,9})-(\d{1,19})$")
-
 
 class FeedNotRunningError(RuntimeError):
     """The feed is not connected to the alerts topic (not started, stopped or failed)."""
-
-
-class GapReadError(RuntimeError):
-    """Alerts older than the buffer could not be read back from Kafka in time."""
-
-
-def parse_event_id(event_id: str) -> tuple[int, int]:
-    """``"<partition>-<offset>"`` -> (partition, offset); ``ValueError`` if malformed."""
-    m = _EVENT_ID.match(event_id.strip())
-    if m is None:
-        raise ValueError(f"malformed event id {event_id!r}: expected '<partition>-<offset>'")
-    return int(m.group(1)), int(m.group(2))
-
-
-@dataclass(frozen=True, slots=True)
-class FeedEvent:
-    """One alert on the feed, with its position on the alerts topic."""
-
-    partition: int
-    offset: int
-    alert: Alert
-    data: str  # the alert as the public ``AlertItem`` JSON, encoded once for all clients
-
-    @property
-    def id(self) -> str:
-        return f"{self.partition}-{self.offset}"
-
-
-def decode_alert(partition: int, offset: int, value: bytes | None) -> FeedEvent:
-    """A message of the alerts topic as a feed event; ``ValueError`` if it is not one."""
-    if value is None:
-        raise ValueError("empty message")
-    try:
-        alert = Alert.model_validate_json(value)
-    except ValidationError as exc:
-        raise ValueError(str(exc).replace("\n", " ")[:300]) from exc
-    item = AlertItem.model_validate(alert.model_dump())
-    return FeedEvent(partition, offset, alert, item.model_dump_json())
-
-
-@dataclass(frozen=True, slots=True)
-class AlertFilter:
-    """Which alerts one subscriber wants."""
-
-    tenant: str
-    kinds: frozenset[str] | None = None  # None: every kind
-    min_rank: int = 0
-
-    def matches(self, alert: Alert) -> bool:
-        return (
-            alert.tenant_id == self.tenant
-            and (self.kinds is None or alert.kind in self.kinds)
-            and SEVERITY_RANK[alert.severity] >= self.min_rank
-        )
 
 
 class _End:
@@ -154,102 +100,6 @@ class _Subscriber:
     def post(self, fn: Any, *args: Any) -> None:
         with suppress(RuntimeError):  # the loop is closed: nobody is listening any more
             self.loop.call_soon_threadsafe(fn, *args)
-
-
-@dataclass(frozen=True)
-class _Gap:
-    partition: int
-    start: int  # first offset to read
-    end: int  # first offset not to read (the buffer or the live feed has it)
-
-
-class _GapReader:
-    """Reads ``[start, end)`` of one partition with its own consumer (blocking calls)."""
-
-    def __init__(
-        self,
-        config: dict[str, Any],
-        topic: str,
-        gap: _Gap,
-        flt: AlertFilter,
-        batch: int = 500,
-        stall_timeout_s: float = 15.0,
-    ) -> None:
-        self._config = {
-            **config,
-            "group.id": f"cxpulse-alert-gap-{uuid.uuid4().hex}",  # never joined, never committed
-            "auto.offset.reset": "earliest",  # offsets already deleted: start at the oldest
-        }
-        self._topic = topic
-        self._gap = gap
-        self._filter = flt
-        self._batch = batch
-        self._stall_timeout_s = stall_timeout_s
-        self._consumer: Consumer | None = None
-        self._next = gap.start
-
-    def open(self) -> None:
-        g = self._gap
-        consumer = Consumer(self._config)
-        self._consumer = consumer
-        low, _high = consumer.get_watermark_offsets(
-            TopicPartition(self._topic, g.partition), timeout=10
-        )
-        if low > g.start:
-            log.warning(
-                "alerts %s/%d offsets %d..%d are gone (retention): a resuming client misses them",
-                self._topic,
-                g.partition,
-                g.start,
-                min(low, g.end) - 1,
-            )
-            self._next = low
-        if self._next < g.end:
-            consumer.assign([TopicPartition(self._topic, g.partition, self._next)])
-
-    def next_batch(self) -> list[FeedEvent] | None:
-        """The next matching events of the gap (maybe none), or None when it is read."""
-        assert self._consumer is not None
-        end = self._gap.end
-        deadline = time.monotonic() + self._stall_timeout_s
-        while self._next < end:
-            msgs = self._consumer.consume(min(self._batch, end - self._next), 0.5)
-            out: list[FeedEvent] = []
-            progressed = False
-            for m in msgs:
-                err = m.error()
-                if err is not None:
-                    if err.fatal():
-                        raise GapReadError(f"reading {self._topic}: {err}")
-                    continue
-                offset = m.offset()
-                if offset is None or offset < self._next or offset >= end:
-                    continue
-                self._next = offset + 1
-                progressed = True
-                try:
-                    event = decode_alert(self._gap.partition, offset, m.value())
-                except ValueError:
-                    continue  # the live feed logged it when it first read it
-                if self._filter.matches(event.alert):
-                    out.append(event)
-            if progressed:
-                return out
-            # Nothing came: skipped offsets (e.g. transaction markers) may end the gap early.
-            position = self._consumer.position([TopicPartition(self._topic, self._gap.partition)])
-            if position and position[0].offset >= end:
-                self._next = position[0].offset
-            elif time.monotonic() > deadline:
-                raise GapReadError(
-                    f"no alert from {self._topic}/{self._gap.partition} at offset {self._next} "
-                    f"within {self._stall_timeout_s}s"
-                )
-        return None
-
-    def close(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
 
 
 class AlertFeed:
@@ -526,7 +376,7 @@ class AlertFeed:
         snapshot: list[FeedEvent],
         positions: dict[int, int],
         resume: tuple[int, int] | None,
-    ) -> tuple[list[FeedEvent], _Gap | None]:
+    ) -> tuple[list[FeedEvent], Gap | None]:
         """What to replay from the buffer snapshot and what to read back from Kafka."""
         if resume is None:
             return [], None
@@ -549,13 +399,13 @@ class AlertFeed:
                     self.topic,
                     len(positions),
                 )
-            return snapshot, _Gap(partition, offset + 1, first)
+            return snapshot, Gap(partition, offset + 1, first)
         # Not buffered but not older than the buffer: an undecodable message, or an id the
         # feed has not reached yet. Everything after it in its partition follows.
         return [e for e in snapshot if e.partition != partition or e.offset > offset], None
 
-    async def _read_gap(self, gap: _Gap, flt: AlertFilter) -> AsyncGenerator[FeedEvent, None]:
-        reader = _GapReader(self._config, self.topic, gap, flt)
+    async def _read_gap(self, gap: Gap, flt: AlertFilter) -> AsyncGenerator[FeedEvent, None]:
+        reader = GapReader(self._config, self.topic, gap, flt)
         try:
             await asyncio.to_thread(reader.open)
             while (batch := await asyncio.to_thread(reader.next_batch)) is not None:

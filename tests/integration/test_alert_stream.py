@@ -25,7 +25,8 @@ from confluent_kafka import Producer
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from api.alert_feed import AlertFeed, parse_event_id
+from api.alert_events import parse_event_id
+from api.alert_feed import AlertFeed
 from api.app import create_app
 from api.routers.stream import install
 from infra.kafka_local import free_port
