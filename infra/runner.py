@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from operator import attrgetter
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
@@ -22,7 +23,8 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from flows.config import FlowConfig
-from flows.core.io import SinkName
+from flows.core import outputs
+from flows.core.outputs import SinkKey
 from flows.demand.tenant import DemandConfig, HotspotRule
 from flows.ingest.kafka_source import KafkaEventSource
 from flows.kb.clusters import KbConfig
@@ -33,16 +35,71 @@ from schemas.settings import Settings
 from schemas.transport import RawMessage
 from sinks import metrics, tables
 from sinks.clickhouse_client import open_client
-from sinks.clickhouse_sink import ClickHouseSink, DeadLetterTable
+from sinks.clickhouse_sink import ClickHouseSink, DeadLetterTable, OnWritten
 from sinks.kafka_sink import (
+    Encoded,
     KafkaTopicSink,
     dlq_message_max_bytes,
     encode_alert,
     encode_dead_letter,
 )
+from sinks.tables import TableSpec
 
 log = logging.getLogger(__name__)
 RECOVERY_PARTITIONS = 4
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TableOut(Generic[T]):
+    """An output written to a ClickHouse table (``key`` and ``spec`` agree on ``T``)."""
+
+    key: SinkKey[T]
+    spec: TableSpec[T]
+    on_written: OnWritten[T] | None = None
+    progress_every_s: float | None = None
+
+
+@dataclass(frozen=True)
+class TopicOut(Generic[T]):
+    """An output produced to a Kafka topic of the settings."""
+
+    key: SinkKey[T]
+    topic: Callable[[Settings], str]
+    encode: Callable[[T], Encoded]
+    ident: Callable[[T], object]
+    capped: bool = False  # dead letters: message size from the raw-bytes cap
+
+
+# Every output of the dataflow and where it goes. The alerts table counts each alert
+# once (the alerts topic carries the same ones).
+OUTPUTS: dict[SinkKey[Any], TableOut[Any] | TopicOut[Any]] = {
+    out.key: out
+    for out in (
+        TableOut(outputs.EVENTS, tables.EVENTS, progress_every_s=10.0),
+        TableOut(outputs.DEAD_LETTERS, tables.DEAD_LETTERS, metrics.dead_letters_written),
+        TableOut(outputs.AGENT_PERFORMANCE, tables.AGENT_PERFORMANCE),
+        TableOut(outputs.LATE_EVENTS, tables.LATE_EVENTS, metrics.late_events_written),
+        TableOut(outputs.ALERTS, tables.ALERTS, metrics.alerts_written),
+        TableOut(outputs.CLIENT_RISK, tables.CLIENT_RISK),
+        TableOut(outputs.OPS_SNAPSHOTS, tables.OPS_SNAPSHOTS),
+        TableOut(outputs.OPS_QUEUE_SNAPSHOTS, tables.OPS_QUEUE_SNAPSHOTS),
+        TableOut(outputs.DEMAND_HOURLY, tables.DEMAND_HOURLY),
+        TableOut(outputs.DEMAND_FORECAST, tables.DEMAND_FORECAST),
+        TableOut(outputs.DEMAND_BACKTEST, tables.DEMAND_BACKTEST),
+        TableOut(outputs.KB_SUGGESTIONS, tables.KB_SUGGESTIONS),
+        TopicOut(
+            outputs.DLQ_TOPIC,
+            attrgetter("dlq_topic"),
+            encode_dead_letter,
+            attrgetter("letter_id"),
+            capped=True,
+        ),
+        TopicOut(
+            outputs.ALERTS_TOPIC, attrgetter("alerts_topic"), encode_alert, attrgetter("alert_id")
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -61,65 +118,35 @@ class KafkaClickHouseIO:
             batch_size=s.kafka_batch_size,
         )
 
-    def sink(self, name: SinkName) -> Sink[Any]:
+    def sink(self, key: SinkKey[T]) -> Sink[T]:
         s = self.settings
         cap = s.dlq_max_raw_bytes
         opener = partial(open_client, s.dsn, s.clickhouse_database)
-        producer = {"bootstrap.servers": s.kafka_bootstrap}
-        # rows a table refuses are dead-lettered into dead_letters by the sink itself
-        table = partial(ClickHouseSink, opener, dlq_max_raw_bytes=cap)
-        # messages a topic refuses too, through a client opened when the sink starts
-        rejected = DeadLetterTable(opener, dlq_max_raw_bytes=cap)
-        match name:
-            case "events":
-                return table(tables.EVENTS, progress_every_s=10.0)
-            case "dead_letters":
-                return table(tables.DEAD_LETTERS, on_written=metrics.dead_letters_written)
-            case "agent_performance":
-                return table(tables.AGENT_PERFORMANCE)
-            case "late_events":
-                return table(tables.LATE_EVENTS, on_written=metrics.late_events_written)
-            case "alerts":
-                # counted here, once per alert: the alerts topic carries the same ones
-                return table(tables.ALERTS, on_written=metrics.alerts_written)
-            case "client_risk":
-                return table(tables.CLIENT_RISK)
-            case "ops_snapshots":
-                return table(tables.OPS_SNAPSHOTS)
-            case "ops_queue_snapshots":
-                return table(tables.OPS_QUEUE_SNAPSHOTS)
-            case "demand_hourly":
-                return table(tables.DEMAND_HOURLY)
-            case "demand_forecast":
-                return table(tables.DEMAND_FORECAST)
-            case "demand_backtest":
-                return table(tables.DEMAND_BACKTEST)
-            case "kb_suggestions":
-                return table(tables.KB_SUGGESTIONS)
-            case "dlq_topic":
-                # every letter is capped, so this limit never refuses one (and stays
-                # under the broker's)
-                dlq_producer = {**producer, "message.max.bytes": dlq_message_max_bytes(cap)}
-                return KafkaTopicSink(
-                    dlq_producer,
-                    s.dlq_topic,
-                    encode_dead_letter,
-                    sink=name,
-                    on_rejected=rejected,
-                    ident=attrgetter("letter_id"),
-                    dlq_max_raw_bytes=cap,
-                )
-            case "alerts_topic":
-                return KafkaTopicSink(
-                    producer,
-                    s.alerts_topic,
-                    encode_alert,
-                    sink=name,
-                    on_rejected=rejected,
-                    ident=attrgetter("alert_id"),
-                    dlq_max_raw_bytes=cap,
-                )
-        raise ValueError(f"unknown sink {name!r}")
+        out = OUTPUTS[key]
+        if isinstance(out, TableOut):
+            # rows a table refuses are dead-lettered into dead_letters by the sink itself
+            return ClickHouseSink(
+                opener,
+                out.spec,
+                out.progress_every_s,
+                out.on_written,
+                dlq_max_raw_bytes=cap,
+            )
+        producer: dict[str, Any] = {"bootstrap.servers": s.kafka_bootstrap}
+        if out.capped:
+            # every letter is capped, so this limit never refuses one (and stays under
+            # the broker's)
+            producer["message.max.bytes"] = dlq_message_max_bytes(cap)
+        return KafkaTopicSink(
+            producer,
+            out.topic(s),
+            out.encode,
+            sink=key.name,
+            # messages a topic refuses too, through a client opened when the sink starts
+            on_rejected=DeadLetterTable(opener, dlq_max_raw_bytes=cap),
+            ident=out.ident,
+            dlq_max_raw_bytes=cap,
+        )
 
 
 def input_partitions(settings: Settings) -> int:

@@ -3,24 +3,27 @@
 ``add_clock`` keys accepted events by input partition (one ``PartitionClock`` each, fed
 in offset order because no exchange has reordered the input yet), folds their progress
 into one ``TenantClocks`` and returns the stamped events and the tick stream.
-``with_ticks`` joins a keyed data stream with the ticks every one of its keys needs.
+``with_ticks`` joins a keyed data stream with the ticks every one of its keys needs;
+``ticked`` runs an event-time step on such a stream, ``per_tenant`` one keyed by tenant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
-from typing import TypeGuard, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream
-from bytewax.operators import KeyedStream
+from bytewax.operators import KeyedStream, StatefulBatchLogic
 
 from flows.core.clock import PartitionClock, Progress, TenantClocks, Tick
 from flows.core.config import CoreConfig
+from flows.core.keys import event_tenant
 from flows.core.state import StateLogic
 from flows.core.timeutil import to_ms
+from flows.core.wiring import select, stateful
 from schemas.transport import Accepted
 
 X = TypeVar("X")
@@ -101,20 +104,11 @@ def clock_key(p: Progress) -> str:
 def add_clock(accepted: Stream[Accepted], cfg: CoreConfig) -> tuple[Stream[Accepted], Stream[Tick]]:
     """Lateness verdicts on every event and the per-tenant tick stream."""
     by_partition = op.key_on("by_partition", accepted, partition_key)
-    judged = op.key_rm(
-        "judged",
-        op.stateful_batch("partition_clock", by_partition, partial(PartitionClockLogic, cfg)),
-    )
+    judged = stateful("judged", "partition_clock", by_partition, partial(PartitionClockLogic, cfg))
     split = op.branch("event_or_progress", judged, is_event)
     progress = op.filter_map("progress", split.falses, as_progress)
-    ticks = op.key_rm(
-        "ticks",
-        op.stateful_batch(
-            "tenant_clocks",
-            op.key_on("progress_all", progress, clock_key),
-            partial(TenantClocksLogic, cfg),
-        ),
-    )
+    clocks = op.key_on("progress_all", progress, clock_key)
+    ticks = stateful("ticks", "tenant_clocks", clocks, partial(TenantClocksLogic, cfg))
     return split.trues, ticks
 
 
@@ -137,6 +131,34 @@ def with_ticks(
     else:
         keyed = op.flat_map(f"{step_id}_ticks", ticks, partial(to_shards, shards))
     return op.merge(f"{step_id}_with_ticks", data, keyed)
+
+
+def ticked(
+    out_id: str,
+    step_id: str,
+    data: KeyedStream[X],
+    ticks: Stream[Tick],
+    shards: int | None,
+    builder: Callable[[bytes | None], StatefulBatchLogic[Any, Any, bytes]],
+) -> Stream[Any]:
+    """An event-time step: ``data`` with the ticks its keys need (see :func:`with_ticks`)
+    into the stateful step ``step_id``, its output without the keys (``out_id``)."""
+    return stateful(out_id, step_id, with_ticks(step_id, data, ticks, shards), builder)
+
+
+def per_tenant(
+    step_id: str,
+    events: Stream[Accepted],
+    types: frozenset[str],
+    ticks: Stream[Tick],
+    builder: Callable[[bytes | None], StatefulBatchLogic[Any, Any, bytes]],
+) -> Stream[Any]:
+    """A per-tenant event-time step over the events of ``types`` (stateless steps named
+    ``<step_id>_events``, ``_by_tenant``, ``_out``)."""
+    by_tenant = op.key_on(
+        f"{step_id}_by_tenant", select(f"{step_id}_events", events, types), event_tenant
+    )
+    return ticked(f"{step_id}_out", step_id, by_tenant, ticks, None, builder)
 
 
 def sourced(kv: tuple[str, T]) -> T:

@@ -18,6 +18,8 @@ from flows.core.clock import Tick
 from flows.core.clock_flow import add_clock
 from flows.core.io import FlowIO
 from flows.core.keys import is_accepted, ticket_key
+from flows.core.outputs import EVENTS
+from flows.core.wiring import stateful
 from flows.ingest.decode import decode
 from flows.ingest.stateful import DedupLogic
 from schemas.results import DeadLetter
@@ -48,9 +50,8 @@ def add_ingest(
     # Keyed like the ticket steps downstream: a ticket's events then keep their partition
     # order end to end (a join emitted on arrival, e.g. a KB text, sees created first).
     keyed = op.key_on("by_ticket_dedup", judged, partial(ticket_key, cfg.shards))
-    unique = op.stateful_batch("dedup", keyed, partial(DedupLogic, cfg))
-    events: Stream[Accepted] = op.key_rm("unique", unique)
+    events: Stream[Accepted] = stateful("unique", "dedup", keyed, partial(DedupLogic, cfg))
     if "ingest" in cfg.flows:
-        op.output("events_out", events, io.sink("events"))
+        op.output("events_out", events, io.sink(EVENTS))
     rejected: Stream[DeadLetter] = split.falses  # type: ignore[assignment]
     return events, ticks, rejected

@@ -13,12 +13,13 @@ from flows.config import FlowConfig
 from flows.core.clock import Tick
 from flows.core.clock_flow import sourced, to_shards, with_ticks
 from flows.core.io import FlowIO
-from flows.core.keys import instance_of, ticket_key
+from flows.core.keys import ticket_key
+from flows.core.outputs import CLIENT_RISK
 from flows.core.sharding import shard_of
+from flows.core.wiring import Emitted, letters, pick, pick_out, select, stateful
 from flows.risk.client_risk import RiskSignal, signals_from_event
 from flows.risk.stateful import ClientRiskLogic, TicketRiskLogic
-from schemas.results import Alert, DeadLetter
-from schemas.risk import ClientRisk
+from schemas.results import Alert
 from schemas.transport import Accepted
 
 TICKET_TYPES = frozenset({"ticket.created", "ticket.resolved", "ticket.reopened"})
@@ -32,14 +33,6 @@ CLIENT_TYPES = frozenset(
         "service.requested",
     }
 )
-
-
-def about_tickets(a: Accepted) -> bool:
-    return a.event.event_type in TICKET_TYPES
-
-
-def about_clients(a: Accepted) -> bool:
-    return a.event.event_type in CLIENT_TYPES
 
 
 def direct_signals(a: Accepted) -> list[RiskSignal]:
@@ -57,10 +50,10 @@ def client_key(shards: int, s: RiskSignal) -> str:
 
 def add_client_risk(
     events: Stream[Accepted], ticks: Stream[Tick], cfg: FlowConfig, io: FlowIO
-) -> Stream[DeadLetter]:
+) -> Emitted:
     tickets = op.key_on(
         "risk_by_ticket",
-        op.filter("risk_ticket_events", events, about_tickets),
+        select("risk_ticket_events", events, TICKET_TYPES),
         partial(ticket_key, cfg.shards),
     )
     ticket_out = op.map(
@@ -72,36 +65,33 @@ def add_client_risk(
         ),
         sourced,
     )
-    sla_alerts = op.filter_map("sla_alerts", ticket_out, partial(instance_of, Alert))
-    ticket_signals = op.filter_map("ticket_signals", ticket_out, partial(instance_of, RiskSignal))
     forwarded = op.flat_map(
         "ticket_risk_forward",
-        op.filter_map("ticket_risk_forwarded", ticket_out, partial(instance_of, Tick)),
+        pick("ticket_risk_forwarded", ticket_out, Tick),
         partial(to_shards, cfg.shards),
     )
-
     direct = op.flat_map(
-        "client_signals", op.filter("risk_client_events", events, about_clients), direct_signals
+        "client_signals", select("risk_client_events", events, CLIENT_TYPES), direct_signals
     )
-    signals = op.merge("all_signals", ticket_signals, direct)
+    signals = op.merge("all_signals", pick("ticket_signals", ticket_out, RiskSignal), direct)
     by_client = op.key_on("by_client", signals, partial(client_key, cfg.shards))
-    scored = op.key_rm(
+    scored = stateful(
         "scored",
-        op.stateful_batch(
-            "client_risk",
-            op.merge("client_risk_with_ticks", by_client, forwarded),
-            partial(ClientRiskLogic, cfg),
-        ),
+        "client_risk",
+        op.merge("client_risk_with_ticks", by_client, forwarded),
+        partial(ClientRiskLogic, cfg),
     )
-    rows = op.filter_map("risk_rows", scored, partial(instance_of, ClientRisk))
-    op.output("client_risk_out", rows, io.sink("client_risk"))
-    risk_alerts = op.filter_map("risk_alerts", scored, partial(instance_of, Alert))
-
-    alerts = op.merge("risk_and_sla_alerts", sla_alerts, risk_alerts)
-    op.output("risk_alerts_out", alerts, io.sink("alerts"))
-    op.output("risk_alerts_topic_out", alerts, io.sink("alerts_topic"))
-    return op.merge(
-        "risk_dead_letters",
-        op.filter_map("ticket_risk_letters", ticket_out, partial(instance_of, DeadLetter)),
-        op.filter_map("client_risk_letters", scored, partial(instance_of, DeadLetter)),
+    pick_out(io, "risk_rows", "client_risk_out", scored, CLIENT_RISK)
+    alerts = op.merge(
+        "risk_and_sla_alerts",
+        pick("sla_alerts", ticket_out, Alert),
+        pick("risk_alerts", scored, Alert),
+    )
+    return Emitted(
+        alerts,
+        letters(
+            "risk_dead_letters",
+            ("ticket_risk_letters", ticket_out),
+            ("client_risk_letters", scored),
+        ),
     )

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 from bytewax.testing import TestingSink, TestingSource
 
 from flows.agents.facts import AgentFact, FactKind
-from flows.core.io import SinkName
+from flows.core.outputs import SinkKey
 from schemas.events import Event, parse_event
 from schemas.transport import RawMessage
 
@@ -28,6 +28,8 @@ SECOND_MS = 1_000
 MINUTE_MS = 60 * SECOND_MS
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
+
+T = TypeVar("T")
 
 _TEST_NAMESPACE = uuid.UUID("0b6c2f52-7f0e-4a8e-9d0c-3b1f6a2c9e11")
 
@@ -254,7 +256,7 @@ def raw_message(
 
 class MemoryIO:
     """The flows' ports in memory: a Bytewax testing source over ``messages`` and one
-    list per sink name, to run the whole dataflow in process."""
+    list per output (``out[key.name]``), to run the whole dataflow in process."""
 
     def __init__(self, messages: list[RawMessage], batch_size: int) -> None:
         self.messages = messages
@@ -264,5 +266,5 @@ class MemoryIO:
     def source(self) -> Source[RawMessage]:
         return TestingSource(self.messages, batch_size=self.batch_size)
 
-    def sink(self, name: SinkName) -> Sink[Any]:
-        return TestingSink(self.out.setdefault(name, []))
+    def sink(self, key: SinkKey[T]) -> Sink[T]:
+        return TestingSink(self.out.setdefault(key.name, []))

@@ -42,9 +42,9 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from flows.agents.coaching import coaching_alert
-from flows.agents.facts import AgentFact
+from flows.agents.facts import AGENT_EVENT_TYPES, AgentFact
 from flows.agents.flow import _coaching
-from flows.agents.keys import agent_shard, concerns_agents
+from flows.agents.keys import agent_shard
 from flows.agents.stateful import AgentWindowLogic, TicketFactsLogic
 from flows.config import FlowConfig
 from flows.core.clock import PartitionClock, TenantClocks, Tick
@@ -53,19 +53,20 @@ from flows.core.keys import event_tenant, ticket_key, ticket_shard
 from flows.core.origin import event_order, event_origin
 from flows.core.stateful import EventTimeLogic
 from flows.core.timeutil import to_ms
-from flows.demand.flow import is_demand
+from flows.core.wiring import of_types
 from flows.demand.stateful import DemandLogic
-from flows.demand.tenant import demand_segments
+from flows.demand.tenant import DEMAND_EVENT_TYPES, demand_segments
 from flows.ingest.decode import decode
 from flows.ingest.flow import _decode_now
 from flows.ingest.stateful import DedupLogic
-from flows.kb.flow import about_ticket_text, is_article
+from flows.kb.flow import ARTICLE_TYPES, TICKET_TEXT_TYPES
 from flows.kb.stateful import KbClustersLogic, KbItem, TicketTextsLogic, article_item, item_tenant
-from flows.ops.flow import concerns_ops, queue_rows
+from flows.ops.flow import queue_rows
+from flows.ops.live_ops import LIVE_OPS_EVENT_TYPES
 from flows.ops.stateful import LiveOpsLogic
 from flows.pipeline import build_flow
 from flows.risk.client_risk import RiskSignal, signals_from_event
-from flows.risk.flow import about_clients, about_tickets, client_key, direct_signals
+from flows.risk.flow import CLIENT_TYPES, TICKET_TYPES, client_key, direct_signals
 from flows.risk.sla import MAX_SLA_HOURS, PRIORITIES, SlaPolicy
 from flows.risk.stateful import ClientRiskLogic, TicketRiskLogic, signal_order
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
@@ -775,24 +776,24 @@ class Pipeline:
         coaching_alert(e, cfg.now())
         demand_segments(e)
         signals_from_event(e, {})
-        if concerns_agents(a):
+        if of_types(AGENT_EVENT_TYPES, a):
             alert = _coaching(cfg, a)
             if alert is not None:
                 _store(alert)
             self.ticket_facts.push(ticket_shard(cfg.shards, a), a)
-        if about_tickets(a):
+        if of_types(TICKET_TYPES, a):
             self.ticket_risk.push(ticket_key(cfg.shards, a), a)
-        if about_clients(a):
+        if of_types(CLIENT_TYPES, a):
             for s in direct_signals(a):
                 signal_order(s)
                 self.client_risk.push(client_key(cfg.shards, s), s)
-        if concerns_ops(a):
+        if of_types(LIVE_OPS_EVENT_TYPES, a):
             self.live_ops.push(event_tenant(a), a)
-        if is_demand(a):
+        if of_types(DEMAND_EVENT_TYPES, a):
             self.demand.push(event_tenant(a), a)
-        if about_ticket_text(a):
+        if of_types(TICKET_TEXT_TYPES, a):
             self.kb_texts.push(ticket_key(cfg.shards, a), a)
-        if is_article(a):
+        if of_types(ARTICLE_TYPES, a):
             item = article_item(a)
             self.kb_clusters.push(item_tenant(item), item)
 

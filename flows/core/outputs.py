@@ -1,0 +1,62 @@
+"""Every output of the dataflow, as one typed key each, defined once.
+
+A ``SinkKey[T]`` names an output and the row type it takes; ``FlowIO.sink(key)``
+returns a ``Sink[T]``, so wiring a stream into an output of another row type is a mypy
+error rather than rows in the wrong table. The runner maps each key to its ClickHouse
+table or Kafka topic; tests map them to lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
+from schemas.kb import KbSuggestion
+from schemas.ops import OpsSnapshot, QueueRow
+from schemas.results import AgentWindow, Alert, DeadLetter, LateEvent
+from schemas.risk import ClientRisk
+from schemas.transport import Accepted
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SinkKey(Generic[T]):
+    """An output: its name (the key of the runner's table) and the rows it takes."""
+
+    name: str
+    row_type: type[T]
+
+
+EVENTS = SinkKey("events", Accepted)
+DEAD_LETTERS = SinkKey("dead_letters", DeadLetter)
+DLQ_TOPIC = SinkKey("dlq_topic", DeadLetter)
+AGENT_PERFORMANCE = SinkKey("agent_performance", AgentWindow)
+LATE_EVENTS = SinkKey("late_events", LateEvent)
+ALERTS = SinkKey("alerts", Alert)
+ALERTS_TOPIC = SinkKey("alerts_topic", Alert)
+OPS_SNAPSHOTS = SinkKey("ops_snapshots", OpsSnapshot)
+OPS_QUEUE_SNAPSHOTS = SinkKey("ops_queue_snapshots", QueueRow)
+CLIENT_RISK = SinkKey("client_risk", ClientRisk)
+DEMAND_HOURLY = SinkKey("demand_hourly", DemandHourly)
+DEMAND_FORECAST = SinkKey("demand_forecast", ForecastSnapshot)
+DEMAND_BACKTEST = SinkKey("demand_backtest", BacktestRow)
+KB_SUGGESTIONS = SinkKey("kb_suggestions", KbSuggestion)
+
+ALL_OUTPUTS: tuple[SinkKey[Any], ...] = (
+    EVENTS,
+    DEAD_LETTERS,
+    DLQ_TOPIC,
+    AGENT_PERFORMANCE,
+    LATE_EVENTS,
+    ALERTS,
+    ALERTS_TOPIC,
+    OPS_SNAPSHOTS,
+    OPS_QUEUE_SNAPSHOTS,
+    CLIENT_RISK,
+    DEMAND_HOURLY,
+    DEMAND_FORECAST,
+    DEMAND_BACKTEST,
+    KB_SUGGESTIONS,
+)
