@@ -1,5 +1,6 @@
 """Knowledge-base suggestions: cluster resolved tickets online, flag recurring problems
-that no article covers yet.
+that no article covers yet (the suggestion lifecycle; the nearest-centroid numerics are
+in :mod:`flows.kb.index`).
 
 Pure logic (no Bytewax, Kafka or I/O), deterministic (the same event order gives the
 same rows, ids and floats, with or without a pickle round trip in between) and bounded.
@@ -36,13 +37,10 @@ non-seed members of the cosine with which each joined: evidence that grows with 
 size and cohesion (each term >= ``join_threshold``). Three close paraphrases give about
 0.5-0.6, eight give > 0.9.
 
-Speed: the nearest-centroid search is vectorised. Centroids live in a feature-major
-sparse index (CSR, rows = hashed features, columns = cluster slots), rebuilt every
-``rebuild_every`` tickets; the tickets that arrived since are scored from a flat buffer
-(one gather, one ``reduceat``, one ``bincount``). Centroids are pruned to their
-``MAX_CENTROID_NNZ`` heaviest features, which keeps postings short (no loss measured on
-the labelled sets down to 256). The index is derived data, rebuilt after unpickling:
-snapshots hold only numpy arrays of centroids, buffer and df counts plus small lists.
+Speed: the nearest-centroid search is vectorised in :mod:`flows.kb.index` (a sparse
+centroid index plus a buffer of recent tickets, centroids pruned to their heaviest
+features); this module keeps the suggestion lifecycle: which cluster a ticket joins,
+when a cluster opens, which article covers it, and its row.
 
 Memory bounds (per tenant unless said)
 --------------------------------------
@@ -53,7 +51,7 @@ Memory bounds (per tenant unless said)
   capped at ``KB_MAX_TICKET_IDS``. When full, the least-recently-joined cluster that is
   not an open suggestion is evicted (else the least-recently-joined one): its rows stay as
   they are and similar tickets seed a new cluster (a new suggestion id).
-* buffer: ``rebuild_every`` tickets / ``_BUFFER_NNZ`` features.
+* buffer: ``rebuild_every`` tickets / ``BUFFER_NNZ`` features.
 * articles: the newest ``max_articles``, text capped at ``MAX_ARTICLE_CHARS``.
 * ``TicketTexts`` (per shard): at most ``max_pending_tickets`` waiting texts plus
   resolved-ticket markers (oldest event time dropped first), each forgotten
@@ -78,10 +76,16 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from scipy import sparse
 
 from flows.core.timeutil import from_ms, to_ms
+from flows.kb.index import (
+    F64,
+    REBUILD_DOCS,
+    CentroidIndex,
+    Floats,
+    Ids,
+)
 from flows.kb.text import (
     MAX_ARTICLE_CHARS,
     MAX_DESCRIPTION_CHARS,
@@ -102,14 +106,7 @@ DEFAULT_JOIN_THRESHOLD = 0.24
 DEFAULT_COVER_THRESHOLD = 0.40
 
 TITLE_CANDIDATES = 5
-MAX_CENTROID_NNZ = 256  # a centroid over this (+25 %) is pruned back to its heaviest
-REBUILD_DOCS = 256  # tickets buffered between two rebuilds of the centroid index
-_BUFFER_NNZ = 1 << 17  # element capacity of that buffer (a rebuild comes first if full)
 _ARTICLE_REWEIGHT_MIN_DOCS = 16  # articles re-weighted when the ticket count hits 2^k >= this
-
-Ids = npt.NDArray[np.int32]
-Floats = npt.NDArray[np.float32]
-F64 = npt.NDArray[np.float64]
 
 
 # ---- config and data ------------------------------------------------------------------
@@ -268,13 +265,11 @@ class TicketTexts:
 
 @dataclass(slots=True)
 class _Cluster:
-    """One cluster; ``idx``/``val`` is its centroid as of the last index rebuild."""
+    """One cluster's lifecycle (its centroid lives in the index, at its slot)."""
 
     seed: str
     first_ms: int
     updated_ms: int
-    idx: Ids
-    val: Floats
     size: int = 1
     sim_sum: float = 0.0  # sum of join cosines of the non-seed members
     ticket_ids: list[str] = field(default_factory=list)
@@ -296,17 +291,6 @@ class _Article:
     w: Floats  # unit tf-idf vector under the idf of the last (re-)weighting
 
 
-def _prune(idx: Ids, val: F64) -> tuple[Ids, F64]:
-    """The ``MAX_CENTROID_NNZ`` heaviest features (ties: lower id), in id order."""
-    top = np.sort(np.argsort(-val, kind="stable")[:MAX_CENTROID_NNZ])  # idx is sorted
-    return idx[top], val[top]
-
-
-_EMPTY_IDS: Ids = np.zeros(0, dtype=np.int32)
-_EMPTY_VALS: Floats = np.zeros(0, dtype=np.float32)
-_PRUNE_ABOVE = MAX_CENTROID_NNZ + MAX_CENTROID_NNZ // 4
-
-
 class KbClusters:
     """One tenant's online clusters of resolved tickets and its known articles.
 
@@ -316,60 +300,29 @@ class KbClusters:
     beyond float rounding and when centroids get pruned.
     """
 
-    _DERIVED = ("_base", "_q", "_art_index")
-
     def __init__(self, tenant_id: str, cfg: KbConfig, *, rebuild_every: int = REBUILD_DOCS) -> None:
-        if rebuild_every < 1:
-            raise ValueError(f"rebuild_every must be >= 1, got {rebuild_every}")
         self.tenant_id = tenant_id
         self.cfg = cfg
-        self.rebuild_every = rebuild_every
         k = cfg.max_clusters
+        self.index = CentroidIndex(k, rebuild_every)
         self._df = np.zeros(N_FEATURES, dtype=np.int32)
         self._n_docs = 0
         self._clusters: list[_Cluster | None] = [None] * k
         self._free: list[int] = list(range(k - 1, -1, -1))  # a stack: lowest slot first
-        self._norm2 = np.zeros(k, dtype=np.float64)  # |centroid|^2, buffer included
-        self._live = np.zeros(k, dtype=bool)
-        self._fresh = np.zeros(k, dtype=bool)  # (re)assigned since the last rebuild
         self._open = np.zeros(k, dtype=bool)  # holds an open suggestion
         self._last_join = np.zeros(k, dtype=np.int64)
         self._seq = 0
-        # tickets since the last rebuild: ticket j has elements buf_start[j]:buf_start[j+1]
-        # (the last one up to buf_n) and belongs to slot buf_slot[j] (max_clusters: dropped)
-        self._buf_n = 0
-        self._buf_docs = 0
-        self._buf_idx: Ids = np.zeros(_BUFFER_NNZ, dtype=np.int32)
-        self._buf_val: Floats = np.zeros(_BUFFER_NNZ, dtype=np.float32)
-        self._buf_start: Ids = np.zeros(rebuild_every, dtype=np.int32)
-        self._buf_slot: Ids = np.zeros(rebuild_every, dtype=np.int32)
         self._articles: list[_Article] = []
-        self._base: Any = None  # derived: CSR (features x slots) of the centroids
-        self._q: Floats | None = None  # derived: dense scratch vector
         self._art_index: Any = None  # derived: CSR (features x articles)
 
-    # ---- pickling: derived structures are rebuilt, buffers trimmed ----------------------
-
-    _BUFFERS = (
-        ("_buf_idx", "_buf_n", _BUFFER_NNZ, np.int32),
-        ("_buf_val", "_buf_n", _BUFFER_NNZ, np.float32),
-        ("_buf_start", "_buf_docs", None, np.int32),
-        ("_buf_slot", "_buf_docs", None, np.int32),
-    )
+    # ---- pickling: the article index is derived, rebuilt on use --------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
-        for name, used, _, _ in self._BUFFERS:
-            state[name] = getattr(self, name)[: getattr(self, used)].copy()
-        return state
+        return {k: v for k, v in self.__dict__.items() if k != "_art_index"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        for name, used, size, dtype in self._BUFFERS:
-            buf = np.zeros(size or self.rebuild_every, dtype=dtype)
-            buf[: getattr(self, used)] = state[name]
-            setattr(self, name, buf)
-        self._base = self._q = self._art_index = None
+        self._art_index = None
 
     # ---- input ----------------------------------------------------------------------------
 
@@ -383,13 +336,13 @@ class KbClusters:
         self._n_docs += 1
         self._df[idx] += 1
         w = self._weights(idx, tf)
-        if self._buf_docs >= self.rebuild_every or self._buf_n + idx.size > _BUFFER_NNZ:
-            self._rebuild()
-        q = self._scratch()
+        index = self.index
+        index.make_room(idx.size)
+        q = index.scratch()
         q[idx] = w
         try:
-            dots = self._dots(idx, w)
-            slot, cos = self._nearest(dots)
+            dots = index.dots(idx, w)
+            slot, cos = index.nearest(dots)
             if slot >= 0 and cos >= self.cfg.join_threshold:
                 self._join(slot, idx, w, float(dots[slot]), cos, t)
             else:
@@ -424,13 +377,13 @@ class KbClusters:
         self._articles.append(_Article(p.article_id, idx, sub_tf, w.astype(np.float32)))
         if len(self._articles) > self.cfg.max_articles:
             del self._articles[0]
-        q = self._scratch()
+        q = self.index.scratch()
         q[idx] = w
         try:
-            dots = self._dots(idx, w)
+            dots = self.index.dots(idx, w)
         finally:
             q[idx] = 0.0
-        cos = self._cosines(dots)
+        cos = self.index.cosines(dots)
         changes: list[KbChange] = []
         for slot in np.flatnonzero(cos >= self.cfg.cover_threshold).tolist():
             c = self._clusters[slot]
@@ -454,7 +407,7 @@ class KbClusters:
     @property
     def cluster_count(self) -> int:
         """Live clusters, singletons included."""
-        return int(self._live.sum())
+        return int(self.index.live.sum())
 
     @property
     def article_count(self) -> int:
@@ -469,64 +422,7 @@ class KbClusters:
         unit: F64 = w / math.sqrt(float(w @ w))
         return unit
 
-    def _scratch(self) -> Floats:
-        """A dense copy of the current vector (float32: it stays in the CPU cache)."""
-        if self._q is None:
-            self._q = np.zeros(N_FEATURES, dtype=np.float32)
-        return self._q
-
-    def _dots(self, idx: Ids, w: F64) -> F64:
-        """Dot products of a unit vector (already in the scratch) with every slot's
-        centroid: the index part plus the buffered tickets."""
-        k = self.cfg.max_clusters
-        base = self._index()
-        if base.nnz:
-            dots = np.asarray(w @ base[idx], dtype=np.float64).ravel()
-            dots[self._fresh] = 0.0
-        else:
-            dots = np.zeros(k, dtype=np.float64)
-        docs = self._buf_docs
-        if docs:
-            prod = np.take(self._scratch(), self._buf_idx[: self._buf_n])
-            prod *= self._buf_val[: self._buf_n]
-            per_ticket = np.add.reduceat(prod, self._buf_start[:docs])
-            dots += np.bincount(self._buf_slot[:docs], weights=per_ticket, minlength=k + 1)[:k]
-        return dots
-
-    def _cosines(self, dots: F64) -> F64:
-        cos = np.full(self.cfg.max_clusters, -np.inf)
-        np.divide(dots, np.sqrt(self._norm2), out=cos, where=self._live)
-        return cos
-
-    def _nearest(self, dots: F64) -> tuple[int, float]:
-        if not self._live.any():
-            return -1, -math.inf
-        cos = self._cosines(dots)
-        slot = int(np.argmax(cos))
-        return slot, float(cos[slot])
-
     # ---- cluster updates ------------------------------------------------------------------
-
-    def _buffer(self, idx: Ids, w: F64, slot: int) -> None:
-        n, m, d = self._buf_n, idx.size, self._buf_docs
-        self._buf_idx[n : n + m] = idx
-        self._buf_val[n : n + m] = w
-        self._buf_start[d] = n
-        self._buf_slot[d] = slot
-        self._buf_n = n + m
-        self._buf_docs = d + 1
-
-    def _buffered(self, slot: int) -> tuple[Ids, Floats]:
-        """The buffered elements of one slot (several tickets: ids may repeat)."""
-        docs, n = self._buf_docs, self._buf_n
-        ends = np.append(self._buf_start[1:docs], n)
-        mine = np.flatnonzero(self._buf_slot[:docs] == slot).tolist()
-        parts = [(self._buf_start[j], ends[j]) for j in mine]
-        if not parts:
-            return _EMPTY_IDS, _EMPTY_VALS
-        idx = np.concatenate([self._buf_idx[a:b] for a, b in parts])
-        val = np.concatenate([self._buf_val[a:b] for a, b in parts])
-        return idx, val
 
     def _touch(self, c: _Cluster, slot: int, t: ResolvedTicket) -> None:
         self._seq += 1
@@ -538,14 +434,12 @@ class KbClusters:
         c.categories[t.category] = c.categories.get(t.category, 0) + 1
 
     def _join(self, slot: int, idx: Ids, w: F64, dot: float, cos: float, t: ResolvedTicket) -> None:
-        c = self._clusters[slot]
-        assert c is not None
-        self._buffer(idx, w, slot)
-        self._norm2[slot] += 2.0 * dot + 1.0  # |c + w|^2 with |w| = 1
+        c = self._cluster(slot)
+        self.index.join(slot, idx, w, dot)
         c.size += 1
         c.sim_sum += cos
         self._touch(c, slot, t)
-        q = self._scratch()
+        q = self.index.scratch()
         overlap = [
             float(np.take(q, ci) @ cv) for ci, cv in zip(c.cand_idx, c.cand_val, strict=True)
         ]
@@ -559,29 +453,25 @@ class KbClusters:
 
     def _seed(self, idx: Ids, w: F64, t: ResolvedTicket) -> int:
         slot = self._free.pop() if self._free else self._evict()
-        c = _Cluster(t.ticket_id, t.resolved_at_ms, t.resolved_at_ms, _EMPTY_IDS, _EMPTY_VALS)
+        c = _Cluster(t.ticket_id, t.resolved_at_ms, t.resolved_at_ms)
         c.cand_subjects.append(t.subject)
         c.cand_idx.append(idx)
         c.cand_val.append(w.astype(np.float32))
         c.cand_score.append(1.0)
         self._clusters[slot] = c
-        self._live[slot] = True
-        self._fresh[slot] = True
-        self._norm2[slot] = 1.0
+        self.index.seed(slot, idx, w)
         self._touch(c, slot, t)
-        self._buffer(idx, w, slot)
         return slot
 
     def _evict(self) -> int:
         """Free the least-recently-joined slot, sparing open suggestions if possible."""
-        spare = self._live & ~self._open
-        pool = spare if spare.any() else self._live
+        live = self.index.live
+        spare = live & ~self._open
+        pool = spare if spare.any() else live
         slot = int(np.argmin(np.where(pool, self._last_join, np.iinfo(np.int64).max)))
         self._clusters[slot] = None
-        self._live[slot] = self._open[slot] = False
-        self._norm2[slot] = 0.0
-        owners = self._buf_slot[: self._buf_docs]
-        owners[owners == slot] = self.cfg.max_clusters
+        self._open[slot] = False
+        self.index.drop(slot)
         return slot
 
     def _after_growth(self, slot: int, at: int) -> list[KbChange]:
@@ -606,69 +496,6 @@ class KbClusters:
         c.version += 1
         c.updated_ms = max(c.updated_ms, at)
         return [KbChange(self._row(c), opened=False)]
-
-    # ---- the centroid index ---------------------------------------------------------------
-
-    def _index(self) -> Any:
-        if self._base is None:
-            k = self.cfg.max_clusters
-            lens = np.zeros(k + 1, dtype=np.int64)
-            idx_parts: list[Ids] = []
-            val_parts: list[Floats] = []
-            for slot, c in enumerate(self._clusters):
-                if c is not None and c.idx.size:
-                    lens[slot + 1] = c.idx.size
-                    idx_parts.append(c.idx)
-                    val_parts.append(c.val)
-            idx = np.concatenate(idx_parts) if idx_parts else _EMPTY_IDS
-            val = np.concatenate(val_parts) if val_parts else _EMPTY_VALS
-            by_slot = sparse.csc_matrix((val, idx, np.cumsum(lens)), shape=(N_FEATURES, k))
-            self._base = by_slot.tocsr()
-        return self._base
-
-    def _rebuild(self) -> None:
-        """Fold the buffered tickets into the centroids (pruned) and drop the index.
-
-        Keys are ``slot * N_FEATURES + feature``: the centroids of the touched slots,
-        concatenated in slot order, form one sorted key array, and so do the buffered
-        sums; one ``searchsorted`` merges them.
-        """
-        docs, n, k = self._buf_docs, self._buf_n, self.cfg.max_clusters
-        lens = np.diff(np.append(self._buf_start[:docs], n))
-        slots = np.repeat(self._buf_slot[:docs], lens)
-        keep = slots < k
-        keys = slots[keep].astype(np.int64) * N_FEATURES + self._buf_idx[:n][keep]
-        add_keys, inverse = np.unique(keys, return_inverse=True)
-        add_vals = np.asarray(np.bincount(inverse, weights=self._buf_val[:n][keep]), np.float64)
-        dirty = np.unique(add_keys // N_FEATURES).tolist()
-        own_keys = [slot * N_FEATURES + self._cluster(slot).idx.astype(np.int64) for slot in dirty]
-        own_vals = [self._cluster(slot).val.astype(np.float64) for slot in dirty]
-        old_keys = np.concatenate(own_keys) if own_keys else np.zeros(0, dtype=np.int64)
-        old_vals = np.concatenate(own_vals) if own_vals else np.zeros(0, dtype=np.float64)
-        all_keys: npt.NDArray[np.int64] = add_keys
-        all_vals: F64 = add_vals
-        if old_keys.size:
-            pos = np.asarray(np.searchsorted(old_keys, add_keys), dtype=np.int64)
-            at = np.minimum(pos, old_keys.size - 1)
-            hit = old_keys[at] == add_keys
-            old_vals[at[hit]] += add_vals[hit]
-            new = ~hit
-            all_keys = np.insert(old_keys, pos[new], add_keys[new])
-            all_vals = np.insert(old_vals, pos[new], add_vals[new])
-        bounds = np.searchsorted(all_keys, np.asarray([*dirty, k], dtype=np.int64) * N_FEATURES)
-        for j, slot in enumerate(dirty):
-            a, b = int(bounds[j]), int(bounds[j + 1])
-            idx = (all_keys[a:b] - slot * N_FEATURES).astype(np.int32)
-            val = all_vals[a:b]
-            if idx.size > _PRUNE_ABOVE:
-                idx, val = _prune(idx, val)
-            c = self._cluster(slot)
-            c.idx, c.val = idx, val.astype(np.float32)
-            stored = c.val.astype(np.float64)
-            self._norm2[slot] = float(stored @ stored)
-        self._buf_n = self._buf_docs = 0
-        self._fresh[:] = False
-        self._base = None
 
     def _cluster(self, slot: int) -> _Cluster:
         c = self._clusters[slot]
@@ -702,13 +529,10 @@ class KbClusters:
 
     def _covering_article(self, slot: int) -> str | None:
         """The remembered article closest to this centroid, if it covers it."""
-        c = self._cluster(slot)
-        b_idx, b_val = self._buffered(slot)
-        idx = np.concatenate([c.idx, b_idx])
-        val = np.concatenate([c.val, b_val]).astype(np.float64)
+        idx, val = self.index.full_centroid(slot)
         row = sparse.csr_matrix((val, idx, np.array([0, idx.size])), shape=(1, N_FEATURES))
         dots = np.asarray((row @ self._article_index()).toarray()).ravel()
-        cos = dots / math.sqrt(float(self._norm2[slot]))
+        cos = dots / math.sqrt(float(self.index.norm2[slot]))
         best = int(np.argmax(cos))
         if cos[best] >= self.cfg.cover_threshold:
             return self._articles[best].article_id

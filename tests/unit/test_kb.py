@@ -11,7 +11,6 @@ import pytest
 
 from flows.core.timeutil import to_ms
 from flows.kb.clusters import (
-    MAX_CENTROID_NNZ,
     KbChange,
     KbClusters,
     KbConfig,
@@ -19,6 +18,7 @@ from flows.kb.clusters import (
     TicketTexts,
     kb_alert,
 )
+from flows.kb.index import MAX_CENTROID_NNZ
 from flows.kb.text import MAX_SUBJECT_CHARS, VECTORIZER, normalise_text, term_counts
 from schemas.events import Event
 from schemas.ids import stable_id
@@ -497,8 +497,8 @@ def test_centroids_are_pruned() -> None:
     words = [f"word{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}" for i in range(600)]
     texts = [" ".join(words[i * 40 : i * 40 + 60]) + " router wifi" for i in range(12)]
     feed(kc, [rt(f"p-{i}", x, i) for i, x in enumerate(texts)])
-    kc._rebuild()
-    sizes = [c.idx.size for c in kc._clusters if c is not None]
+    kc.index.rebuild()
+    sizes = [kc.index.centroid(slot)[0].size for slot in np.flatnonzero(kc.index.live)]
     assert max(sizes) <= MAX_CENTROID_NNZ * 5 // 4
 
 
