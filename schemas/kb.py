@@ -6,22 +6,20 @@ status changes, so a ReplacingMergeTree keyed by ``suggestion_id`` keeps the lat
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, computed_field
+
+from schemas.rows import Row, UtcDatetime
 
 KbStatus = Literal["open", "covered"]
 KB_STATUSES: tuple[KbStatus, ...] = ("open", "covered")
 KB_MAX_TICKET_IDS = 100  # ticket_ids lists the first members only; ``size`` counts all
+Verdict = Literal["accepted", "dismissed"]
 
 
-class _Row(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class KbSuggestion(_Row):
+class KbSuggestion(Row):
     """A cluster of similar resolved tickets that deserves (or got) a KB article."""
 
     suggestion_id: UUID = Field(
@@ -29,14 +27,39 @@ class KbSuggestion(_Row):
     )
     version: int = Field(ge=1, description="grows with every change of this suggestion")
     tenant_id: str
-    status: KbStatus
-    title: str = Field(description="subject of the member closest to the cluster centroid")
-    category: str = Field(description="most common member category (ties: first seen)")
-    ticket_ids: list[str] = Field(
-        max_length=KB_MAX_TICKET_IDS, description="first members, in arrival order"
+    status: KbStatus = Field(description="open, or covered once an article covers it")
+    title: str = Field(
+        description="Representative subject: the member closest to the cluster centroid"
     )
-    size: int = Field(ge=1, description="all members, including those not listed")
-    confidence: float = Field(gt=0.0, le=1.0)
-    covered_by: str | None = Field(default=None, description="article_id that covered it")
-    first_seen: datetime = Field(description="event time of the earliest member")
-    updated_at: datetime = Field(description="event time of the latest change")
+    category: str = Field(description="Most common member category (ties: first seen)")
+    ticket_ids: list[str] = Field(
+        max_length=KB_MAX_TICKET_IDS,
+        description=f"Member tickets in arrival order (first {KB_MAX_TICKET_IDS})",
+    )
+    size: int = Field(ge=1, description="Resolved tickets in the cluster, listed or not")
+    confidence: float = Field(
+        gt=0.0, le=1.0, description="In (0, 1]: how surely this is one recurring problem"
+    )
+    covered_by: str | None = Field(default=None, description="The article that covered it")
+    first_seen: UtcDatetime = Field(description="Event time of the earliest member")
+    updated_at: UtcDatetime = Field(description="Event time of the latest change")
+
+
+class ReviewedSuggestion(KbSuggestion):
+    """A suggestion with the latest reviewer verdict on it (``kb_feedback``), if any."""
+
+    verdict: Verdict | None = Field(description="The latest reviewer verdict, if any")
+    decided_at: UtcDatetime | None = Field(description="When that verdict was given")
+
+
+class KbPrecision(Row):
+    """A tenant's reviewer feedback: precision = accepted / judged."""
+
+    accepted: int = Field(description="Suggestions whose latest verdict is accepted")
+    dismissed: int = Field(description="Suggestions whose latest verdict is dismissed")
+
+    @computed_field(description="accepted / (accepted + dismissed); None unjudged")  # type: ignore[prop-decorator]
+    @property
+    def precision(self) -> float | None:
+        judged = self.accepted + self.dismissed
+        return self.accepted / judged if judged else None

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import AgentStatus
 from schemas.ids import stable_id
+from schemas.rows import AwareUtcDatetime, Flattened, Row, UtcDatetime
 
 MessageKind = Literal["text", "image", "file", "audio", "video"]
 CsatRating = Literal["1", "2", "3", "4", "5"]
@@ -42,9 +43,9 @@ class QueueState(_Frozen):
     """
 
     queue: str
-    depth: Count
-    oldest_wait_s: Seconds
-    avg_wait_s: Seconds
+    depth: Count = Field(description="Sessions queued and not yet started or ended")
+    oldest_wait_s: Seconds = Field(description="Wait so far of the longest-waiting session (s)")
+    avg_wait_s: Seconds = Field(description="Mean wait so far of the waiting sessions (s)")
 
 
 class OpsSnapshot(_Frozen):
@@ -56,20 +57,78 @@ class OpsSnapshot(_Frozen):
     """
 
     tenant_id: str
-    as_of: AwareDatetime
-    queues: list[QueueState]
-    agents_by_status: dict[AgentStatus, Count]
-    csat_distribution: dict[CsatRating, Count]
-    messages_last_hour: dict[MessageKind, Count]
+    as_of: AwareUtcDatetime = Field(description="Event time of the snapshot")
+    queues: list[QueueState] = Field(description="Queues by name")
+    agents_by_status: dict[AgentStatus, Count] = Field(
+        description="Agents by their latest status (every status listed)"
+    )
+    csat_distribution: dict[CsatRating, Count] = Field(
+        description="CSAT ratings 1-5 in the 24 h of event time up to as_of"
+    )
+    messages_last_hour: dict[MessageKind, Count] = Field(
+        description="Messages by kind in the hour of event time up to as_of"
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class QueueRow:
-    """One queue of one snapshot, as stored in ``ops_queue_snapshots``."""
+    """One queue of one snapshot: the row type of ``ops_queue_snapshots``."""
 
     tenant_id: str
-    as_of: datetime
-    state: QueueState
+    as_of: UtcDatetime
+    state: Annotated[QueueState, Flattened()]
+
+
+_COUNT_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("agents_by_status", "agents_", AGENT_STATUSES),
+    ("csat_distribution", "csat_", CSAT_RATINGS),
+    ("messages_last_hour", "messages_", MESSAGE_KINDS),
+)
+
+
+class OpsSnapshotRow(Row):
+    """The row type of ``ops_snapshots``: a snapshot without its queues (they are
+    :class:`QueueRow`), each count of its dicts in a column ``<prefix><key>``."""
+
+    snapshot_id: UUID = Field(description="snapshot_id(tenant_id, as_of)")
+    tenant_id: str
+    as_of: UtcDatetime
+    agents_active: int
+    agents_idle: int
+    agents_in_call: int
+    agents_offline: int
+    csat_1: int
+    csat_2: int
+    csat_3: int
+    csat_4: int
+    csat_5: int
+    messages_text: int
+    messages_image: int
+    messages_file: int
+    messages_audio: int
+    messages_video: int
+
+    @classmethod
+    def of(cls, s: OpsSnapshot) -> OpsSnapshotRow:
+        values: dict[str, Any] = {
+            "snapshot_id": snapshot_id(s.tenant_id, s.as_of),
+            "tenant_id": s.tenant_id,
+            "as_of": s.as_of,
+        }
+        for field, prefix, keys in _COUNT_COLUMNS:
+            counts = getattr(s, field)
+            values.update({f"{prefix}{k}": counts[k] for k in keys})
+        return cls.model_validate(values)
+
+    def snapshot(self, queues: list[QueueState]) -> OpsSnapshot:
+        """The :class:`OpsSnapshot` this row and its queue rows store."""
+        counts = {
+            field: {k: getattr(self, f"{prefix}{k}") for k in keys}
+            for field, prefix, keys in _COUNT_COLUMNS
+        }
+        return OpsSnapshot.model_validate(
+            {"tenant_id": self.tenant_id, "as_of": self.as_of, "queues": queues, **counts}
+        )
 
 
 def snapshot_id(tenant_id: str, as_of: datetime | int) -> UUID:

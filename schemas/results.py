@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import Field, computed_field, model_validator
 
 from schemas.ids import stable_id
+from schemas.rows import JsonText, Row, UtcDatetime
 
 WindowName = Literal["5m", "1h", "1d"]
 WINDOW_SECONDS: dict[str, int] = {"5m": 300, "1h": 3600, "1d": 86400}
@@ -40,25 +41,23 @@ MAX_DLQ_KEY_BYTES = 1_024
 MAX_DLQ_ERROR_CHARS = 2_000
 
 
-class _Row(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
 def _avg(total: float, count: int) -> float | None:
     return total / count if count else None
 
 
-class AgentWindow(_Row):
+class AgentWindow(Row):
     """One agent's metrics in one UTC-aligned event-time tumbling window."""
 
     row_id: UUID
     version: int = Field(description="grows with every event folded in; final rows are odd")
-    is_final: bool
+    is_final: bool = Field(
+        description="false while the window may still change (watermark not past its end)"
+    )
     tenant_id: str
     agent_id: str
     window: WindowName
-    window_start: datetime
-    window_end: datetime
+    window_start: UtcDatetime = Field(description="Inclusive window start (event time)")
+    window_end: UtcDatetime = Field(description="Exclusive window end (event time)")
     tickets_assigned: int = 0
     tickets_resolved: int = 0
     handle_time_sum_s: float = 0.0
@@ -85,22 +84,24 @@ class AgentWindow(_Row):
         return _avg(self.csat_sum, self.csat_count)
 
 
-class Alert(_Row):
+class Alert(Row):
     """One alert, whatever raised it; ``alert_id`` is derived from its cause."""
 
     alert_id: UUID
     tenant_id: str
     kind: AlertKind
     severity: AlertSeverity
-    subject_type: str
+    subject_type: str = Field(description="What the alert is about: agent, client, ticket...")
     subject_id: str
     title: str
-    details: dict[str, Any]
-    event_time: datetime
-    fired_at: datetime
+    details: Annotated[dict[str, Any], JsonText()] = Field(
+        description="The evidence, as a JSON object"
+    )
+    event_time: UtcDatetime = Field(description="Event time of the triggering event")
+    fired_at: UtcDatetime = Field(description="Processing time the alert was raised")
 
 
-class DeadLetter(_Row):
+class DeadLetter(Row):
     """A message (or result item) that could not be accepted or stored, with why.
 
     ``raw`` holds the first bytes of the original (see :func:`make_dead_letter`);
@@ -109,7 +110,7 @@ class DeadLetter(_Row):
     """
 
     letter_id: UUID
-    received_at: datetime
+    received_at: UtcDatetime
     topic: str
     partition: int
     offset: int
@@ -188,7 +189,7 @@ def make_dead_letter(
     )
 
 
-class LateEvent(_Row):
+class LateEvent(Row):
     """An event that arrived after its windows closed: recorded, not counted."""
 
     late_id: UUID
@@ -196,6 +197,28 @@ class LateEvent(_Row):
     event_id: UUID
     tenant_id: str
     event_type: str
-    occurred_at: datetime
-    watermark: datetime
-    recorded_at: datetime
+    occurred_at: UtcDatetime
+    watermark: UtcDatetime
+    recorded_at: UtcDatetime
+
+
+class AgentSummary(Row):
+    """One agent's current figures: rolling 30-day CSAT and its latest day (a read of
+    ``agent_performance``'s daily windows, anchored on the tenant's latest day)."""
+
+    agent_id: str
+    csat_avg_30d: float | None = Field(
+        description="Mean CSAT over the daily windows of the 30 days ending on the tenant's "
+        "latest day (event time); null without surveys"
+    )
+    csat_count_30d: int = Field(description="CSAT surveys in those 30 days")
+    low_csat_count_30d: int = Field(description="CSAT ratings <= 2 in those 30 days")
+    tickets_assigned_today: int = Field(
+        description="Tickets assigned on the tenant's latest day (UTC, event time)"
+    )
+    tickets_resolved_today: int = Field(description="Tickets resolved on that day")
+    avg_handle_time_s_today: float | None = Field(description="Mean handle time that day (s)")
+    avg_first_response_s_today: float | None = Field(
+        description="Mean first-response time that day (s)"
+    )
+    last_window_end: UtcDatetime = Field(description="End of the agent's latest daily window")

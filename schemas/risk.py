@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.rows import ParallelArrays, UtcDatetime
 
 RiskLevel = Literal["low", "medium", "high", "critical"]
 RISK_LEVELS: tuple[RiskLevel, ...] = ("low", "medium", "high", "critical")
@@ -86,16 +87,23 @@ class RiskThresholds(_Frozen):
 class RiskFactor(_Frozen):
     """One factor's share of a score, in logit points (what it adds to ``z``)."""
 
-    name: str
-    contribution: float
+    name: str = Field(
+        description="complaints_<severity>, escalations, low_csat, sla_breaches, reopenings "
+        "or health"
+    )
+    contribution: float = Field(description="Logit points the factor adds to the score")
+
+
+Probability = Annotated[float, Field(ge=0, le=1, description="Modelled churn probability, 0-1")]
+Factors = Annotated[list[RiskFactor], Field(description="Factors behind the score, largest first")]
 
 
 class RiskScore(_Frozen):
     """A scored client: probability, level and the factors behind it (largest first)."""
 
-    churn_probability: float = Field(ge=0, le=1)
+    churn_probability: Probability
     risk_level: RiskLevel
-    factors: list[RiskFactor]
+    factors: Factors
 
 
 class ClientRisk(_Frozen):
@@ -104,11 +112,15 @@ class ClientRisk(_Frozen):
     risk_id: UUID = Field(description="stable_id('client_risk', tenant, client, version)")
     tenant_id: str
     client_id: str
-    version: int = Field(ge=1, description="risk signals folded in for this client so far")
-    scored_at: datetime = Field(description="event time the score refers to")
-    churn_probability: float = Field(ge=0, le=1)
+    version: int = Field(ge=1, description="Risk signals folded in for this client so far")
+    scored_at: UtcDatetime = Field(description="Event time the score refers to")
+    churn_probability: Probability
     risk_level: RiskLevel
-    factors: list[RiskFactor]
+    # stored as two aligned arrays: factor_names, factor_contributions
+    factors: Annotated[
+        Factors,
+        ParallelArrays((("name", "factor_names"), ("contribution", "factor_contributions"))),
+    ]
     trigger_event_id: UUID = Field(description="event whose signal produced this score")
 
 

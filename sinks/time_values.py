@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-
-def as_utc(value: datetime) -> datetime:
-    """Aware UTC datetime; a naive one is taken to be UTC already."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
+from schemas.rows import as_utc
 
 # What ``DateTime64`` holds: no stored instant lies outside, so a query bound beyond it
 # is clamped to it without changing the rows matched.
