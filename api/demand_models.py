@@ -1,24 +1,24 @@
-"""Public response models of the demand routes."""
+"""Public response models of the demand routes (see :class:`api.models.View`)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from api.models import UtcDatetime, _Out
-from schemas.demand import SegmentType
+from api.models import UtcDatetime, View, _Out
+from schemas.demand import ForecastHour, SegmentSummary, SegmentType
 
 
-class ForecastHourOut(_Out):
-    target_start: UtcDatetime = Field(description="Start of the forecast hour (UTC)")
-    predicted: float = Field(description="Expected demand events in the hour")
-    lower_80: float
-    upper_80: float
-    lower_95: float
-    upper_95: float
+class ForecastHourOut(ForecastHour, View):
+    """One forecast hour with its 80 % and 95 % intervals."""
 
 
-class BacktestOut(_Out):
-    """Rolling-origin backtest of the segment's model at its latest refit."""
+class BacktestOut(View):
+    """Rolling-origin backtest of the segment's model at its latest refit.
+
+    The published part of :class:`schemas.demand.BacktestRow` (a plain dataclass, which a
+    model cannot subclass), read from it by attribute; ``tests/unit/test_api_views.py``
+    checks every field here is one of the row's, of the same type.
+    """
 
     wape: float | None = Field(description="sum |actual - predicted| / sum actual")
     mase: float | None = Field(
@@ -46,12 +46,8 @@ class DemandForecastOut(_Out):
     backtest: BacktestOut | None = Field(description="None until the segment has a backtest")
 
 
-class DemandSegmentOut(_Out):
-    segment_type: SegmentType
-    segment: str
-    model: str
-    generated_at: UtcDatetime
-    next_24h: float = Field(description="Predicted demand events over the next 24 forecast hours")
+class DemandSegmentOut(SegmentSummary, View):
+    """A segment with a forecast."""
 
 
 class DemandSegmentList(_Out):

@@ -1,37 +1,53 @@
 """Public response models of the v1 API (what clients may rely on).
 
-Every datetime is serialised as ISO-8601 in UTC with an explicit ``+00:00`` offset.
+A response item is its row type (:mod:`schemas`) as published: a subclass of it and of
+:class:`View`, which leaves out the fields named in ``hidden``. So a field added to a row
+type is served without an edit here, and nothing is copied field by field. Every
+datetime is serialised as ISO-8601 in UTC with an explicit ``+00:00`` offset.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
-from uuid import UUID
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import AgentStatus
-from schemas.ops import CsatRating, MessageKind
-from schemas.results import AlertKind, AlertSeverity
-from schemas.risk import RiskLevel
+from schemas.ops import OpsSnapshot
+from schemas.results import AgentSummary, AgentWindow, Alert
+from schemas.risk import ClientRisk, RiskScore
+from schemas.rows import UtcDatetime
 
-
-def _iso_utc(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat()
-
-
-UtcDatetime = Annotated[
-    datetime,
-    PlainSerializer(_iso_utc, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
-]
+__all__ = ["UtcDatetime"]  # re-exported: the API's one datetime type
 
 
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+class View(_Out):
+    """Base of a response model published from a row type (``class X(Row, View)``).
+
+    ``hidden`` names the row fields not published; they are still read (from the row's
+    attributes, ``from_attributes``) but left out of the JSON and of its schema. Fields
+    with defaults are documented as always present, as they are.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, from_attributes=True, json_schema_serialization_defaults_required=True
+    )
+    hidden: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        unknown = set(cls.hidden) - set(cls.model_fields)
+        if unknown:
+            raise TypeError(f"{cls.__name__}.hidden names no field: {sorted(unknown)}")
+        fields = [cls.model_fields[name] for name in cls.hidden]
+        if any(not f.exclude for f in fields):
+            for f in fields:
+                f.exclude = True
+            cls.model_rebuild(force=True)
 
 
 class ErrorOut(_Out):
@@ -49,45 +65,33 @@ UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
 }
 
 
-class AgentItem(_Out):
-    """One agent's current figures."""
+def not_found(description: str) -> dict[int | str, dict[str, Any]]:
+    """A route's documented 404 (``responses=``)."""
+    return {404: {"model": ErrorOut, "description": description}}
 
-    agent_id: str
-    csat_avg_30d: float | None = Field(
-        description="Mean CSAT over the daily windows of the 30 days ending on the tenant's "
-        "latest day (event time); null without surveys"
-    )
-    csat_count_30d: int = Field(description="CSAT surveys in those 30 days")
-    low_csat_count_30d: int = Field(description="CSAT ratings <= 2 in those 30 days")
-    tickets_assigned_today: int = Field(
-        description="Tickets assigned on the tenant's latest day (UTC, event time)"
-    )
-    tickets_resolved_today: int = Field(description="Tickets resolved on that day")
-    avg_handle_time_s_today: float | None = Field(description="Mean handle time that day (s)")
-    avg_first_response_s_today: float | None = Field(
-        description="Mean first-response time that day (s)"
-    )
-    last_window_end: UtcDatetime = Field(description="End of the agent's latest daily window")
+
+class AgentItem(AgentSummary, View):
+    """One agent's current figures."""
 
 
 class AgentList(_Out):
     items: list[AgentItem]
 
 
-class PerformanceItem(_Out):
-    """One agent's metrics in one window."""
+class PerformanceItem(AgentWindow, View):
+    """One agent's metrics in one window (averages derived from the sums and counts)."""
 
-    window_start: UtcDatetime = Field(description="Inclusive window start (event time)")
-    window_end: UtcDatetime = Field(description="Exclusive window end (event time)")
-    tickets_assigned: int
-    tickets_resolved: int
-    avg_handle_time_s: float | None
-    avg_first_response_s: float | None
-    csat_avg: float | None
-    csat_count: int
-    low_csat_count: int
-    is_final: bool = Field(
-        description="false while the window may still change (watermark not past its end)"
+    hidden = (
+        "row_id",
+        "version",
+        "tenant_id",
+        "agent_id",
+        "window",
+        "handle_time_sum_s",
+        "handle_time_count",
+        "first_response_sum_s",
+        "first_response_count",
+        "csat_sum",
     )
 
 
@@ -95,60 +99,28 @@ class PerformanceList(_Out):
     items: list[PerformanceItem]
 
 
-class AlertItem(_Out):
+class AlertItem(Alert, View):
     """One alert."""
-
-    alert_id: UUID
-    tenant_id: str
-    kind: AlertKind
-    severity: AlertSeverity
-    subject_type: str = Field(description="What the alert is about: agent, client, ticket...")
-    subject_id: str
-    title: str
-    details: dict[str, Any] = Field(description="The evidence, as a JSON object")
-    event_time: UtcDatetime = Field(description="Event time of the triggering event")
-    fired_at: UtcDatetime = Field(description="Processing time the alert was raised")
 
 
 class AlertList(_Out):
     items: list[AlertItem]
 
 
-Probability = Annotated[float, Field(ge=0, le=1, description="Modelled churn probability, 0-1")]
-
-
-class RiskFactorOut(_Out):
-    """One factor's share of a score."""
-
-    name: str = Field(
-        description="complaints_<severity>, escalations, low_csat, sla_breaches, reopenings "
-        "or health"
-    )
-    contribution: float = Field(description="Logit points the factor adds to the score")
-
-
-class ClientRiskItem(_Out):
+class ClientRiskItem(ClientRisk, View):
     """One client's current churn-risk score."""
 
-    client_id: str
-    churn_probability: Probability
-    risk_level: RiskLevel
-    factors: list[RiskFactorOut] = Field(description="Factors behind the score, largest first")
-    scored_at: UtcDatetime = Field(description="Event time the score refers to")
+    hidden = ("risk_id", "tenant_id", "version", "trigger_event_id")
 
 
 class ClientRiskList(_Out):
     items: list[ClientRiskItem]
 
 
-class RiskVersion(_Out):
+class RiskVersion(ClientRisk, View):
     """One version of a client's score."""
 
-    churn_probability: Probability
-    risk_level: RiskLevel
-    factors: list[RiskFactorOut] = Field(description="Factors behind the score, largest first")
-    scored_at: UtcDatetime = Field(description="Event time the score refers to")
-    version: int = Field(description="Risk signals folded in for this client so far")
+    hidden = ("risk_id", "tenant_id", "client_id", "trigger_event_id")
 
 
 class ClientRiskDetail(_Out):
@@ -157,15 +129,14 @@ class ClientRiskDetail(_Out):
     history: list[RiskVersion] = Field(description="Versions newest first (current included)")
 
 
-class RiskLevelOut(_Out):
-    churn_probability: Probability
-    risk_level: RiskLevel
+class RiskLevelOut(RiskScore, View):
+    """A score's probability and level."""
+
+    hidden = ("factors",)
 
 
-class RiskScoreOut(_Out):
-    churn_probability: Probability
-    risk_level: RiskLevel
-    factors: list[RiskFactorOut] = Field(description="Factors kept, largest first")
+class RiskScoreOut(RiskScore, View):
+    """A score with the factors kept."""
 
 
 class ClientRiskWhatIf(_Out):
@@ -179,29 +150,10 @@ class ClientRiskWhatIf(_Out):
     )
 
 
-class QueueOut(_Out):
-    """One queue: sessions waiting and for how long."""
-
-    queue: str
-    depth: int = Field(description="Sessions queued and not yet started or ended")
-    oldest_wait_s: float = Field(description="Wait so far of the longest-waiting session (s)")
-    avg_wait_s: float = Field(description="Mean wait so far of the waiting sessions (s)")
-
-
-class OpsLive(_Out):
+class OpsLive(OpsSnapshot, View):
     """The tenant's latest live-operations snapshot."""
 
-    as_of: UtcDatetime = Field(description="Event time of the snapshot")
-    queues: list[QueueOut] = Field(description="Queues by name")
-    agents_by_status: dict[AgentStatus, int] = Field(
-        description="Agents by their latest status (every status listed)"
-    )
-    csat_distribution: dict[CsatRating, int] = Field(
-        description="CSAT ratings 1-5 in the 24 h of event time up to as_of"
-    )
-    messages_last_hour: dict[MessageKind, int] = Field(
-        description="Messages by kind in the hour of event time up to as_of"
-    )
+    hidden = ("tenant_id",)
 
 
 class Health(_Out):

@@ -9,14 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
 
 from api.deps import ReaderDep, TenantDep
-from api.models import (
-    UNAUTHORIZED,
-    AgentItem,
-    AgentList,
-    ErrorOut,
-    PerformanceItem,
-    PerformanceList,
-)
+from api.models import UNAUTHORIZED, AgentList, PerformanceList, not_found
 from schemas.results import WindowName
 from sinks.time_values import clamp_ts
 
@@ -41,29 +34,14 @@ def list_agents(tenant: TenantDep, reader: ReaderDep) -> AgentList:
     ``csat_*_30d`` cover that day and the 29 before it; ``*_today`` are the agent's
     figures on that day (0 / null if the agent was not active that day).
     """
-    return AgentList(
-        items=[
-            AgentItem(
-                agent_id=a.agent_id,
-                csat_avg_30d=a.csat_avg_30d,
-                csat_count_30d=a.csat_count_30d,
-                low_csat_count_30d=a.low_csat_count_30d,
-                tickets_assigned_today=a.tickets_assigned_today,
-                tickets_resolved_today=a.tickets_resolved_today,
-                avg_handle_time_s_today=a.avg_handle_time_s_today,
-                avg_first_response_s_today=a.avg_first_response_s_today,
-                last_window_end=a.last_window_end,
-            )
-            for a in reader.agents(tenant)
-        ]
-    )
+    return AgentList.model_validate({"items": reader.agents(tenant)})
 
 
 @router.get(
     "/{agent_id}/performance",
     response_model=PerformanceList,
     summary="One agent's metrics per window",
-    responses={404: {"model": ErrorOut, "description": "The caller's tenant has no such agent"}},
+    responses=not_found("The caller's tenant has no such agent"),
 )
 def agent_performance(
     tenant: TenantDep,
@@ -107,20 +85,4 @@ def agent_performance(
     rows = reader.agent_performance(tenant, agent_id, window, start_utc, end_utc)
     if not rows and not reader.agent_exists(tenant, agent_id):
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="unknown agent")
-    return PerformanceList(
-        items=[
-            PerformanceItem(
-                window_start=r.window_start,
-                window_end=r.window_end,
-                tickets_assigned=r.tickets_assigned,
-                tickets_resolved=r.tickets_resolved,
-                avg_handle_time_s=r.avg_handle_time_s,
-                avg_first_response_s=r.avg_first_response_s,
-                csat_avg=r.csat_avg,
-                csat_count=r.csat_count,
-                low_csat_count=r.low_csat_count,
-                is_final=r.is_final,
-            )
-            for r in rows
-        ]
-    )
+    return PerformanceList.model_validate({"items": rows})

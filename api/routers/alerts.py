@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import ReaderDep, TenantDep
-from api.models import UNAUTHORIZED, AlertItem, AlertList
+from api.models import UNAUTHORIZED, AlertList
 from schemas.results import AlertKind, AlertSeverity
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=UNAUTHORIZED)
@@ -32,20 +32,5 @@ def list_alerts(
 
     ``since`` is an ISO-8601 datetime; one without an offset is taken as UTC.
     """
-    return AlertList(
-        items=[
-            AlertItem(
-                alert_id=a.alert_id,
-                tenant_id=a.tenant_id,
-                kind=a.kind,
-                severity=a.severity,
-                subject_type=a.subject_type,
-                subject_id=a.subject_id,
-                title=a.title,
-                details=a.details,
-                event_time=a.event_time,
-                fired_at=a.fired_at,
-            )
-            for a in reader.alerts(tenant, kind=kind, severity=severity, since=since, limit=limit)
-        ]
-    )
+    alerts = reader.alerts(tenant, kind=kind, severity=severity, since=since, limit=limit)
+    return AlertList.model_validate({"items": alerts})

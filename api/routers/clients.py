@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
@@ -10,37 +10,16 @@ from api.deps import ReaderDep, RiskModelDep, TenantDep
 from api.models import (
     UNAUTHORIZED,
     ClientRiskDetail,
-    ClientRiskItem,
     ClientRiskList,
     ClientRiskWhatIf,
-    ErrorOut,
-    RiskFactorOut,
-    RiskLevelOut,
-    RiskScoreOut,
-    RiskVersion,
+    not_found,
 )
-from schemas.risk import FACTOR_NAMES, ClientRisk, RiskFactor, RiskLevel
+from schemas.risk import FACTOR_NAMES, RiskLevel
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"], responses=UNAUTHORIZED)
 
 ClientId = Annotated[str, Path(min_length=1, max_length=256)]
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorOut, "description": "The caller's tenant has no score for this client"}
-}
-
-
-def _factors(factors: list[RiskFactor]) -> list[RiskFactorOut]:
-    return [RiskFactorOut(name=f.name, contribution=f.contribution) for f in factors]
-
-
-def _version(r: ClientRisk) -> RiskVersion:
-    return RiskVersion(
-        churn_probability=r.churn_probability,
-        risk_level=r.risk_level,
-        factors=_factors(r.factors),
-        scored_at=r.scored_at,
-        version=r.version,
-    )
+_NOT_FOUND = not_found("The caller's tenant has no score for this client")
 
 
 def _unknown_client() -> HTTPException:
@@ -60,18 +39,8 @@ def list_client_risks(
 ) -> ClientRiskList:
     """The latest score of each of the caller's clients, highest ``churn_probability``
     first (ties by ``client_id``)."""
-    return ClientRiskList(
-        items=[
-            ClientRiskItem(
-                client_id=r.client_id,
-                churn_probability=r.churn_probability,
-                risk_level=r.risk_level,
-                factors=_factors(r.factors),
-                scored_at=r.scored_at,
-            )
-            for r in reader.client_risks(tenant, level=level, limit=limit)
-        ]
-    )
+    rows = reader.client_risks(tenant, level=level, limit=limit)
+    return ClientRiskList.model_validate({"items": rows})
 
 
 @router.get(
@@ -97,10 +66,8 @@ def client_risk(
     if found is None:
         raise _unknown_client()
     current, history = found
-    return ClientRiskDetail(
-        client_id=client_id,
-        current=_version(current),
-        history=[_version(r) for r in history],
+    return ClientRiskDetail.model_validate(
+        {"client_id": client_id, "current": current, "history": history}
     )
 
 
@@ -145,15 +112,6 @@ def client_risk_what_if(
     current, _ = found
     contributions = {f.name: f.contribution for f in current.factors}
     score = model.score(contributions, without=dropped)
-    return ClientRiskWhatIf(
-        client_id=client_id,
-        without=dropped,
-        current=RiskLevelOut(
-            churn_probability=current.churn_probability, risk_level=current.risk_level
-        ),
-        what_if=RiskScoreOut(
-            churn_probability=score.churn_probability,
-            risk_level=score.risk_level,
-            factors=_factors(score.factors),
-        ),
+    return ClientRiskWhatIf.model_validate(
+        {"client_id": client_id, "without": dropped, "current": current, "what_if": score}
     )

@@ -6,17 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.demand_models import (
-    BacktestOut,
-    DemandForecastOut,
-    DemandSegmentList,
-    DemandSegmentOut,
-    ForecastHourOut,
-)
+from api.demand_models import DemandForecastOut, DemandSegmentList
 from api.deps import ReaderDep, TenantDep
-from api.models import UNAUTHORIZED, ErrorOut
-from flows.demand.tenant import MAX_HORIZON_H
-from schemas.demand import SegmentType
+from api.models import UNAUTHORIZED, not_found
+from schemas.demand import MAX_HORIZON_H, SegmentType
 
 router = APIRouter(prefix="/v1/demand", tags=["demand"], responses=UNAUTHORIZED)
 
@@ -25,9 +18,7 @@ router = APIRouter(prefix="/v1/demand", tags=["demand"], responses=UNAUTHORIZED)
     "/forecast",
     response_model=DemandForecastOut,
     summary="The latest forecast of one segment, with 80/95 % intervals and its backtest",
-    responses={
-        404: {"model": ErrorOut, "description": "No forecast for this segment of the tenant"}
-    },
+    responses=not_found("No forecast for this segment of the tenant"),
 )
 def demand_forecast(
     tenant: TenantDep,
@@ -47,38 +38,17 @@ def demand_forecast(
             status_code=status.HTTP_404_NOT_FOUND,
             detail=f"no forecast for {segment_type} {segment!r} yet",
         )
-    bt = reader.demand_backtest(tenant, segment_type, segment)
-    return DemandForecastOut(
-        segment_type=segment_type,
-        segment=segment,
-        generated_at=fc.generated_at,
-        model=fc.model,
-        horizon_h=len(fc.hours),
-        items=[
-            ForecastHourOut(
-                target_start=h.target_start,
-                predicted=h.predicted,
-                lower_80=h.lower_80,
-                upper_80=h.upper_80,
-                lower_95=h.lower_95,
-                upper_95=h.upper_95,
-            )
-            for h in fc.hours
-        ],
-        backtest=None
-        if bt is None
-        else BacktestOut(
-            wape=bt.wape,
-            mase=bt.mase,
-            coverage_80=bt.coverage_80,
-            coverage_95=bt.coverage_95,
-            model=bt.model,
-            baseline=bt.baseline,
-            origins=bt.origins,
-            horizon_h=bt.horizon_h,
-            points=bt.points,
-            generated_at=bt.generated_at,
-        ),
+    hours = fc.hours()
+    return DemandForecastOut.model_validate(
+        {
+            "segment_type": segment_type,
+            "segment": segment,
+            "generated_at": fc.generated_at,
+            "model": fc.model,
+            "horizon_h": len(hours),
+            "items": hours,
+            "backtest": reader.demand_backtest(tenant, segment_type, segment),
+        }
     )
 
 
@@ -88,16 +58,4 @@ def demand_forecast(
     summary="Every segment with a forecast, busiest first within its type",
 )
 def demand_segments(tenant: TenantDep, reader: ReaderDep) -> DemandSegmentList:
-    rows = reader.demand_segments(tenant)
-    return DemandSegmentList(
-        items=[
-            DemandSegmentOut(
-                segment_type=s.segment_type,
-                segment=s.segment,
-                model=s.model,
-                generated_at=s.generated_at,
-                next_24h=s.next_24h,
-            )
-            for s in rows
-        ]
-    )
+    return DemandSegmentList.model_validate({"items": reader.demand_segments(tenant)})

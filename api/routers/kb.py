@@ -2,46 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from api.deps import NowDep, ReaderDep, TenantDep
-from api.kb_models import KbFeedbackOut, KbPrecisionOut, KbSuggestionList, KbSuggestionOut
-from api.models import UNAUTHORIZED, ErrorOut
-from schemas.kb import KbStatus
+from api.kb_models import KbFeedbackOut, KbSuggestionList
+from api.models import UNAUTHORIZED, not_found
+from schemas.kb import KbStatus, Verdict
 from sinks.reader import ResultsReader
-from sinks.reader_kb import ReviewedSuggestion, Verdict
 
 router = APIRouter(prefix="/v1/kb", tags=["kb"], responses=UNAUTHORIZED)
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorOut, "description": "The caller's tenant has no such suggestion"}
-}
-
-
-def _precision(reader: ResultsReader, tenant: str) -> KbPrecisionOut:
-    p = reader.kb_precision(tenant)
-    return KbPrecisionOut(accepted=p.accepted, dismissed=p.dismissed, precision=p.precision)
-
-
-def _out(r: ReviewedSuggestion) -> KbSuggestionOut:
-    s = r.suggestion
-    return KbSuggestionOut(
-        suggestion_id=s.suggestion_id,
-        status=s.status,
-        title=s.title,
-        category=s.category,
-        ticket_ids=s.ticket_ids,
-        size=s.size,
-        confidence=s.confidence,
-        covered_by=s.covered_by,
-        first_seen=s.first_seen,
-        updated_at=s.updated_at,
-        verdict=r.verdict,
-        decided_at=r.decided_at,
-    )
+_NOT_FOUND = not_found("The caller's tenant has no such suggestion")
 
 
 @router.get(
@@ -58,7 +32,7 @@ def list_suggestions(
     limit: Annotated[int, Query(ge=1, le=1000, description="Most suggestions returned")] = 100,
 ) -> KbSuggestionList:
     rows = reader.kb_suggestions(tenant, status_ or "", limit)
-    return KbSuggestionList(items=[_out(r) for r in rows], feedback=_precision(reader, tenant))
+    return KbSuggestionList.model_validate({"items": rows, "feedback": reader.kb_precision(tenant)})
 
 
 def _record(
@@ -72,7 +46,7 @@ def _record(
         suggestion_id=suggestion_id,
         verdict=verdict,
         decided_at=decided,
-        feedback=_precision(reader, tenant),
+        feedback=reader.kb_precision(tenant),
     )
 
 

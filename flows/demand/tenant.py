@@ -42,13 +42,12 @@ from flows.demand.forecast import (
     forecast,
     stabilise,
 )
-from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot, SegmentType
+from schemas.demand import MAX_HORIZON_H, BacktestRow, DemandHourly, ForecastSnapshot, SegmentType
 from schemas.events import Event, ServiceRequested, SessionLifecycle, TicketCreated
 from schemas.ids import stable_id
 from schemas.results import Alert
 
 DEMAND_EVENT_TYPES = frozenset({"ticket.created", "service.requested", "session.queued"})
-MAX_HORIZON_H = 336
 
 Segment = tuple[SegmentType, str]
 DemandOutput = DemandHourly | ForecastSnapshot | BacktestRow | Alert
