@@ -26,9 +26,9 @@ from flows.config import FlowConfig
 from flows.core import outputs
 from flows.core.outputs import SinkKey
 from flows.demand.tenant import DemandConfig, HotspotRule
-from flows.ingest.kafka_source import KafkaEventSource
 from flows.kb.clusters import KbConfig
 from flows.pipeline import build_flow
+from infra.kafka_source import KafkaEventSource
 from infra.policy import load_sla_policy
 from schemas.risk import RiskModel
 from schemas.settings import Settings

@@ -19,7 +19,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-import flows.ingest.kafka_source as kafka_source
+import infra.kafka_source as kafka_source
 from api.metrics import install
 from schemas.results import Alert, DeadLetter, LateEvent
 from sinks import metrics
