@@ -63,3 +63,13 @@ class KbPrecision(Row):
     def precision(self) -> float | None:
         judged = self.accepted + self.dismissed
         return self.accepted / judged if judged else None
+
+
+class KbFeedback(Row):
+    """One reviewer verdict on a suggestion: the row type of ``kb_feedback`` (the latest
+    ``decided_at`` per suggestion counts)."""
+
+    tenant_id: str
+    suggestion_id: UUID
+    verdict: Verdict
+    decided_at: UtcDatetime = Field(description="Wall time of the decision")

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from schemas.kb import KbPrecision, KbSuggestion, ReviewedSuggestion, Verdict
+from schemas.kb import KbFeedback, KbPrecision, KbSuggestion, ReviewedSuggestion, Verdict
 from sinks.sql_host import SqlHost, read_rows, select_list
+from sinks.tables import KB_FEEDBACK
 
 # Columns named like ReviewedSuggestion's fields: the suggestion's, then its verdict.
 _SUGGESTIONS_SQL = (
@@ -33,7 +34,6 @@ _PRECISION_SQL = (
     "countIf(verdict = 'dismissed') AS dismissed "
     "FROM kb_feedback FINAL WHERE tenant_id = {tenant:String}"
 )
-_FEEDBACK_COLUMNS = ("tenant_id", "suggestion_id", "verdict", "decided_at")
 
 
 class KbQueries:
@@ -52,9 +52,10 @@ class KbQueries:
     def record_kb_feedback(
         self: SqlHost, tenant_id: str, suggestion_id: UUID, verdict: Verdict, decided_at: datetime
     ) -> None:
-        self._insert(
-            "kb_feedback", [[tenant_id, suggestion_id, verdict, decided_at]], _FEEDBACK_COLUMNS
+        row = KbFeedback(
+            tenant_id=tenant_id, suggestion_id=suggestion_id, verdict=verdict, decided_at=decided_at
         )
+        self._insert(KB_FEEDBACK.table, [list(KB_FEEDBACK.to_row(row))], KB_FEEDBACK.columns)
 
     def kb_precision(self: SqlHost, tenant_id: str) -> KbPrecision:
         rows = read_rows(self, KbPrecision, _PRECISION_SQL, {"tenant": tenant_id})

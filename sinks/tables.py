@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
-from schemas.kb import KbSuggestion
+from schemas.kb import KbFeedback, KbSuggestion
 from schemas.ops import OpsSnapshot, OpsSnapshotRow, QueueRow
 from schemas.results import AgentWindow, Alert, DeadLetter, LateEvent
 from schemas.risk import ClientRisk
@@ -109,8 +109,9 @@ DEMAND_FORECAST = row_table(
 )
 DEMAND_BACKTEST = row_table("demand_backtest", BacktestRow, (*_SEGMENT_KEY, "generated_at"))
 KB_SUGGESTIONS = row_table("kb_suggestions", KbSuggestion, ("tenant_id", "suggestion_id"))
+KB_FEEDBACK = row_table("kb_feedback", KbFeedback, ("tenant_id", "suggestion_id"))  # by the API
 
-# Every table a flow's row type lands in, with that row type (the DDL test checks them).
+# Every table written from a row type, with that row type (the DDL test checks them).
 RESULT_TABLES: tuple[tuple[TableSpec[Any], type], ...] = (
     (DEAD_LETTERS, DeadLetter),
     (AGENT_PERFORMANCE, AgentWindow),
@@ -123,4 +124,5 @@ RESULT_TABLES: tuple[tuple[TableSpec[Any], type], ...] = (
     (DEMAND_FORECAST, ForecastSnapshot),
     (DEMAND_BACKTEST, BacktestRow),
     (KB_SUGGESTIONS, KbSuggestion),
+    (KB_FEEDBACK, KbFeedback),
 )
