@@ -8,9 +8,8 @@ The Kafka readiness probe is stubbed; it is not part of any data path here.
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from api import __version__
 from api.app import create_app
+from schemas.results import Alert
 from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
@@ -78,19 +78,23 @@ def perf(
 
 def alert(
     label: str, tenant: str, kind: str, severity: str, at: datetime, **details: Any
-) -> list[Any]:
-    return [
-        uuid.uuid5(NS, label),
-        tenant,
-        kind,
-        severity,
-        "agent",
-        "a1",
-        f"{kind} {label}",
-        json.dumps(details),
-        at,
-        at + timedelta(seconds=3),
-    ]
+) -> Sequence[Any]:
+    """An ``alerts`` row, built as the flows build it (the row type fills in the rest)."""
+    row = Alert.model_validate(
+        {
+            "alert_id": uuid.uuid5(NS, label),
+            "tenant_id": tenant,
+            "kind": kind,
+            "severity": severity,
+            "subject_type": "agent",
+            "subject_id": "a1",
+            "title": f"{kind} {label}",
+            "details": details,
+            "event_time": at,
+            "fired_at": at + timedelta(seconds=3),
+        }
+    )
+    return tables.ALERTS.to_row(row)
 
 
 def seed(dsn: str, database: str) -> None:
@@ -354,7 +358,10 @@ def test_alerts_newest_first_once_each(client: TestClient) -> None:
     assert r.status_code == 200
     items = r.json()["items"]
     assert [i["title"] for i in items] == ["client_risk r11", "coaching c10", "coaching c9"]
-    assert items[1] == {
+    # every field of the row type is served (so a new one needs no API edit) ...
+    assert set(items[1]) == set(Alert.model_fields)
+    # ... with these values
+    expected = {
         "alert_id": str(uuid.uuid5(NS, "c10")),
         "tenant_id": "acme",
         "kind": "coaching",
@@ -366,6 +373,7 @@ def test_alerts_newest_first_once_each(client: TestClient) -> None:
         "event_time": "2026-03-02T10:00:00+00:00",
         "fired_at": "2026-03-02T10:00:03+00:00",
     }
+    assert {k: items[1][k] for k in expected} == expected
 
 
 @pytest.mark.parametrize(

@@ -45,11 +45,13 @@ from hypothesis import strategies as st
 from api.app import create_app
 from api.routers import subscriptions
 from infra.migrate import migrate
+from schemas.results import Alert
 from schemas.risk import FACTOR_NAMES
 from schemas.settings import Settings
+from sinks import tables
 from sinks.clickhouse_client import open_client
 from sinks.webhooks import Subscription, default_store, delivery_id
-from tests.integration.test_api import ALERT_COLUMNS, PERF_COLUMNS, perf
+from tests.integration.test_api import PERF_COLUMNS, perf
 from tests.integration.test_api_risk_ops import (
     OPS_COLUMNS,
     QUEUE_COLUMNS,
@@ -174,20 +176,21 @@ def seed(dsn: str, database: str) -> None:
         for i, alert_id in enumerate(d.alerts):
             subject = d.clients[i] if i else d.agents[i]
             details = {"agent": d.agents[0], "client": d.clients[0], "queue": d.queues[0]}
-            alerts.append(
-                [
-                    uuid.UUID(alert_id),
-                    tenant,
-                    ("coaching", "client_risk")[i],
-                    ("low", "critical")[i],
-                    ("agent", "client")[i],
-                    subject,
-                    f"about {subject}",
-                    json.dumps(details),
-                    AT + i * H,
-                    AT + i * H + timedelta(seconds=2),
-                ]
+            row = Alert.model_validate(
+                {
+                    "alert_id": uuid.UUID(alert_id),
+                    "tenant_id": tenant,
+                    "kind": ("coaching", "client_risk")[i],
+                    "severity": ("low", "critical")[i],
+                    "subject_type": ("agent", "client")[i],
+                    "subject_id": subject,
+                    "title": f"about {subject}",
+                    "details": details,
+                    "event_time": AT + i * H,
+                    "fired_at": AT + i * H + timedelta(seconds=2),
+                }
             )
+            alerts.append(tables.ALERTS.to_row(row))
         for client in d.clients:
             risks.append(risk(tenant, client, 1, AT, {"escalations": 1.2}))
             risks.append(risk(tenant, client, 2, AT + H, {"escalations": 1.2, "health": 1.5}))
@@ -200,7 +203,7 @@ def seed(dsn: str, database: str) -> None:
     tokens = [t for d in DATA.values() for t in d.tokens]
     assert len(tokens) == len(set(tokens)), "seeded ids must be distinct across tenants"
     ch.insert("agent_performance", perf_rows, column_names=PERF_COLUMNS)
-    ch.insert("alerts", alerts, column_names=ALERT_COLUMNS)
+    ch.insert("alerts", alerts, column_names=tables.ALERTS.columns)
     ch.insert("client_risk", risks, column_names=RISK_COLUMNS)
     ch.insert("ops_snapshots", snapshots, column_names=OPS_COLUMNS)
     ch.insert("ops_queue_snapshots", queues, column_names=QUEUE_COLUMNS)
