@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -27,40 +27,24 @@ _bearer = HTTPBearer(
 )
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def app_state(name: str) -> Callable[[Request], Any]:
+    """A dependency giving ``request.app.state.<name>``, which ``create_app`` sets (so a
+    test's app can hold other objects: a fixed clock, a stub Kafka check, ...)."""
 
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
 
-def get_reader(request: Request) -> ResultsReader:
-    reader: ResultsReader = request.app.state.reader
-    return reader
-
-
-def get_risk_model(request: Request) -> RiskModel:
-    model: RiskModel = request.app.state.risk_model
-    return model
+    get.__name__ = f"get_{name}"
+    return get
 
 
 Clock = Callable[[], datetime]
 
-
-def get_now(request: Request) -> Clock:
-    """The wall clock (injected so tests can fix it)."""
-    clock: Clock = request.app.state.now
-    return clock
-
-
-def get_kafka_check(request: Request) -> KafkaCheck:
-    check: KafkaCheck = request.app.state.kafka_check
-    return check
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-ReaderDep = Annotated[ResultsReader, Depends(get_reader)]
-RiskModelDep = Annotated[RiskModel, Depends(get_risk_model)]
-KafkaCheckDep = Annotated[KafkaCheck, Depends(get_kafka_check)]
-NowDep = Annotated[Clock, Depends(get_now)]
+SettingsDep = Annotated[Settings, Depends(app_state("settings"))]
+ReaderDep = Annotated[ResultsReader, Depends(app_state("reader"))]
+RiskModelDep = Annotated[RiskModel, Depends(app_state("risk_model"))]
+KafkaCheckDep = Annotated[KafkaCheck, Depends(app_state("kafka_check"))]
+NowDep = Annotated[Clock, Depends(app_state("now"))]  # the wall clock
 
 
 def _unauthorized(detail: str) -> HTTPException:
