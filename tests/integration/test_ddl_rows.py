@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from infra.migrate import migrate
 from schemas.rows import Flattened, JsonText, ParallelArrays, row_fields
 from sinks.clickhouse_client import open_client
-from sinks.tables import RESULT_TABLES
+from sinks.tables import ROW_TABLES, TableSpec
 
 pytestmark = pytest.mark.integration
 
@@ -121,18 +121,17 @@ def ddl(chdb_path: Path) -> dict[str, list[tuple[str, str, str]]]:
 
 
 def test_every_table_has_a_row_type(ddl: dict[str, list[tuple[str, str, str]]]) -> None:
-    with_row_type = {spec.table for spec, _ in RESULT_TABLES}
+    with_row_type = {spec.table for spec in ROW_TABLES}
     assert set(ddl) - NOT_ROW_TABLES == with_row_type
 
 
-@pytest.mark.parametrize(
-    ("table", "row_type"),
-    [(spec.table, row_type) for spec, row_type in RESULT_TABLES],
-    ids=[spec.table for spec, _ in RESULT_TABLES],
-)
+@pytest.mark.parametrize("spec", ROW_TABLES, ids=[spec.table for spec in ROW_TABLES])
 def test_columns_are_the_row_type_fields(
-    ddl: dict[str, list[tuple[str, str, str]]], table: str, row_type: type
+    ddl: dict[str, list[tuple[str, str, str]]], spec: TableSpec[Any]
 ) -> None:
+    table, row_type = spec.table, spec.row_type
+    assert row_type is not None
+    assert tuple(spec.columns) == tuple(column_annotations(row_type))  # what is inserted
     stored = {name: ch_type for name, ch_type, kind in ddl[table] if kind != "ALIAS"}
     expected = column_annotations(row_type)
     assert set(stored) == set(expected), (
