@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from api import __version__
 from api.app import create_app
-from schemas.results import Alert
+from schemas.results import AgentWindow, Alert
 from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
@@ -52,28 +52,31 @@ def perf(
     handle: tuple[float, int] = (0.0, 0),
     first: tuple[float, int] = (0.0, 0),
     csat: tuple[int, int, int] = (0, 0, 0),
-) -> list[Any]:
+) -> Sequence[Any]:
+    """An ``agent_performance`` row, built as the flow builds it."""
     size = {"5m": timedelta(minutes=5), "1h": H, "1d": D}[window]
-    row_id = uuid.uuid5(NS, f"{tenant}/{agent}/{window}/{start.isoformat()}")
-    return [
-        row_id,
-        version,
-        final,
-        tenant,
-        agent,
-        window,
-        start,
-        start + size,
-        assigned,
-        resolved,
-        handle[0],
-        handle[1],
-        first[0],
-        first[1],
-        csat[0],
-        csat[1],
-        csat[2],
-    ]
+    row = AgentWindow.model_validate(
+        {
+            "row_id": uuid.uuid5(NS, f"{tenant}/{agent}/{window}/{start.isoformat()}"),
+            "version": version,
+            "is_final": final,
+            "tenant_id": tenant,
+            "agent_id": agent,
+            "window": window,
+            "window_start": start,
+            "window_end": start + size,
+            "tickets_assigned": assigned,
+            "tickets_resolved": resolved,
+            "handle_time_sum_s": handle[0],
+            "handle_time_count": handle[1],
+            "first_response_sum_s": first[0],
+            "first_response_count": first[1],
+            "csat_sum": csat[0],
+            "csat_count": csat[1],
+            "low_csat_count": csat[2],
+        }
+    )
+    return tables.AGENT_PERFORMANCE.to_row(row)
 
 
 def alert(

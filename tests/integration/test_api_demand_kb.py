@@ -10,7 +10,7 @@ scope); each feedback test gets a fresh one (``conftest.database``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from infra.migrate import migrate
+from schemas.kb import KbSuggestion
 from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
@@ -106,22 +107,25 @@ def suggestion(
     size: int,
     first_seen: datetime,
     covered_by: str | None = None,
-) -> list[Any]:
-    tickets = [f"{tenant}-{s.hex[:6]}-{i}" for i in range(size)]
-    return [
-        s,
-        version,
-        tenant,
-        status,
-        f"title {s.hex[:6]} v{version}",
-        "billing",
-        tickets,
-        size,
-        0.5,
-        covered_by,
-        first_seen,
-        first_seen + version * H,
-    ]
+) -> Sequence[Any]:
+    """A ``kb_suggestions`` row, built as the flow builds it (the row type fills the rest)."""
+    row = KbSuggestion.model_validate(
+        {
+            "suggestion_id": s,
+            "version": version,
+            "tenant_id": tenant,
+            "status": status,
+            "title": f"title {s.hex[:6]} v{version}",
+            "category": "billing",
+            "ticket_ids": [f"{tenant}-{s.hex[:6]}-{i}" for i in range(size)],
+            "size": size,
+            "confidence": 0.5,
+            "covered_by": covered_by,
+            "first_seen": first_seen,
+            "updated_at": first_seen + version * H,
+        }
+    )
+    return tables.KB_SUGGESTIONS.to_row(row)
 
 
 def seed(dsn: str, database: str) -> None:
