@@ -1,0 +1,94 @@
+"""Row types and their columns (schemas.rows): written and read back by name, unchanged."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.demand import ForecastSnapshot
+from schemas.ops import OpsSnapshot, OpsSnapshotRow, QueueRow, QueueState
+from schemas.results import Alert
+from schemas.risk import ClientRisk, RiskFactor
+from schemas.rows import column_values, columns_of, from_columns, row_fields
+
+T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
+
+
+def stored(item: Any) -> dict[str, Any]:
+    """``item`` as a driver returns it: by column name, instants naive."""
+    values = column_values(row_fields(type(item)), item)
+    out = dict(zip(columns_of(type(item)), values, strict=True))
+    return {k: v.replace(tzinfo=None) if isinstance(v, datetime) else v for k, v in out.items()}
+
+
+def test_alert_details_are_json_text() -> None:
+    alert = Alert(
+        alert_id=uuid.uuid4(),
+        tenant_id="acme",
+        kind="coaching",
+        severity="high",
+        subject_type="agent",
+        subject_id="a1",
+        title="t",
+        details={"b": 1, "a": [1, 2]},
+        event_time=T0,
+        fired_at=T0,
+    )
+    row = stored(alert)
+    assert row["details"] == '{"a": [1, 2], "b": 1}'
+    assert from_columns(Alert, row) == alert
+    assert from_columns(Alert, {**row, "details": "[1]"}).details == {"value": [1]}
+    assert from_columns(Alert, {**row, "details": "{oops"}).details == {"raw": "{oops"}
+
+
+def test_client_risk_factors_are_parallel_arrays() -> None:
+    risk = ClientRisk(
+        risk_id=uuid.uuid4(),
+        tenant_id="acme",
+        client_id="c1",
+        version=2,
+        scored_at=T0,
+        churn_probability=0.5,
+        risk_level="high",
+        factors=[RiskFactor(name="escalations", contribution=1.2)],
+        trigger_event_id=uuid.uuid4(),
+    )
+    row = stored(risk)
+    assert (row["factor_names"], row["factor_contributions"]) == (["escalations"], [1.2])
+    assert "factors" not in row
+    assert from_columns(ClientRisk, row) == risk
+
+
+def test_queue_row_state_is_flattened() -> None:
+    q = QueueRow("acme", T0, QueueState(queue="q", depth=2, oldest_wait_s=3.0, avg_wait_s=1.5))
+    row = stored(q)
+    assert columns_of(QueueRow) == (
+        "tenant_id", "as_of", "queue", "depth", "oldest_wait_s", "avg_wait_s"
+    )  # fmt: skip
+    assert from_columns(QueueRow, row) == q
+
+
+def test_ops_snapshot_row_round_trip() -> None:
+    snap = OpsSnapshot(
+        tenant_id="acme",
+        as_of=T0,
+        queues=[],
+        agents_by_status={"active": 1, "idle": 2, "in_call": 3, "offline": 4},
+        csat_distribution={"1": 0, "2": 1, "3": 0, "4": 2, "5": 5},
+        messages_last_hour={"text": 9, "image": 1, "file": 0, "audio": 0, "video": 2},
+    )
+    row = OpsSnapshotRow.of(snap)
+    assert (row.agents_in_call, row.csat_5, row.messages_video) == (3, 5, 2)
+    assert from_columns(OpsSnapshotRow, stored(row)).snapshot([]) == snap
+
+
+def test_dataclass_rows_are_validated_too() -> None:
+    snap = ForecastSnapshot(
+        "acme", "queue", "billing", T0, T0, "m", (1.5,), (1.0,), (2.0,), (0.5,), (2.5,)
+    )
+    back = from_columns(ForecastSnapshot, {**stored(snap), "predicted": [1.5]})
+    assert back == snap
+    assert back.generated_at.tzinfo is UTC
+    (hour,) = back.hours()
+    assert (hour.target_start, hour.predicted, hour.upper_95) == (T0, 1.5, 2.5)
