@@ -38,21 +38,37 @@ class TableSpec(Generic[T]):
         return tuple(values.get(c) for c in self.key)
 
 
+@dataclass(frozen=True)
+class _ColumnValues:
+    """``to_row`` of a row type's table (a class, not a closure: specs stay picklable)."""
+
+    row_type: type
+
+    def __call__(self, item: Any) -> Sequence[Any]:
+        return column_values(row_fields(self.row_type), item)
+
+
+@dataclass(frozen=True)
+class _Converted:
+    """``to_row`` of items that ``convert`` turns into the row type ``to_row`` takes."""
+
+    to_row: Callable[[Any], Sequence[Any]]
+    convert: Callable[[Any], Any]
+
+    def __call__(self, item: Any) -> Sequence[Any]:
+        return self.to_row(self.convert(item))
+
+
 def row_table(table: str, row_type: type[T], key: Sequence[str]) -> TableSpec[T]:
     """The spec of a table whose columns are ``row_type``'s fields (see
     :func:`schemas.rows.columns_of`)."""
-    fields = row_fields(row_type)
-
-    def to_row(item: T) -> Sequence[Any]:
-        return column_values(fields, item)
-
-    return TableSpec(table, columns_of(row_type), to_row, tuple(key), row_type)
+    return TableSpec(table, columns_of(row_type), _ColumnValues(row_type), tuple(key), row_type)
 
 
 def _via(spec: TableSpec[Any], convert: Callable[[T], Any]) -> TableSpec[T]:
     """``spec`` fed with items that ``convert`` turns into its row type."""
     return TableSpec(
-        spec.table, spec.columns, lambda item: spec.to_row(convert(item)), spec.key, spec.row_type
+        spec.table, spec.columns, _Converted(spec.to_row, convert), spec.key, spec.row_type
     )
 
 

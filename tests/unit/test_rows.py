@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from schemas.ops import OpsSnapshot, OpsSnapshotRow, QueueRow, QueueState
 from schemas.results import Alert
 from schemas.risk import ClientRisk, RiskFactor
 from schemas.rows import column_values, columns_of, from_columns, row_fields
+from sinks import tables
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
@@ -92,3 +94,9 @@ def test_dataclass_rows_are_validated_too() -> None:
     assert back.generated_at.tzinfo is UTC
     (hour,) = back.hours()
     assert (hour.target_start, hour.predicted, hour.upper_95) == (T0, 1.5, 2.5)
+
+
+def test_table_specs_pickle() -> None:
+    """Sinks holding a spec may be pickled (Bytewax); a spec's row builder is no closure."""
+    for spec in tables.ROW_TABLES:
+        assert pickle.loads(pickle.dumps(spec)).columns == spec.columns
