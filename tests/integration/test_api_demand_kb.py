@@ -13,13 +13,15 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter
 
 from api.app import create_app
 from infra.migrate import migrate
+from schemas.demand import BacktestRow, ForecastSnapshot
 from schemas.kb import KbSuggestion
 from schemas.settings import Settings
 from sinks import tables
@@ -42,25 +44,28 @@ COLD = "seasonal_mean_24h"
 
 # the latest acme billing snapshot: five hours from G + 1 h
 BILLING = [10.0, 11.5, 12.25, 13.0, 14.5]
+T = TypeVar("T")
 
 
 def snapshot(
     tenant: str, stype: str, segment: str, generated: datetime, model: str, predicted: list[float]
-) -> list[Any]:
+) -> Sequence[Any]:
     """Bands at fixed offsets: 95 % = p -/+ 2, 80 % = p -/+ 1 (lower bounds floored at 0)."""
-    return [
-        tenant,
-        stype,
-        segment,
-        generated,
-        generated + H,
-        model,
-        predicted,
-        [max(p - 1, 0.0) for p in predicted],
-        [p + 1 for p in predicted],
-        [max(p - 2, 0.0) for p in predicted],
-        [p + 2 for p in predicted],
-    ]
+    row = from_fields(
+        ForecastSnapshot,
+        tenant_id=tenant,
+        segment_type=stype,
+        segment=segment,
+        generated_at=generated,
+        first_target=generated + H,
+        model=model,
+        predicted=predicted,
+        lower_80=[max(p - 1, 0.0) for p in predicted],
+        upper_80=[p + 1 for p in predicted],
+        lower_95=[max(p - 2, 0.0) for p in predicted],
+        upper_95=[p + 2 for p in predicted],
+    )
+    return tables.DEMAND_FORECAST.to_row(row)
 
 
 def backtest(
@@ -71,23 +76,31 @@ def backtest(
     mase: float | None,
     cov: tuple[float | None, float | None],
     origins: int = 7,
-) -> list[Any]:
-    return [
-        tenant,
-        "queue",
-        segment,
-        generated,
-        WEEKLY,
-        "seasonal_naive_168h",
-        origins,
-        24,
-        origins * 24,
-        1.5,
-        2.0,
-        wape,
-        mase,
-        *cov,
-    ]
+) -> Sequence[Any]:
+    row = from_fields(
+        BacktestRow,
+        tenant_id=tenant,
+        segment_type="queue",
+        segment=segment,
+        generated_at=generated,
+        model=WEEKLY,
+        baseline="seasonal_naive_168h",
+        origins=origins,
+        horizon_h=24,
+        points=origins * 24,
+        mae=1.5,
+        baseline_mae=2.0,
+        wape=wape,
+        mase=mase,
+        coverage_80=cov[0],
+        coverage_95=cov[1],
+    )
+    return tables.DEMAND_BACKTEST.to_row(row)
+
+
+def from_fields(row_type: type[T], **values: Any) -> T:
+    """A dataclass row validated from its fields by name, as the reader does."""
+    return TypeAdapter(row_type).validate_python(values)
 
 
 def sid(label: str) -> uuid.UUID:

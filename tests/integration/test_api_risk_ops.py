@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,15 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from schemas.ids import stable_id
-from schemas.ops import snapshot_id
-from schemas.risk import FACTOR_NAMES, RiskModel
+from schemas.ops import (
+    AGENT_STATUSES,
+    CSAT_RATINGS,
+    MESSAGE_KINDS,
+    OpsSnapshot,
+    QueueRow,
+    QueueState,
+)
+from schemas.risk import FACTOR_NAMES, ClientRisk, RiskModel
 from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
@@ -55,20 +62,21 @@ GC1_V1 = {"reopenings": 0.4}  # globex's own "c1"
 
 def risk(
     tenant: str, client: str, version: int, at: datetime, contributions: dict[str, float]
-) -> list[Any]:
+) -> Sequence[Any]:
+    """A ``client_risk`` row scored by MODEL, built as the flow builds it."""
     s = MODEL.score(contributions)
-    return [
-        stable_id("client_risk", tenant, client, version),
-        tenant,
-        client,
-        version,
-        at,
-        s.churn_probability,
-        s.risk_level,
-        [f.name for f in s.factors],
-        [f.contribution for f in s.factors],
-        uuid.uuid4(),
-    ]
+    row = ClientRisk(
+        risk_id=stable_id("client_risk", tenant, client, version),
+        tenant_id=tenant,
+        client_id=client,
+        version=version,
+        scored_at=at,
+        churn_probability=s.churn_probability,
+        risk_level=s.risk_level,
+        factors=s.factors,
+        trigger_event_id=uuid.uuid4(),
+    )
+    return tables.CLIENT_RISK.to_row(row)
 
 
 def snapshot(
@@ -77,8 +85,25 @@ def snapshot(
     agents: tuple[int, int, int, int],
     csat: tuple[int, int, int, int, int],
     messages: tuple[int, int, int, int, int],
-) -> list[Any]:
-    return [snapshot_id(tenant, as_of), tenant, as_of, *agents, *csat, *messages]
+) -> Sequence[Any]:
+    """An ``ops_snapshots`` row (its queues go in ``ops_queue_snapshots``)."""
+    snap = OpsSnapshot(
+        tenant_id=tenant,
+        as_of=as_of,
+        queues=[],
+        agents_by_status=dict(zip(AGENT_STATUSES, agents, strict=True)),
+        csat_distribution=dict(zip(CSAT_RATINGS, csat, strict=True)),
+        messages_last_hour=dict(zip(MESSAGE_KINDS, messages, strict=True)),
+    )
+    return tables.OPS_SNAPSHOTS.to_row(snap)
+
+
+def queue(
+    tenant: str, as_of: datetime, name: str, depth: int, oldest: float, avg: float
+) -> Sequence[Any]:
+    """An ``ops_queue_snapshots`` row."""
+    state = QueueState(queue=name, depth=depth, oldest_wait_s=oldest, avg_wait_s=avg)
+    return tables.OPS_QUEUE_SNAPSHOTS.to_row(QueueRow(tenant, as_of, state))
 
 
 def seed(dsn: str, database: str) -> None:
@@ -110,8 +135,8 @@ def seed(dsn: str, database: str) -> None:
     ch.insert(
         "ops_queue_snapshots",
         [
-            ["acme", T0 + M, "support", 4, 300.5, 120.25],
-            ["acme", T0 + M, "billing", 0, 0.0, 0.0],
+            queue("acme", T0 + M, "support", 4, 300.5, 120.25),
+            queue("acme", T0 + M, "billing", 0, 0.0, 0.0),
         ],
         column_names=QUEUE_COLUMNS,
     )
@@ -126,9 +151,9 @@ def seed(dsn: str, database: str) -> None:
     ch.insert(
         "ops_queue_snapshots",
         [
-            ["acme", T0, "support", 7, 900.0, 450.0],
-            ["acme", T0, "sales", 2, 60.0, 30.0],
-            ["globex", T0 + H, "support", 99, 1.0, 1.0],
+            queue("acme", T0, "support", 7, 900.0, 450.0),
+            queue("acme", T0, "sales", 2, 60.0, 30.0),
+            queue("globex", T0 + H, "support", 99, 1.0, 1.0),
         ],
         column_names=QUEUE_COLUMNS,
     )
@@ -140,7 +165,7 @@ def seed(dsn: str, database: str) -> None:
     )
     ch.insert(
         "ops_queue_snapshots",
-        [["acme", T0 + M, "support", 4, 300.5, 120.25]],
+        [queue("acme", T0 + M, "support", 4, 300.5, 120.25)],
         column_names=QUEUE_COLUMNS,
     )
     ch.close()

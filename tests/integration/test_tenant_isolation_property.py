@@ -59,6 +59,7 @@ from tests.integration.test_api_risk_ops import (
     risk,
     snapshot,
 )
+from tests.integration.test_api_risk_ops import queue as queue_row
 from tests.integration.test_webhooks import seed_webhooks
 
 pytestmark = pytest.mark.integration
@@ -199,7 +200,7 @@ def seed(dsn: str, database: str) -> None:
         )
         for k in range(len(TENANTS)):  # queues at every tenant's snapshot instant
             for queue in d.queues:
-                queues.append([tenant, snapshot_at(k), queue, 2, 30.0, 15.0])
+                queues.append(queue_row(tenant, snapshot_at(k), queue, 2, 30.0, 15.0))
     tokens = [t for d in DATA.values() for t in d.tokens]
     assert len(tokens) == len(set(tokens)), "seeded ids must be distinct across tenants"
     ch.insert("agent_performance", perf_rows, column_names=PERF_COLUMNS)
