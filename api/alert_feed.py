@@ -45,12 +45,9 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from api.alert_events import AlertFilter, FeedEvent, decode_alert, parse_event_id
 from api.alert_replay import Gap, GapReader
+from schemas.metrics import SSE_CLIENTS
 from schemas.results import SEVERITY_RANK
 from schemas.settings import Settings
-from sinks.metrics import SSE_CLIENTS
-
-# FeedEvent and parse_event_id are re-exported for importers of this module.
-__all__ = ["AlertFeed", "FeedEvent", "FeedNotRunningError", "parse_event_id"]
 
 log = logging.getLogger(__name__)
 kafka_log = logging.getLogger(f"{__name__}.kafka")

@@ -15,7 +15,8 @@ from api.alert_feed import AlertFeed
 from api.app import create_app
 from api.routers import stream, subscriptions
 from schemas.settings import Settings
-from sinks.webhooks import WebhookDispatcher, default_store
+from sinks.webhooks.dispatcher import WebhookDispatcher
+from sinks.webhooks.store import default_store
 
 
 def build_app(settings: Settings) -> FastAPI:

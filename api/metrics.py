@@ -2,7 +2,7 @@
 
 ``install(app)`` adds both to an app from ``create_app``:
 
-- ``GET /metrics``: the process-wide registry (``cxpulse_*``, see ``sinks/metrics.py``)
+- ``GET /metrics``: the process-wide registry (``cxpulse_*``, see ``schemas/metrics.py``)
   in the Prometheus text format 0.0.4 (what prometheus_client's own server sends when
   the scraper does not negotiate; every Prometheus version reads it). No API key: it
   carries no tenant data, only counts, and scrapers do not hold tenant keys. Kept out
@@ -26,7 +26,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, REGISTRY, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sinks.metrics import API_REQUEST_SECONDS
+from schemas.metrics import API_REQUEST_SECONDS
 
 METRICS_PATH = "/metrics"
 UNMATCHED = "<unmatched>"

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.models import UtcDatetime
 from schemas.results import AlertKind, AlertSeverity
-from sinks.webhooks import MAX_URL_LENGTH, validate_url
+from sinks.webhooks.policy import MAX_URL_LENGTH, validate_url
 
 DeliveryStatusName = Literal["pending", "delivered", "dead"]
 

@@ -26,14 +26,15 @@ from flows.config import FlowConfig
 from flows.core import outputs
 from flows.core.outputs import SinkKey
 from flows.demand.tenant import DemandConfig, HotspotRule
+from flows.ingest.kafka_source import KafkaEventSource
 from flows.kb.clusters import KbConfig
 from flows.pipeline import build_flow
-from infra.kafka_source import KafkaEventSource
 from infra.policy import load_sla_policy
+from schemas import metrics
 from schemas.risk import RiskModel
 from schemas.settings import Settings
 from schemas.transport import RawMessage
-from sinks import metrics, tables
+from sinks import tables
 from sinks.clickhouse_client import open_client
 from sinks.clickhouse_sink import ClickHouseSink, DeadLetterTable, OnWritten
 from sinks.kafka_sink import (

@@ -35,12 +35,12 @@ from typing import Any, Generic, TypeVar
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
+from schemas import metrics
+from schemas.metrics import ROWS_WRITTEN, SINK_BATCH_ROWS, SINK_BATCH_SECONDS
 from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, DeadLetter
-from sinks import metrics
 from sinks.backoff import Backoff
 from sinks.batch_writer import WriterSink, sink_error_letter, sink_flow
 from sinks.clickhouse_client import ClickHouseUnavailableError
-from sinks.metrics import ROWS_WRITTEN, SINK_BATCH_ROWS, SINK_BATCH_SECONDS
 from sinks.tables import DEAD_LETTERS, TableSpec
 
 T = TypeVar("T")

@@ -31,10 +31,10 @@ from typing import Any, Generic, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from schemas.metrics import DEAD_LETTERS_UNSTORED, SINK_BATCH_ROWS, SINK_BATCH_SECONDS
 from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, MAX_DLQ_KEY_BYTES, Alert, DeadLetter
 from sinks.backoff import Backoff
 from sinks.batch_writer import WriterSink, sink_error_letter, sink_flow
-from sinks.metrics import DEAD_LETTERS_UNSTORED, SINK_BATCH_ROWS, SINK_BATCH_SECONDS
 
 T = TypeVar("T")
 Encoded = tuple[bytes | None, bytes, Sequence[tuple[str, bytes]]]  # key, value, headers

@@ -31,7 +31,8 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 
-from api.alert_feed import AlertFeed, FeedEvent, FeedNotRunningError
+from api.alert_events import FeedEvent
+from api.alert_feed import AlertFeed, FeedNotRunningError
 from api.deps import TenantDep
 from api.models import UNAUTHORIZED, ErrorOut
 from schemas.results import AlertKind, AlertSeverity

@@ -23,7 +23,8 @@ from api.webhook_models import (
     SubscriptionItem,
     SubscriptionList,
 )
-from sinks.webhooks import DeliveryView, Subscription, WebhookStore
+from sinks.webhooks.deliveries import Subscription
+from sinks.webhooks.store import DeliveryView, WebhookStore
 
 TAG = {
     "name": "webhooks",

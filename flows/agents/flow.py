@@ -7,6 +7,7 @@ wires keys, ticks, state and sinks.
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream
@@ -15,7 +16,6 @@ from flows.agents.coaching import coaching_alert
 from flows.agents.facts import AGENT_EVENT_TYPES, AgentFact
 from flows.agents.keys import agent_shard
 from flows.agents.stateful import AgentWindowLogic, TicketFactsLogic
-from flows.config import FlowConfig
 from flows.core.clock import Tick
 from flows.core.clock_flow import ticked
 from flows.core.io import FlowIO
@@ -24,6 +24,9 @@ from flows.core.outputs import AGENT_PERFORMANCE, LATE_EVENTS
 from flows.core.wiring import Emitted, letters, pick, pick_out, select, stateful
 from schemas.results import Alert
 from schemas.transport import Accepted
+
+if TYPE_CHECKING:  # annotations only: capabilities never import the composition
+    from flows.config import FlowConfig
 
 
 def _coaching(cfg: FlowConfig, a: Accepted) -> Alert | None:

@@ -4,10 +4,10 @@ hotspot alerts, one stateful step per tenant."""
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from bytewax.dataflow import Stream
 
-from flows.config import FlowConfig
 from flows.core.clock import Tick
 from flows.core.clock_flow import per_tenant
 from flows.core.io import FlowIO
@@ -17,6 +17,9 @@ from flows.demand.stateful import DemandLogic
 from flows.demand.tenant import DEMAND_EVENT_TYPES
 from schemas.results import Alert
 from schemas.transport import Accepted
+
+if TYPE_CHECKING:  # annotations only: capabilities never import the composition
+    from flows.config import FlowConfig
 
 
 def add_demand(

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from flows.config import FlowConfig
 from flows.core.origin import EventLogic
 from flows.core.timeutil import to_ms
 from flows.demand.tenant import DemandOutput, DemandTenant
 from schemas.transport import Accepted
+
+if TYPE_CHECKING:  # annotations only: capabilities never import the composition
+    from flows.config import FlowConfig
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
-from flows.config import FlowConfig
 from flows.core.clock import Tick
 from flows.core.clock_flow import add_clock
 from flows.core.io import FlowIO
@@ -24,6 +24,9 @@ from flows.ingest.decode import decode
 from flows.ingest.stateful import DedupLogic
 from schemas.results import DeadLetter
 from schemas.transport import Accepted, RawMessage
+
+if TYPE_CHECKING:  # annotations only: capabilities never import the composition
+    from flows.config import FlowConfig
 
 
 def _limit(seconds: float | None) -> timedelta | None:

@@ -4,11 +4,11 @@ with articles marking clusters covered; suggestions to ClickHouse, alerts out.""
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream
 
-from flows.config import FlowConfig
 from flows.core.clock import Tick
 from flows.core.clock_flow import ticked
 from flows.core.io import FlowIO
@@ -24,6 +24,9 @@ from flows.kb.stateful import (
 )
 from schemas.results import Alert
 from schemas.transport import Accepted
+
+if TYPE_CHECKING:  # annotations only: capabilities never import the composition
+    from flows.config import FlowConfig
 
 TICKET_TEXT_TYPES = frozenset({"ticket.created", "ticket.resolved"})
 ARTICLE_TYPES = frozenset({"kb.article_created"})

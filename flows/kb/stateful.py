@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from flows.config import FlowConfig
 from flows.core.origin import EventLogic, derived_origin, event_order
 from flows.core.stateful import EventTimeLogic, Origin
 from flows.kb.clusters import KbClusters, ResolvedTicket, TicketTexts, kb_alert
@@ -22,6 +22,9 @@ from schemas.events import Event
 from schemas.kb import KbSuggestion
 from schemas.results import Alert
 from schemas.transport import Accepted
+
+if TYPE_CHECKING:  # annotations only: capabilities never import the composition
+    from flows.config import FlowConfig
 
 KbOutput = KbSuggestion | Alert
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream
 
-from flows.config import FlowConfig
 from flows.core.clock import Tick
 from flows.core.clock_flow import per_tenant
 from flows.core.io import FlowIO
@@ -17,6 +17,9 @@ from flows.ops.live_ops import LIVE_OPS_EVENT_TYPES
 from flows.ops.stateful import LiveOpsLogic
 from schemas.ops import OpsSnapshot, QueueRow
 from schemas.transport import Accepted
+
+if TYPE_CHECKING:  # annotations only: capabilities never import the composition
+    from flows.config import FlowConfig
 
 
 def queue_rows(s: OpsSnapshot) -> list[QueueRow]:

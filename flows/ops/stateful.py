@@ -7,14 +7,17 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from flows.config import FlowConfig
 from flows.core.origin import EventLogic
 from flows.core.timeutil import to_ms
 from flows.ops.cadence import Cadence
 from flows.ops.live_ops import LiveOps
 from schemas.ops import OpsSnapshot
 from schemas.transport import Accepted
+
+if TYPE_CHECKING:  # annotations only: capabilities never import the composition
+    from flows.config import FlowConfig
 
 
 @dataclass

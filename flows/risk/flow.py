@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
+from typing import TYPE_CHECKING
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream
 
-from flows.config import FlowConfig
 from flows.core.clock import Tick
 from flows.core.clock_flow import sourced, to_shards, with_ticks
 from flows.core.io import FlowIO
@@ -21,6 +21,9 @@ from flows.risk.client_risk import RiskSignal, signals_from_event
 from flows.risk.stateful import ClientRiskLogic, TicketRiskLogic
 from schemas.results import Alert
 from schemas.transport import Accepted
+
+if TYPE_CHECKING:  # annotations only: capabilities never import the composition
+    from flows.config import FlowConfig
 
 TICKET_TYPES = frozenset({"ticket.created", "ticket.resolved", "ticket.reopened"})
 CLIENT_TYPES = frozenset(

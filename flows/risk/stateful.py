@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from flows.config import FlowConfig
 from flows.core.origin import EventLogic, derived_origin, event_order
 from flows.core.stateful import EventTimeLogic, Origin
 from flows.risk.client_risk import (
@@ -26,6 +26,9 @@ from flows.risk.sla import SlaTracker, breach_alert, breach_signal
 from schemas.results import Alert
 from schemas.risk import ClientRisk
 from schemas.transport import Accepted
+
+if TYPE_CHECKING:  # annotations only: capabilities never import the composition
+    from flows.config import FlowConfig
 
 
 @dataclass

@@ -31,9 +31,9 @@ import httpx
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, Message
 from pydantic import ValidationError
 
+from schemas.metrics import WEBHOOK_DELIVERIES
 from schemas.results import Alert
 from schemas.settings import Settings
-from sinks.metrics import WEBHOOK_DELIVERIES
 from sinks.webhooks.deliveries import (
     AttemptResult,
     Clock,

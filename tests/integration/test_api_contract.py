@@ -70,7 +70,8 @@ from schemas.risk import FACTOR_NAMES
 from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from sinks.reader import ResultsReader
-from sinks.webhooks import Subscription, WebhookStore
+from sinks.webhooks.deliveries import Subscription
+from sinks.webhooks.store import WebhookStore
 from tests.integration import test_api, test_api_risk_ops
 from tests.integration.test_webhooks import seed_webhooks
 

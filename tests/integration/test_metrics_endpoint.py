@@ -23,12 +23,12 @@ from api.app import create_app
 from api.metrics import install
 from infra.runner import run_flows
 from infra.topics import ensure_topics
+from schemas.metrics import CONSUMER_LAG
 from schemas.results import AgentWindow
 from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
 from sinks.clickhouse_sink import ClickHouseWriter
-from sinks.metrics import CONSUMER_LAG
 from tests import scenario
 from tests.integration.kafka_io import produce
 

@@ -50,7 +50,8 @@ from schemas.risk import FACTOR_NAMES
 from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
-from sinks.webhooks import Subscription, default_store, delivery_id
+from sinks.webhooks.deliveries import Subscription, delivery_id
+from sinks.webhooks.store import default_store
 from tests.integration.test_api import PERF_COLUMNS, perf
 from tests.integration.test_api_risk_ops import (
     OPS_COLUMNS,

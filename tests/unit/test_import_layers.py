@@ -60,6 +60,8 @@ def test_an_upward_import_breaks_a_contract(tmp_path: Path):
         {"sinks": "import flows\n"},  # siblings stay apart
         {"api": "import flows.core\n"},  # the API runs no dataflow code
         {"flows.core": "import flows.kb\n"},  # core knows no capability
+        {"flows.kb": "import flows.demand\n"},  # capabilities stay apart
+        {"flows.kb": "import flows.config\n"},  # ... and below their composition
     ):
         proc = _lint(_tree(tmp_path / str(len(bad)) / next(iter(bad)), bad))
         assert proc.returncode != 0, (bad, proc.stdout)

@@ -19,10 +19,10 @@ from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-import infra.kafka_source as kafka_source
+import flows.ingest.kafka_source as kafka_source
 from api.metrics import install
+from schemas import metrics
 from schemas.results import Alert, DeadLetter, LateEvent
-from sinks import metrics
 from sinks.clickhouse_sink import ClickHouseWriter
 from sinks.kafka_sink import TopicWriter
 from sinks.tables import TableSpec

@@ -22,8 +22,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from confluent_kafka.admin import AdminClient
 
 from flows.core.timeutil import system_utc
+from schemas.metrics import CONSUMER_LAG, EVENTS_IN
 from schemas.transport import RawMessage
-from sinks.metrics import CONSUMER_LAG, EVENTS_IN
 
 log = logging.getLogger(__name__)
 _IDLE_WAKE = timedelta(milliseconds=50)

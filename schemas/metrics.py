@@ -3,6 +3,8 @@
 Metrics are the one deliberate piece of process-global state: Prometheus scrapes one
 registry per process, and `cxpulse up` serves flows and API from the same process.
 Names here are the contract with dashboards; add, don't rename.
+It sits at the bottom (with the settings) because the Kafka source, the sinks and the
+API all count into it.
 """
 
 from __future__ import annotations
