@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from schemas.risk import RiskModel
@@ -73,3 +73,6 @@ def get_tenant(
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
+
+# The page size every list endpoint takes (newest or biggest first, as each one says).
+Limit = Annotated[int, Query(ge=1, le=1000, description="Most items returned")]

@@ -8,7 +8,7 @@ construction, so nothing connects before the flow runs) and hands it the batches
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -17,6 +17,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from schemas.results import DeadLetter, make_dead_letter, synthetic_offset
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class BatchWriter(Protocol[T]):
@@ -52,6 +53,22 @@ class WriterSink(DynamicSink[T]):
         writer = self._make_writer()
         writer.setup()
         return WriterPartition(writer)
+
+
+def convert_each(
+    items: Iterable[T], convert: Callable[[T], R], refuse: Callable[[T, Exception], DeadLetter]
+) -> tuple[list[tuple[T, R]], list[DeadLetter]]:
+    """Each item with what ``convert`` makes of it for the destination (a row, a
+    message); an item the conversion raises on (a bug for that item) becomes the dead
+    letter ``refuse`` makes of it instead of failing the whole batch."""
+    converted: list[tuple[T, R]] = []
+    letters: list[DeadLetter] = []
+    for item in items:
+        try:
+            converted.append((item, convert(item)))
+        except Exception as exc:
+            letters.append(refuse(item, exc))
+    return converted, letters
 
 
 def sink_flow(label: str) -> str:

@@ -39,7 +39,7 @@ from schemas import metrics
 from schemas.metrics import ROWS_WRITTEN, SINK_BATCH_ROWS, SINK_BATCH_SECONDS
 from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, DeadLetter
 from sinks.backoff import Backoff
-from sinks.batch_writer import WriterSink, sink_error_letter, sink_flow
+from sinks.batch_writer import WriterSink, convert_each, sink_error_letter, sink_flow
 from sinks.clickhouse_client import ClickHouseUnavailableError
 from sinks.tables import DEAD_LETTERS, TableSpec
 
@@ -151,17 +151,9 @@ class ClickHouseWriter(Generic[T]):
             return
         started = time.perf_counter()
         self.setup()
-        stored: list[T] = []
-        rows: list[Sequence[Any]] = []
-        letters: list[DeadLetter] = []
-        for item in items:
-            try:
-                rows.append(self._spec.to_row(item))
-            except Exception as exc:  # a bug for this item: it cannot become a row
-                text = repr(item)
-                letters.append(self._letter(text.encode(errors="backslashreplace"), text, exc))
-            else:
-                stored.append(item)
+        converted, letters = convert_each(items, self._spec.to_row, self._unconvertible)
+        stored = [item for item, _ in converted]
+        rows: list[Sequence[Any]] = [row for _, row in converted]
         refused = self._store(rows, 0, len(rows))
         if refused:
             for i, error in refused:
@@ -228,6 +220,11 @@ class ClickHouseWriter(Generic[T]):
                     exc,
                 )
                 self._retry.pause(attempt)
+
+    def _unconvertible(self, item: T, exc: Exception) -> DeadLetter:
+        """The letter of an item that cannot become a row (its repr is all there is)."""
+        text = repr(item)
+        return self._letter(text.encode(errors="backslashreplace"), text, exc)
 
     def _letter(self, raw: bytes, ident: object, exc: Exception) -> DeadLetter:
         return sink_error_letter(

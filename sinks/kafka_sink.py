@@ -34,7 +34,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from schemas.metrics import DEAD_LETTERS_UNSTORED, SINK_BATCH_ROWS, SINK_BATCH_SECONDS
 from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, MAX_DLQ_KEY_BYTES, Alert, DeadLetter
 from sinks.backoff import Backoff
-from sinks.batch_writer import WriterSink, sink_error_letter, sink_flow
+from sinks.batch_writer import WriterSink, convert_each, sink_error_letter, sink_flow
 
 T = TypeVar("T")
 Encoded = tuple[bytes | None, bytes, Sequence[tuple[str, bytes]]]  # key, value, headers
@@ -166,13 +166,7 @@ class TopicWriter(Generic[T]):
             return
         started = time.perf_counter()
         self.setup()
-        rejected: list[DeadLetter] = []
-        todo: list[_Entry[T]] = []
-        for item in items:
-            try:
-                todo.append((item, self._encode(item)))
-            except Exception as exc:  # a bug for this item: it has no message
-                rejected.append(self._letter(item, None, exc))
+        todo, rejected = convert_each(items, self._encode, self._unencodable)
         for attempt in range(1, self._retry.attempts + 1):
             failed = self._send(todo)
             refused = [f for f in failed if _is_permanent(f[2])]
@@ -242,6 +236,10 @@ class TopicWriter(Generic[T]):
                 f"{self._flush_timeout_s}s; errors so far: {[str(f[2]) for f in failures[:3]]}"
             )
         return failures
+
+    def _unencodable(self, item: T, exc: Exception) -> DeadLetter:
+        """The letter of an item that has no message (a bug for that item)."""
+        return self._letter(item, None, exc)
 
     def _letter(self, item: T, encoded: Encoded | None, err: KafkaError | Exception) -> DeadLetter:
         if encoded is None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ReaderDep, TenantDep
+from api.deps import Limit, ReaderDep, TenantDep
 from api.models import UNAUTHORIZED, AlertList
 from schemas.results import AlertKind, AlertSeverity
 
@@ -26,7 +26,7 @@ def list_alerts(
         datetime | None,
         Query(description="Only alerts with event_time >= since (no offset: UTC)"),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="Most alerts returned")] = 100,
+    limit: Limit = 100,
 ) -> AlertList:
     """The caller's alerts ordered by ``event_time`` descending (then ``alert_id``).
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from api.deps import ReaderDep, RiskModelDep, TenantDep
+from api.deps import Limit, ReaderDep, RiskModelDep, TenantDep
 from api.models import (
     UNAUTHORIZED,
     ClientRiskDetail,
@@ -35,7 +35,7 @@ def list_client_risks(
     level: Annotated[
         RiskLevel | None, Query(description="Only clients whose current level is this")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="Most clients returned")] = 100,
+    limit: Limit = 100,
 ) -> ClientRiskList:
     """The latest score of each of the caller's clients, highest ``churn_probability``
     first (ties by ``client_id``)."""

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from api.deps import NowDep, ReaderDep, TenantDep
+from api.deps import Limit, NowDep, ReaderDep, TenantDep
 from api.kb_models import KbFeedbackOut, KbSuggestionList
 from api.models import UNAUTHORIZED, not_found
 from schemas.kb import KbStatus, Verdict
@@ -29,7 +29,7 @@ def list_suggestions(
     status_: Annotated[
         KbStatus | None, Query(alias="status", description="open or covered (default: both)")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="Most suggestions returned")] = 100,
+    limit: Limit = 100,
 ) -> KbSuggestionList:
     rows = reader.kb_suggestions(tenant, status_ or "", limit)
     return KbSuggestionList.model_validate({"items": rows, "feedback": reader.kb_precision(tenant)})

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
 
-from api.deps import TenantDep
+from api.deps import Limit, TenantDep
 from api.models import UNAUTHORIZED, ErrorOut
 from api.webhook_models import (
     AttemptItem,
@@ -151,7 +151,7 @@ def list_deliveries(
     status_: Annotated[
         DeliveryStatusName | None, Query(alias="status", description="Only this status")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="Most deliveries returned")] = 100,
+    limit: Limit = 100,
 ) -> DeliveryList:
     """Newest first. A delivery is retried on a non-2xx answer, a timeout or a connection
     error, waiting up to ``base * 2^(n-1)`` seconds (full jitter) after the n-th failure,

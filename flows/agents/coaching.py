@@ -9,6 +9,9 @@ from schemas.events import CsatReceived, Event
 from schemas.ids import stable_id
 from schemas.results import Alert, AlertSeverity
 
+# the survey's fields a supervisor needs next to the rating
+_EVIDENCE = {"rating", "ticket_id", "client_id", "survey_id", "comment"}
+
 
 def coaching_alert(event: Event, fired_at: datetime) -> Alert | None:
     """An alert for a rating <= 2 (1 is high severity, 2 medium); else None."""
@@ -24,14 +27,7 @@ def coaching_alert(event: Event, fired_at: datetime) -> Alert | None:
         subject_type="agent",
         subject_id=p.agent_id,
         title=f"Low CSAT ({p.rating}/5) for agent {p.agent_id}",
-        details={
-            "rating": p.rating,
-            "ticket_id": p.ticket_id,
-            "client_id": p.client_id,
-            "survey_id": p.survey_id,
-            "comment": p.comment,
-            "event_id": str(event.event_id),
-        },
+        details={**p.model_dump(mode="json", include=_EVIDENCE), "event_id": str(event.event_id)},
         event_time=event.occurred_at,
         fired_at=fired_at,
     )
