@@ -3,6 +3,8 @@
 For each key count N (N agents and N clients): produce the synthetic workload of
 bench/workload.py to a fresh topic, then measure
   raw consume         confluent-kafka reading the whole topic (the ceiling)
+  raw + json.loads    the same, parsing every value with ``json.loads`` (the baseline
+                      issue #11's goals are ratios to)
   ingest              decode, validate, dedup, ClickHouse ``events``
   +agent_performance  ticket joins, 5m/1h/1d windows, coaching alerts
   +client_risk        SLA deadlines, ticket->client map, risk scores and alerts
@@ -11,8 +13,9 @@ bench/workload.py to a fresh topic, then measure
   +kb                 ticket texts joined with resolutions, clustering, suggestions
   all flows
 each as ``cxpulse run <flows> --until-end`` does it (real broker, real embedded
-ClickHouse, Bytewax recovery on), and print events/s, the ratio to raw and the late
-share measured (rows in ``late_events`` / events).
+ClickHouse, Bytewax recovery on), and print events/s, the ratios to raw consume and to
+raw consume + ``json.loads``, and the late share measured (rows in ``late_events`` /
+events).
 
 The workload is sent in event-time order per partition, plus ``--late-share`` of the
 events sent more than the allowed lateness (CXPULSE_ALLOWED_LATENESS_S) late; see
@@ -24,6 +27,7 @@ bench/workload.py.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 import uuid
@@ -81,7 +85,9 @@ def produce(
     return stats
 
 
-def raw_consume(settings: Settings, n: int, batch: int) -> Result:
+def raw_consume(settings: Settings, n: int, batch: int, *, parse: bool = False) -> Result:
+    """Read the whole topic; ``parse``: also ``json.loads`` every value, the cheapest
+    Python that touches each event (the baseline the ingest goals are measured on)."""
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap,
@@ -97,11 +103,13 @@ def raw_consume(settings: Settings, n: int, batch: int) -> Result:
     while got < n:
         for m in consumer.consume(batch, 1.0):
             if m.error() is None:
-                m.value()
+                value = m.value()
+                if parse and value is not None:
+                    json.loads(value)
                 got += 1
     elapsed = time.perf_counter() - start
     consumer.close()
-    return Result("raw consume", got, elapsed)
+    return Result("raw + json.loads" if parse else "raw consume", got, elapsed)
 
 
 def pipeline(settings: Settings, flows: frozenset[str], n: int, name: str) -> Result:
@@ -113,6 +121,10 @@ def pipeline(settings: Settings, flows: frozenset[str], n: int, name: str) -> Re
     assert stored == n, f"{name}: {stored} of {n} events stored"
     late = int(client.query("SELECT count() FROM late_events FINAL").result_rows[0][0])
     return Result(name, n, elapsed, late)
+
+
+def _rate(r: Result) -> float:
+    return r.rate
 
 
 STEPS: dict[str, frozenset[str]] = {
@@ -180,9 +192,12 @@ def main() -> None:
                 flush=True,
             )
             # best of two reads: the first also pays consumer start-up and cold fetches
-            raws = [raw_consume(base, n, base.kafka_batch_size) for _ in range(2)]
-            results = [max(raws, key=lambda r: r.rate)]
+            batch = base.kafka_batch_size
+            raws = [raw_consume(base, n, batch) for _ in range(2)]
+            parsed = [raw_consume(base, n, batch, parse=True) for _ in range(2)]
+            results = [max(raws, key=_rate), max(parsed, key=_rate)]
             print(f"  raw consume: {results[0].rate:,.0f} events/s", flush=True)
+            print(f"  raw + json.loads: {results[1].rate:,.0f} events/s", flush=True)
             for name in args.steps:
                 db = f"b_{uuid.uuid4().hex[:10]}"
                 migrate(chdb, db, log=lambda _m: None)
@@ -201,19 +216,20 @@ def main() -> None:
 
     print(
         f"\nN = {args.events} events per run; ratio = events/s / raw consume events/s "
-        "(same topic, same run); late = rows in late_events / events; sent late = "
+        "(same topic, same run); ÷json = events/s / raw consume + json.loads events/s "
+        "(issue #11's goals); late = rows in late_events / events; sent late = "
         "events sent more than the allowed lateness behind their partition and tenant"
     )
     print(
-        f"{'agents=clients':>14} {'step':<20} {'events/s':>12} {'ratio':>7} {'late':>7} "
-        f"{'sent late':>9}"
+        f"{'agents=clients':>14} {'step':<20} {'events/s':>12} {'ratio':>7} {'÷json':>7} "
+        f"{'late':>7} {'sent late':>9}"
     )
     for keys, results in rows:
-        raw = results[0].rate
+        raw_rate, json_rate = results[0].rate, results[1].rate
         for r in results:
             print(
-                f"{keys:>14} {r.name:<20} {r.rate:>12,.0f} {r.rate / raw:>7.3f} "
-                f"{r.late_share:>7} {sent_late[keys]:>9.2%}"
+                f"{keys:>14} {r.name:<20} {r.rate:>12,.0f} {r.rate / raw_rate:>7.3f} "
+                f"{r.rate / json_rate:>7.3f} {r.late_share:>7} {sent_late[keys]:>9.2%}"
             )
 
 
