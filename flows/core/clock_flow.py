@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeVar
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream
@@ -89,27 +89,31 @@ def partition_key(a: Accepted) -> str:
     return str(a.partition)
 
 
-def is_event(item: Accepted | Progress) -> TypeGuard[Accepted]:
-    return isinstance(item, Accepted)
+def by_partition(items: list[Accepted]) -> list[tuple[str, Accepted]]:
+    """:func:`partition_key` of a whole batch, as a keyed stream's items."""
+    return [(str(a.partition), a) for a in items]
 
 
-def as_progress(item: Accepted | Progress) -> Progress | None:
-    return item if isinstance(item, Progress) else None
+def judged_events(items: list[tuple[str, Accepted | Progress]]) -> list[Accepted]:
+    """The stamped events of a batch of the partition clocks' output, in order."""
+    return [v for _, v in items if isinstance(v, Accepted)]
 
 
-def clock_key(p: Progress) -> str:
-    return _CLOCK_KEY
+def progress_all(items: list[tuple[str, Accepted | Progress]]) -> list[tuple[str, Progress]]:
+    """The progress reports of a batch of the partition clocks' output, keyed for the one
+    ``TenantClocks``."""
+    return [(_CLOCK_KEY, v) for _, v in items if isinstance(v, Progress)]
 
 
 def add_clock(accepted: Stream[Accepted], cfg: CoreConfig) -> tuple[Stream[Accepted], Stream[Tick]]:
-    """Lateness verdicts on every event and the per-tenant tick stream."""
-    by_partition = op.key_on("by_partition", accepted, partition_key)
-    judged = stateful("judged", "partition_clock", by_partition, partial(PartitionClockLogic, cfg))
-    split = op.branch("event_or_progress", judged, is_event)
-    progress = op.filter_map("progress", split.falses, as_progress)
-    clocks = op.key_on("progress_all", progress, clock_key)
+    """Lateness verdicts on every event and the per-tenant tick stream (the per-event
+    steps take whole batches: one Python call per batch each)."""
+    keyed = op.flat_map_batch("by_partition", accepted, by_partition)
+    judged = op.stateful_batch("partition_clock", keyed, partial(PartitionClockLogic, cfg))
+    events = op.flat_map_batch("judged_events", judged, judged_events)
+    clocks = op.flat_map_batch("progress_all", judged, progress_all)
     ticks = stateful("ticks", "tenant_clocks", clocks, partial(TenantClocksLogic, cfg))
-    return split.trues, ticks
+    return events, ticks
 
 
 def to_shards(shards: int, tick: Tick) -> list[tuple[str, Tick]]:

@@ -26,10 +26,17 @@ def event_id_shard(shards: int, a: Accepted) -> str:
     return str(a.event.event_id.int % shards)
 
 
+def ticket_id_of(a: Accepted) -> str:
+    """The ticket an event names, or "" (read from the payload's field dict: a missing
+    attribute on a pydantic model goes through its slow ``__getattr__``, which showed up
+    in the ingest profile)."""
+    ticket_id: str | None = a.event.payload.__dict__.get("ticket_id")
+    return ticket_id or ""
+
+
 def ticket_shard(shards: int, a: Accepted) -> str:
     """Ticket events (and CSAT, which names its ticket) meet in one shard."""
-    ticket_id: str = getattr(a.event.payload, "ticket_id", None) or ""
-    return shard_of(shards, a.event.tenant_id, ticket_id)
+    return shard_of(shards, a.event.tenant_id, ticket_id_of(a))
 
 
 def event_tenant(a: Accepted) -> str:
@@ -40,4 +47,27 @@ def event_tenant(a: Accepted) -> str:
 def ticket_key(shards: int, a: Accepted) -> str:
     """Key of the per-ticket-shard steps (SLA/reopen tracking, KB ticket texts): every
     event of a ticket meets its state."""
-    return shard_of(shards, a.event.tenant_id, getattr(a.event.payload, "ticket_id", None) or "")
+    return shard_of(shards, a.event.tenant_id, ticket_id_of(a))
+
+
+# ---- whole batches (``flat_map_batch``): one Python call per batch, not per item -----
+
+
+def accepted_only(items: list[Accepted | DeadLetter]) -> list[Accepted]:
+    """The accepted events of a decoded batch, in order."""
+    return [a for a in items if isinstance(a, Accepted)]
+
+
+def rejected_only(items: list[Accepted | DeadLetter]) -> list[DeadLetter]:
+    """The dead letters of a decoded batch, in order."""
+    return [d for d in items if isinstance(d, DeadLetter)]
+
+
+def by_ticket_key(shards: int, items: list[Accepted]) -> list[tuple[str, Accepted]]:
+    """:func:`ticket_key` of a whole batch, as a keyed stream's items."""
+    return [(ticket_key(shards, a), a) for a in items]
+
+
+def values(items: list[tuple[str, T]]) -> list[T]:
+    """A keyed batch without its keys (a stateful step's output)."""
+    return [v for _, v in items]

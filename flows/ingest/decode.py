@@ -5,11 +5,12 @@ Never raises on input: every message ends as exactly one of the two.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from schemas.events import parse_event
+from schemas.events import EVENT_ADAPTER, parse_event
 from schemas.results import (
     DEFAULT_DLQ_MAX_RAW_BYTES,
     MAX_DLQ_ERROR_CHARS,
@@ -110,3 +111,51 @@ def decode(
         received_at=received_at,
         cap=raw_cap,
     )
+
+
+def _bound(at: datetime, by: timedelta | None, *, after: bool) -> datetime | None:
+    """``at`` plus (``after``) or minus ``by``, in UTC; None when there is no bound (no
+    limit, or one beyond what a datetime holds, which no event time can cross)."""
+    if by is None:
+        return None
+    try:
+        utc = at.astimezone(UTC)
+        return utc + by if after else utc - by
+    except OverflowError:
+        return None
+
+
+def decode_batch(
+    msgs: Iterable[RawMessage],
+    received_at: datetime,
+    max_future: timedelta | None = None,
+    *,
+    max_past: timedelta | None = None,
+    raw_cap: int = DEFAULT_DLQ_MAX_RAW_BYTES,
+) -> list[Accepted | DeadLetter]:
+    """:func:`decode` of every message of a poll, in order, received at one instant.
+
+    The hot path: the time limits become two instants once per batch and a valid event
+    is checked against them by comparison. Anything not accepted there goes through
+    :func:`decode` itself, so a dead letter's reason and error are exactly its own.
+    (A ``TypeAdapter`` over the whole batch measured no faster than one call per message.)
+    """
+    latest = _bound(received_at, max_future, after=True)
+    earliest = _bound(received_at, max_past, after=False)
+    parse = EVENT_ADAPTER.validate_json
+    out: list[Accepted | DeadLetter] = []
+    for msg in msgs:
+        raw = msg.value
+        if raw:
+            try:
+                raw.decode("utf-8")
+                event = parse(raw)
+            except (UnicodeDecodeError, ValidationError):
+                pass
+            else:
+                at = event.occurred_at
+                if (latest is None or at <= latest) and (earliest is None or at >= earliest):
+                    out.append(Accepted(event, msg.partition, msg.offset, received_at))
+                    continue
+        out.append(decode(msg, received_at, max_future, max_past=max_past, raw_cap=raw_cap))
+    return out

@@ -17,10 +17,9 @@ from bytewax.dataflow import Dataflow, Stream
 from flows.core.clock import Tick
 from flows.core.clock_flow import add_clock
 from flows.core.io import FlowIO
-from flows.core.keys import is_accepted, ticket_key
+from flows.core.keys import accepted_only, by_ticket_key, rejected_only, values
 from flows.core.outputs import EVENTS
-from flows.core.wiring import stateful
-from flows.ingest.decode import decode
+from flows.ingest.decode import decode, decode_batch
 from flows.ingest.stateful import DedupLogic
 from schemas.results import DeadLetter
 from schemas.transport import Accepted, RawMessage
@@ -43,18 +42,31 @@ def _decode_now(cfg: FlowConfig, msg: RawMessage) -> Accepted | DeadLetter:
     )
 
 
+def _decode_batch_now(cfg: FlowConfig, msgs: list[RawMessage]) -> list[Accepted | DeadLetter]:
+    """A poll's messages, all received now (one clock read and one pair of limits)."""
+    return decode_batch(
+        msgs,
+        cfg.now(),
+        _limit(cfg.max_future_s),
+        max_past=_limit(cfg.max_past_s),
+        raw_cap=cfg.dlq_max_raw_bytes,
+    )
+
+
 def add_ingest(
     flow: Dataflow, cfg: FlowConfig, io: FlowIO
 ) -> tuple[Stream[Accepted], Stream[Tick], Stream[DeadLetter]]:
+    # Batch at a time: every stateless step below is one Python call per batch.
     raw = op.input("kafka_in", flow, io.source())
-    decoded = op.map("decode", raw, partial(_decode_now, cfg))
-    split = op.branch("accepted", decoded, is_accepted)
-    judged, ticks = add_clock(split.trues, cfg)
+    decoded = op.flat_map_batch("decode", raw, partial(_decode_batch_now, cfg))
+    accepted = op.flat_map_batch("accepted", decoded, accepted_only)
+    rejected = op.flat_map_batch("rejected", decoded, rejected_only)
+    judged, ticks = add_clock(accepted, cfg)
     # Keyed like the ticket steps downstream: a ticket's events then keep their partition
     # order end to end (a join emitted on arrival, e.g. a KB text, sees created first).
-    keyed = op.key_on("by_ticket_dedup", judged, partial(ticket_key, cfg.shards))
-    events: Stream[Accepted] = stateful("unique", "dedup", keyed, partial(DedupLogic, cfg))
+    keyed = op.flat_map_batch("by_ticket_dedup", judged, partial(by_ticket_key, cfg.shards))
+    unique = op.stateful_batch("dedup", keyed, partial(DedupLogic, cfg))
+    events = op.flat_map_batch("unique", unique, values)
     if "ingest" in cfg.flows:
         op.output("events_out", events, io.sink(EVENTS))
-    rejected: Stream[DeadLetter] = split.falses  # type: ignore[assignment]
     return events, ticks, rejected
