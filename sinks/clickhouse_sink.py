@@ -5,6 +5,11 @@ stored, so a snapshot taken after it never covers unwritten rows. Tables are
 Replacing*MergeTree on deterministic ids, so the rows a resume replays rewrite
 themselves instead of duplicating.
 
+The insert is column-oriented: the batch becomes one list per column
+(:meth:`TableSpec.column_lists`, a ``map`` per column), which the driver encodes as it
+is, instead of a tuple per row that the driver pivots back into columns (the largest
+single cost of a row-oriented insert, see bench/storage.py).
+
 No single row can stop the run. A failed insert is retried with backoff only when the
 error is transient (connection, timeout, overload); otherwise the batch is bisected
 until the rows the table refuses are alone, and each of those becomes a dead letter
@@ -41,7 +46,7 @@ from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, DeadLetter
 from sinks.backoff import Backoff
 from sinks.batch_writer import WriterSink, convert_each, sink_error_letter, sink_flow
 from sinks.clickhouse_client import ClickHouseUnavailableError
-from sinks.tables import DEAD_LETTERS, TableSpec
+from sinks.tables import DEAD_LETTERS, ColumnLists, TableSpec, transpose
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -151,14 +156,13 @@ class ClickHouseWriter(Generic[T]):
             return
         started = time.perf_counter()
         self.setup()
-        converted, letters = convert_each(items, self._spec.to_row, self._unconvertible)
-        stored = [item for item, _ in converted]
-        rows: list[Sequence[Any]] = [row for _, row in converted]
-        refused = self._store(rows, 0, len(rows))
+        stored, columns, letters = self._columns(items)
+        refused = self._store(columns, 0, len(stored))
         if refused:
             for i, error in refused:
-                raw = row_json(self._spec.columns, rows[i])
-                letters.append(self._letter(raw, self._spec.row_key(rows[i]), error))
+                row = [column[i] for column in columns]
+                raw = row_json(self._spec.columns, row)
+                letters.append(self._letter(raw, self._spec.row_key(row), error))
             gone = {i for i, _ in refused}
             stored = [item for i, item in enumerate(stored) if i not in gone]
         if letters:
@@ -172,15 +176,43 @@ class ClickHouseWriter(Generic[T]):
             self._on_written(stored)
         self._report()
 
+    def _columns(self, items: list[T]) -> tuple[list[T], ColumnLists, list[DeadLetter]]:
+        """The items to store, as one list per column, and the letters of those that
+        cannot convert. The whole batch converts a column at a time; only if that raises
+        is it converted item by item, to dead-letter just the items that fail."""
+        try:
+            columns = self._spec.column_lists(items)
+        except Exception:  # some item cannot convert: find which, one by one
+            return self._columns_item_by_item(items)
+        return items, columns, []
+
+    def _columns_item_by_item(
+        self, items: list[T]
+    ) -> tuple[list[T], ColumnLists, list[DeadLetter]]:
+        spec = self._spec
+        width = len(spec.columns)
+
+        def to_row(item: T) -> Sequence[Any]:
+            row = spec.to_row(item)
+            if len(row) != width:  # would be refused by the insert anyway
+                raise ValueError(f"row of {len(row)} values for {width} columns")
+            return row
+
+        converted, letters = convert_each(items, to_row, self._unconvertible)
+        columns = transpose([row for _, row in converted], width)
+        return [item for item, _ in converted], columns, letters
+
     def _store(
-        self, rows: list[Sequence[Any]], lo: int, hi: int, *, top: bool = True
+        self, columns: ColumnLists, lo: int, hi: int, *, top: bool = True
     ) -> list[tuple[int, Exception]]:
-        """Insert ``rows[lo:hi]``; returns the indexes of the rows the table refused, each
-        found alone by bisection (only after a failure: one insert when all is well)."""
+        """Insert rows ``lo:hi`` of ``columns``; returns the indexes of the rows the table
+        refused, each found alone by bisection (only after a failure: one insert when all
+        is well)."""
         if lo >= hi:
             return []
         try:
-            self._insert(rows if lo == 0 and hi == len(rows) else rows[lo:hi])
+            whole = lo == 0 and hi == len(columns[0])
+            self._insert(columns if whole else [column[lo:hi] for column in columns])
             return []
         except ClickHouseUnavailableError:
             raise
@@ -195,23 +227,27 @@ class ClickHouseWriter(Generic[T]):
                     describe_error(exc),
                 )
             mid = (lo + hi) // 2
-            return self._store(rows, lo, mid, top=False) + self._store(rows, mid, hi, top=False)
+            return self._store(columns, lo, mid, top=False) + self._store(
+                columns, mid, hi, top=False
+            )
 
-    def _insert(self, rows: list[Sequence[Any]], table: TableSpec[Any] | None = None) -> None:
-        """One insert, retried with backoff while the error is transient."""
+    def _insert(self, columns: ColumnLists, table: TableSpec[Any] | None = None) -> None:
+        """One column-oriented insert, retried with backoff while the error is transient."""
         spec = table or self._spec
         assert self._client is not None
+        rows = len(columns[0]) if columns else 0
         for attempt in range(1, self._retry.attempts + 1):
             try:
-                self._client.insert(spec.table, rows, column_names=spec.columns)
+                self._client.insert(
+                    spec.table, columns, column_names=spec.columns, column_oriented=True
+                )
                 return
             except Exception as exc:
                 if not is_transient(exc):
                     raise
                 if attempt == self._retry.attempts:
                     raise ClickHouseUnavailableError(
-                        f"insert of {len(rows)} rows into {spec.table} failed "
-                        f"{attempt} times: {exc}"
+                        f"insert of {rows} rows into {spec.table} failed {attempt} times: {exc}"
                     ) from exc
                 log.warning(
                     "insert into %s failed (attempt %d): %s; retrying",
@@ -244,17 +280,17 @@ class ClickHouseWriter(Generic[T]):
             log.warning(
                 "%s: row refused, dead-lettered as %s: %s", self._spec.table, d.letter_id, d.error
             )
-        rows = [DEAD_LETTERS.to_row(d) for d in letters]
+        columns = DEAD_LETTERS.column_lists(letters)
         try:
-            self._insert(rows, DEAD_LETTERS)
+            self._insert(columns, DEAD_LETTERS)
             stored = letters
         except ClickHouseUnavailableError:
             raise
         except Exception:  # find which ones, one by one
             stored = []
-            for d, row in zip(letters, rows, strict=True):
+            for i, d in enumerate(letters):
                 try:
-                    self._insert([row], DEAD_LETTERS)
+                    self._insert([column[i : i + 1] for column in columns], DEAD_LETTERS)
                     stored.append(d)
                 except ClickHouseUnavailableError:
                     raise

@@ -42,7 +42,13 @@ class FakeClient:
         self.failures = failures
         self.inserts: list[tuple[str, list[Sequence[Any]]]] = []
 
-    def insert(self, table: str, rows: list[Sequence[Any]], column_names: Sequence[str]) -> None:
+    def insert(
+        self,
+        table: str,
+        rows: list[Sequence[Any]],
+        column_names: Sequence[str],
+        column_oriented: bool = False,
+    ) -> None:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("refused")
