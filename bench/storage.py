@@ -11,7 +11,9 @@ embedded engine, time alternately
           columns, the insert, metrics (what the sinks do per Bytewax batch)
 and print rows/s of each and the ratio writer / bare (the goal of issue #11 is >= 0.8).
 Rates are medians over the batches; the two are interleaved so background merges and
-machine load hit both alike.
+machine load hit both alike. The garbage collector is tuned as ``cxpulse run`` tunes it
+(:func:`infra.runner.tune_gc`): with the default thresholds, collections walking the
+batches held in memory cost more than the conversion itself and swamp the comparison.
 
     python -m bench.storage --sizes 1000 10000 --batches 7
 """
@@ -33,6 +35,7 @@ from typing import Any
 
 from bench.workload import mixed_traffic
 from infra.migrate import migrate
+from infra.runner import tune_gc
 from schemas.events import parse_event
 from schemas.results import AgentWindow, Alert
 from schemas.risk import ClientRisk, RiskFactor
@@ -225,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             for size in args.sizes:
                 print(f"{table}: generating {args.batches + 1} x {size} rows ...", file=sys.stderr)
                 batches = [make(size, rng) for _ in range(args.batches + 1)]
+                tune_gc()  # as the flows run: the batches are long-lived, like flow state
                 print(f"{table}: inserting {size}-row batches ...", file=sys.stderr, flush=True)
                 bare, ours = measure(client, opener, spec, batches)
                 results.append((table, size, bare, ours))
