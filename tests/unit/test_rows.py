@@ -18,7 +18,7 @@ from schemas.rows import JsonText, column_lists, column_values, columns_of, from
 from schemas.transport import Accepted
 from sinks import tables
 from sinks.tables import TableSpec, transpose
-from tests.unit.helpers import csat, ticket_created
+from tests.unit.helpers import csat, ticket_assigned, ticket_created, ticket_resolved
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
@@ -178,6 +178,8 @@ def _samples() -> list[tuple[TableSpec[Any], list[Any]]]:
     events = [
         Accepted(ticket_created("tk-1", T0), 0, 7, T0),
         Accepted(csat("tk-1", "a1", 2, T0, comment="slow"), 2, 9, T0, late_bound_ms=5),
+        Accepted(ticket_assigned("tk-1", "a1", T0), 1, 3, T0),
+        Accepted(ticket_resolved("tk-1", "a1", T0), 1, 4, T0),
     ]
     return [
         (tables.AGENT_PERFORMANCE, [window, window.model_copy(update={"agent_id": "a2"})]),
