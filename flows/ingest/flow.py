@@ -19,7 +19,7 @@ from flows.core.clock_flow import add_clock
 from flows.core.io import FlowIO
 from flows.core.keys import accepted_only, by_ticket_key, rejected_only, values
 from flows.core.outputs import EVENTS
-from flows.ingest.decode import decode, decode_batch
+from flows.ingest.decode import decode_batch
 from flows.ingest.stateful import DedupLogic
 from schemas.results import DeadLetter
 from schemas.transport import Accepted, RawMessage
@@ -30,16 +30,6 @@ if TYPE_CHECKING:  # annotations only: capabilities never import the composition
 
 def _limit(seconds: float | None) -> timedelta | None:
     return None if not seconds else timedelta(seconds=seconds)
-
-
-def _decode_now(cfg: FlowConfig, msg: RawMessage) -> Accepted | DeadLetter:
-    return decode(
-        msg,
-        cfg.now(),
-        _limit(cfg.max_future_s),
-        max_past=_limit(cfg.max_past_s),
-        raw_cap=cfg.dlq_max_raw_bytes,
-    )
 
 
 def _decode_batch_now(cfg: FlowConfig, msgs: list[RawMessage]) -> list[Accepted | DeadLetter]:

@@ -57,7 +57,7 @@ from flows.core.wiring import of_types
 from flows.demand.stateful import DemandLogic
 from flows.demand.tenant import DEMAND_EVENT_TYPES, demand_segments
 from flows.ingest.decode import decode
-from flows.ingest.flow import _decode_now
+from flows.ingest.flow import _decode_batch_now
 from flows.ingest.stateful import DedupLogic
 from flows.kb.flow import ARTICLE_TYPES, TICKET_TEXT_TYPES
 from flows.kb.stateful import KbClustersLogic, KbItem, TicketTextsLogic, article_item, item_tenant
@@ -881,7 +881,7 @@ def _config(sched: Schedule, now: datetime) -> FlowConfig:
 def _run(inp: Input, sched: Schedule) -> Pipeline:
     """Decode as ingest does (wall time = the receive time), then the whole dataflow."""
     cfg = _config(sched, inp.received)
-    accepted = [a for m in inp.messages if isinstance(a := _decode_now(cfg, m), Accepted)]
+    accepted = [a for a in _decode_batch_now(cfg, list(inp.messages)) if isinstance(a, Accepted)]
     pipe = Pipeline(cfg)
     closes = i = 0
     for n, close in zip(sched.cuts, sched.epochs, strict=False):
