@@ -12,6 +12,7 @@ bench/workload.py to a fresh topic, then measure
   +demand             hourly counts per segment, forecasts, backtests, hotspots
   +kb                 ticket texts joined with resolutions, clustering, suggestions
   all flows
+  all, recovery off   all flows without a recovery store (recovery on / off is a goal)
 each as ``cxpulse run <flows> --until-end`` does it (real broker, real embedded
 ClickHouse, Bytewax recovery on), and print events/s, the ratios to raw consume and to
 raw consume + ``json.loads``, and the late share measured (rows in ``late_events`` /
@@ -112,9 +113,11 @@ def raw_consume(settings: Settings, n: int, batch: int, *, parse: bool = False) 
     return Result("raw + json.loads" if parse else "raw consume", got, elapsed)
 
 
-def pipeline(settings: Settings, flows: frozenset[str], n: int, name: str) -> Result:
+def pipeline(
+    settings: Settings, flows: frozenset[str], n: int, name: str, *, recovery: bool = True
+) -> Result:
     start = time.perf_counter()
-    run_flows(settings, flows, until_end=True)
+    run_flows(settings, flows, until_end=True, recovery=recovery)
     elapsed = time.perf_counter() - start
     client = open_client(settings.dsn, settings.clickhouse_database)
     stored = int(client.query("SELECT count() FROM events").result_rows[0][0])
@@ -135,6 +138,7 @@ STEPS: dict[str, frozenset[str]] = {
     "+demand": frozenset({"ingest", "demand"}),
     "+kb": frozenset({"ingest", "kb"}),
     "all flows": frozenset(FLOW_NAMES),
+    "all, recovery off": frozenset(FLOW_NAMES),  # issue #11: recovery on / off >= 0.9
 }
 
 
@@ -204,7 +208,8 @@ def main() -> None:
                 s = base.model_copy(
                     update={"clickhouse_database": db, "data_dir": work / f"{prefix}{len(results)}"}
                 )
-                results.append(pipeline(s, STEPS[name], n, name))
+                on = name != "all, recovery off"
+                results.append(pipeline(s, STEPS[name], n, name, recovery=on))
                 print(
                     f"  {name}: {results[-1].rate:,.0f} events/s, late {results[-1].late_share}",
                     flush=True,

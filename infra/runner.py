@@ -227,13 +227,18 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def run_flows(settings: Settings, flows: frozenset[str], *, until_end: bool) -> None:
-    """Blocks until the input ends (``until_end``) or the process is stopped."""
+def run_flows(
+    settings: Settings, flows: frozenset[str], *, until_end: bool, recovery: bool = True
+) -> None:
+    """Blocks until the input ends (``until_end``) or the process is stopped.
+
+    ``recovery=False`` (no recovery store) exists for the benchmark's on/off ratio only:
+    the product always runs with recovery."""
     flow = build(settings, flows, until_end=until_end)
     tune_gc()
     cli_main(  # type: ignore[no-untyped-call]
         flow,
         workers_per_process=settings.workers,
         epoch_interval=timedelta(seconds=settings.snapshot_interval_s),
-        recovery_config=recovery_config(settings),
+        recovery_config=recovery_config(settings) if recovery else None,
     )
