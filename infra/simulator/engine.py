@@ -8,6 +8,7 @@ a sequence number, so ordering never depends on comparing entities.
 
 from __future__ import annotations
 
+import abc
 import heapq
 import itertools
 import random
@@ -38,7 +39,7 @@ class Stream:
         self.spawn = spawn
 
 
-class Engine:
+class Engine(abc.ABC):
     """The mutable state of one simulation run and its scheduler.
 
     Each handler takes the current time and its entity, may schedule the entity's next
@@ -67,8 +68,9 @@ class Engine:
         self.queue_share = {q: w / self.categories.total for q, w in shares.items()}
         self.tenants = [build_tenant(self.rng, cfg, name, i) for i, name in enumerate(tenant_ids)]
 
+    @abc.abstractmethod
     def _seed_schedule(self) -> None:
-        raise NotImplementedError
+        """Push each tenant's first events; the traffic layer above decides which."""
 
     def run(self) -> Iterator[Event]:
         self._seed_schedule()
