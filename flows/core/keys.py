@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeGuard, TypeVar
+from typing import TypeVar
 
 from flows.core.sharding import shard_of
 from schemas.results import DeadLetter
@@ -15,15 +15,6 @@ def instance_of(cls: type[T], item: object) -> T | None:
     """``item`` if it is a ``cls`` (for ``filter_map`` with ``partial(instance_of, cls)``:
     splits a stateful step's mixed output by type)."""
     return item if isinstance(item, cls) else None
-
-
-def is_accepted(item: Accepted | DeadLetter) -> TypeGuard[Accepted]:
-    return isinstance(item, Accepted)
-
-
-def event_id_shard(shards: int, a: Accepted) -> str:
-    """A UUID is already uniformly distributed: its integer value is a stable shard."""
-    return str(a.event.event_id.int % shards)
 
 
 def ticket_id_of(a: Accepted) -> str:
