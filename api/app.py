@@ -6,6 +6,7 @@ The production app (stream, webhooks, metrics, page) is composed in :mod:`api.ma
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -16,13 +17,16 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from api import __version__
-from api.deps import KafkaCheck
+from api.deps import KafkaCheck, StoreLagCheck
 from api.routers import agents, alerts, clients, demand, health, kb, ops
 from api.services import BackgroundService
+from schemas import metrics
 from schemas.risk import RiskModel
 from schemas.settings import Settings
 from sinks.clickhouse_client import ClickHouseUnavailableError, is_embedded, open_client
 from sinks.reader import ResultsReader
+from sinks.store import committed_lag
+from sinks.tables import RESULT_TABLES
 
 log = logging.getLogger(__name__)
 kafka_log = logging.getLogger(f"{__name__}.kafka")
@@ -75,10 +79,35 @@ def default_kafka_check(settings: Settings) -> KafkaCheck:
     return check
 
 
+def default_store_lag(settings: Settings, cache_s: float = 2.0) -> StoreLagCheck:
+    """The storage writer's lag per result topic, from the group's committed offsets
+    (whichever process stores: `up`, `cxpulse store` or ClickHouse's Kafka engine, which
+    commits under the same group); cached ``cache_s`` so probes stay cheap."""
+    topics = [settings.results_topic(spec.table) for spec in RESULT_TABLES]
+    config = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": settings.store_group,
+        "logger": kafka_log,
+    }
+    last: tuple[float, dict[str, int]] | None = None
+
+    def lag() -> dict[str, int]:
+        nonlocal last
+        now = time.monotonic()
+        if last is None or now - last[0] >= cache_s:
+            last = (now, committed_lag(config, topics, timeout_s=2.0))
+            for topic, n in last[1].items():
+                metrics.STORE_LAG.labels(topic).set(n)
+        return last[1]
+
+    return lag
+
+
 def create_app(
     settings: Settings,
     reader: ResultsReader | None = None,
     kafka_check: KafkaCheck | None = None,
+    store_lag: StoreLagCheck | None = None,
     risk_model: RiskModel | None = None,
     services: Sequence[BackgroundService] = (),
     now: Callable[[], datetime] | None = None,
@@ -130,6 +159,7 @@ def create_app(
     app.state.kafka_check = (
         kafka_check if kafka_check is not None else default_kafka_check(settings)
     )
+    app.state.store_lag = store_lag if store_lag is not None else default_store_lag(settings)
 
     @app.exception_handler(ClickHouseUnavailableError)
     async def _clickhouse_down(_: Request, exc: ClickHouseUnavailableError) -> JSONResponse:

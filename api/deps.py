@@ -19,6 +19,7 @@ from schemas.settings import Settings
 from sinks.reader import ResultsReader
 
 KafkaCheck = Callable[[], None]
+StoreLagCheck = Callable[[], dict[str, int]]  # result topic -> messages not yet stored
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -44,6 +45,7 @@ SettingsDep = Annotated[Settings, Depends(app_state("settings"))]
 ReaderDep = Annotated[ResultsReader, Depends(app_state("reader"))]
 RiskModelDep = Annotated[RiskModel, Depends(app_state("risk_model"))]
 KafkaCheckDep = Annotated[KafkaCheck, Depends(app_state("kafka_check"))]
+StoreLagDep = Annotated[StoreLagCheck, Depends(app_state("store_lag"))]
 NowDep = Annotated[Clock, Depends(app_state("now"))]  # the wall clock
 
 

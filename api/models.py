@@ -165,3 +165,8 @@ class Readiness(_Out):
     checks: dict[str, str] = Field(
         description="Each dependency: 'ok', or the error that made it fail"
     )
+    store_lag: dict[str, int] = Field(
+        default_factory=dict,
+        description="Messages per result topic not yet stored in ClickHouse (what the "
+        "storage writer has yet to insert; results there are not queryable yet)",
+    )

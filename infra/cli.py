@@ -30,6 +30,9 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(forecast_app, name="forecast")
 
 log = logging.getLogger("cxpulse")
+# how compute processes start this command again (`python -m <it>`), in a source tree
+# (infra.cli) as in the wheel (cxpulse.infra.cli)
+_CLI_MODULE = __spec__.name if __spec__ is not None else "infra.cli"
 
 
 def _settings() -> Settings:
@@ -240,12 +243,53 @@ def _prepare(settings: Settings) -> None:
     run_migrations(settings.dsn, settings.clickhouse_database, log=typer.echo)
 
 
+def _addresses(raw: str) -> list[str]:
+    parts = [a.strip() for a in raw.replace(";", ",").split(",") if a.strip()]
+    bad = [a for a in parts if not a.rpartition(":")[2].isdigit()]
+    if not parts or bad:
+        _err(f"--addresses must be host:port,host:port,... (got {raw!r})")
+        raise typer.Exit(2)
+    return parts
+
+
+def _stop_on_sigterm(stop: threading.Event) -> None:
+    """SIGTERM stops the run like Ctrl-C: compute processes stopped, stored rows committed."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
+
+
 @app.command()
 def run(
     flows: Annotated[
         list[str] | None, typer.Argument(help=f"any of {', '.join(FLOW_NAMES)}")
     ] = None,
-    until_end: Annotated[bool, typer.Option(help="stop at the end offsets seen at start")] = False,
+    until_end: Annotated[
+        bool,
+        typer.Option(
+            help="stop at the end offsets seen at start; on exit 0 every result is stored"
+        ),
+    ] = False,
+    processes: Annotated[
+        int, typer.Option(min=1, max=64, help="compute processes on this machine")
+    ] = 1,
+    addresses: Annotated[
+        str,
+        typer.Option(
+            help="host:port of every compute process of a cluster across machines "
+            "(with --process-id): this process computes only; store with `cxpulse store`"
+        ),
+    ] = "",
+    process_id: Annotated[
+        int | None, typer.Option(help="this process's index in --addresses")
+    ] = None,
+    store: Annotated[
+        bool,
+        typer.Option(
+            help="run the storage writer here (--no-store: ClickHouse's Kafka engine "
+            "or a `cxpulse store` elsewhere stores the result topics)"
+        ),
+    ] = True,
     metrics_port: Annotated[
         int,
         typer.Option(
@@ -255,10 +299,11 @@ def run(
     ] = 0,
 ) -> None:
     """Run the dataflows (all by default) with recovery; resumes where it stopped."""
-    from infra.runner import run_flows
-
     settings = _settings()
     chosen = _flows(flows)
+    if addresses or process_id is not None:
+        _run_member(settings, chosen, addresses, process_id, until_end=until_end)
+        return
     _prepare(settings)
     if metrics_port:
         from prometheus_client import start_http_server
@@ -266,13 +311,88 @@ def run(
         start_http_server(metrics_port)
         typer.echo(f"metrics on http://0.0.0.0:{metrics_port}/metrics", err=True)
     typer.echo(
-        f"running {', '.join(sorted(chosen))} on {settings.events_topic}"
-        f"{' until the end offsets seen now' if until_end else ''}",
+        f"running {', '.join(sorted(chosen))} on {settings.events_topic} in {processes} "
+        f"process(es){' until the end offsets seen now' if until_end else ''}",
         err=True,
     )
     started = time.monotonic()
-    run_flows(settings, chosen, until_end=until_end)
+    code = _run_local(settings, chosen, until_end=until_end, processes=processes, store=store)
+    if code:
+        _err(f"a compute process failed after {time.monotonic() - started:.1f}s")
+        raise typer.Exit(code)
     typer.echo(f"done in {time.monotonic() - started:.1f}s", err=True)
+
+
+def _run_local(
+    settings: Settings, chosen: frozenset[str], *, until_end: bool, processes: int, store: bool
+) -> int:
+    from infra.cluster import run_local
+
+    stop = threading.Event()
+    _stop_on_sigterm(stop)
+    try:
+        return run_local(
+            settings,
+            _CLI_MODULE,
+            sorted(chosen),
+            until_end=until_end,
+            processes=processes,
+            store=store,
+            stop=stop,
+        )
+    except KeyboardInterrupt:
+        stop.set()
+        return 130
+
+
+def _run_member(
+    settings: Settings,
+    chosen: frozenset[str],
+    addresses: str,
+    process_id: int | None,
+    *,
+    until_end: bool,
+) -> None:
+    """One compute process of a cluster: no storage, no migrations (nor ClickHouse)."""
+    from infra.runner import run_flows
+    from infra.topics import ensure_topics
+
+    members = _addresses(addresses)
+    if process_id is None or not 0 <= process_id < len(members):
+        _err(f"--process-id must be 0..{len(members) - 1} with {len(members)} addresses")
+        raise typer.Exit(2)
+    ensure_topics(settings, log=typer.echo)
+    run_flows(settings, chosen, until_end=until_end, process_id=process_id, addresses=members)
+
+
+@app.command()
+def store(
+    until_end: Annotated[
+        bool, typer.Option(help="store what the result topics hold now, then exit")
+    ] = False,
+) -> None:
+    """Store the result topics in ClickHouse (what `run`, `up` and `demo` do in their
+    own process); commits its offsets only after each insert."""
+    from infra.storage import storage_writer
+
+    settings = _settings()
+    _prepare(settings)
+    writer = storage_writer(settings)
+    started = time.monotonic()
+    try:
+        if until_end:
+            rows = writer.drain()
+            typer.echo(f"stored {rows} rows in {time.monotonic() - started:.1f}s", err=True)
+            return
+        stop = threading.Event()
+        _stop_on_sigterm(stop)
+        typer.echo(f"storing the result topics {settings.results_topics_prefix}*", err=True)
+        try:
+            writer.run(stop, drain=False)
+        except KeyboardInterrupt:
+            writer.flush()
+    finally:
+        writer.close()
 
 
 def _api_server(settings: Settings, host: str, port: int) -> Any:
@@ -330,10 +450,12 @@ def up(
     host: str = "127.0.0.1",
     port: int = 8000,
     flows: Annotated[list[str] | None, typer.Option("--flow")] = None,
+    processes: Annotated[
+        int, typer.Option(min=1, max=64, help="compute processes on this machine")
+    ] = 1,
 ) -> None:
-    """Flows and API in one process (the embedded engine belongs to one process)."""
-    from infra.runner import run_flows
-
+    """API and storage writer in this process (the embedded engine belongs to one
+    process), the flows in ``--processes`` compute processes beside it."""
     settings = _settings()
     chosen = _flows(flows)
     _prepare(settings)
@@ -341,7 +463,7 @@ def up(
     typer.echo(
         f"API on http://{host}:{port}  (docs: /docs); flows: {', '.join(sorted(chosen))}", err=True
     )
-    run_flows(settings, chosen, until_end=False)
+    raise typer.Exit(_run_local(settings, chosen, until_end=False, processes=processes, store=True))
 
 
 @app.command()
@@ -390,10 +512,8 @@ def demo(
         f"http://{host}:{port}/v1/agents",
         err=True,
     )
-    from infra.runner import run_flows
-
     _serve_in_thread(settings, host, port)
-    run_flows(settings, _flows(None), until_end=False)
+    raise typer.Exit(_run_local(settings, _flows(None), until_end=False, processes=1, store=True))
 
 
 def _demo_keys() -> Any:

@@ -1,8 +1,10 @@
-"""Runs the dataflow against real Kafka and ClickHouse, with Bytewax recovery on.
+"""Runs the dataflow against real Kafka, with Bytewax recovery on.
 
-Recovery snapshots state and input offsets every ``snapshot_interval_s``; after a crash
-the run resumes from the last snapshot and replays the tail, which the idempotent
-sinks absorb (same ids, same versions).
+The flows read the events topic and publish every output to Kafka: table rows to their
+result topics (stored by the storage writer, see infra/storage.py), alerts and dead
+letters to their topics. Recovery snapshots state and input offsets every
+``snapshot_interval_s``; after a crash the run resumes from the last snapshot and
+replays the tail, whose rows carry the same ids and versions (idempotent upserts).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
@@ -30,13 +31,10 @@ from flows.ingest.kafka_source import KafkaEventSource
 from flows.kb.clusters import KbConfig
 from flows.pipeline import build_flow
 from infra.policy import load_sla_policy
-from schemas import metrics
 from schemas.risk import RiskModel
 from schemas.settings import Settings
 from schemas.transport import RawMessage
 from sinks import tables
-from sinks.clickhouse_client import open_client
-from sinks.clickhouse_sink import ClickHouseSink, DeadLetterTable, OnWritten
 from sinks.kafka_sink import (
     Encoded,
     KafkaTopicSink,
@@ -44,6 +42,7 @@ from sinks.kafka_sink import (
     encode_alert,
     encode_dead_letter,
 )
+from sinks.result_sink import LettersToTopic, result_sink
 from sinks.tables import TableSpec
 
 log = logging.getLogger(__name__)
@@ -52,13 +51,12 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class TableOut(Generic[T]):
-    """An output written to a ClickHouse table (``key`` and ``spec`` agree on ``T``)."""
+class ResultOut(Generic[T]):
+    """An output of table rows, published to the table's result topic (``key`` and
+    ``spec`` agree on ``T``); the storage writer stores them."""
 
     key: SinkKey[T]
     spec: TableSpec[T]
-    on_written: OnWritten[T] | None = None
-    progress_every_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -73,22 +71,22 @@ class TopicOut(Generic[T]):
 
 
 # Every output of the dataflow and where it goes. The alerts table counts each alert
-# once (the alerts topic carries the same ones).
-OUTPUTS: dict[SinkKey[Any], TableOut[Any] | TopicOut[Any]] = {
+# once (the alerts topic carries the same ones, for live delivery).
+OUTPUTS: dict[SinkKey[Any], ResultOut[Any] | TopicOut[Any]] = {
     out.key: out
     for out in (
-        TableOut(outputs.EVENTS, tables.EVENTS, progress_every_s=10.0),
-        TableOut(outputs.DEAD_LETTERS, tables.DEAD_LETTERS, metrics.dead_letters_written),
-        TableOut(outputs.AGENT_PERFORMANCE, tables.AGENT_PERFORMANCE),
-        TableOut(outputs.LATE_EVENTS, tables.LATE_EVENTS, metrics.late_events_written),
-        TableOut(outputs.ALERTS, tables.ALERTS, metrics.alerts_written),
-        TableOut(outputs.CLIENT_RISK, tables.CLIENT_RISK),
-        TableOut(outputs.OPS_SNAPSHOTS, tables.OPS_SNAPSHOTS),
-        TableOut(outputs.OPS_QUEUE_SNAPSHOTS, tables.OPS_QUEUE_SNAPSHOTS),
-        TableOut(outputs.DEMAND_HOURLY, tables.DEMAND_HOURLY),
-        TableOut(outputs.DEMAND_FORECAST, tables.DEMAND_FORECAST),
-        TableOut(outputs.DEMAND_BACKTEST, tables.DEMAND_BACKTEST),
-        TableOut(outputs.KB_SUGGESTIONS, tables.KB_SUGGESTIONS),
+        ResultOut(outputs.EVENTS, tables.EVENTS),
+        ResultOut(outputs.DEAD_LETTERS, tables.DEAD_LETTERS),
+        ResultOut(outputs.AGENT_PERFORMANCE, tables.AGENT_PERFORMANCE),
+        ResultOut(outputs.LATE_EVENTS, tables.LATE_EVENTS),
+        ResultOut(outputs.ALERTS, tables.ALERTS),
+        ResultOut(outputs.CLIENT_RISK, tables.CLIENT_RISK),
+        ResultOut(outputs.OPS_SNAPSHOTS, tables.OPS_SNAPSHOTS),
+        ResultOut(outputs.OPS_QUEUE_SNAPSHOTS, tables.OPS_QUEUE_SNAPSHOTS),
+        ResultOut(outputs.DEMAND_HOURLY, tables.DEMAND_HOURLY),
+        ResultOut(outputs.DEMAND_FORECAST, tables.DEMAND_FORECAST),
+        ResultOut(outputs.DEMAND_BACKTEST, tables.DEMAND_BACKTEST),
+        ResultOut(outputs.KB_SUGGESTIONS, tables.KB_SUGGESTIONS),
         TopicOut(
             outputs.DLQ_TOPIC,
             attrgetter("dlq_topic"),
@@ -104,8 +102,9 @@ OUTPUTS: dict[SinkKey[Any], TableOut[Any] | TopicOut[Any]] = {
 
 
 @dataclass(frozen=True)
-class KafkaClickHouseIO:
-    """FlowIO on the real Kafka cluster and ClickHouse of the settings."""
+class KafkaIO:
+    """FlowIO on the Kafka cluster of the settings: events in, every output to a topic
+    (table rows to result topics). Compute never opens ClickHouse."""
 
     settings: Settings
     until_end: bool = False
@@ -122,15 +121,14 @@ class KafkaClickHouseIO:
     def sink(self, key: SinkKey[T]) -> Sink[T]:
         s = self.settings
         cap = s.dlq_max_raw_bytes
-        opener = partial(open_client, s.dsn, s.clickhouse_database)
+        letters = s.results_topic(tables.DEAD_LETTERS.table)
         out = OUTPUTS[key]
-        if isinstance(out, TableOut):
-            # rows a table refuses are dead-lettered into dead_letters by the sink itself
-            return ClickHouseSink(
-                opener,
+        if isinstance(out, ResultOut):
+            return result_sink(
+                s.kafka_bootstrap,
+                s.results_topic(out.spec.table),
                 out.spec,
-                out.progress_every_s,
-                out.on_written,
+                letters_topic=letters,
                 dlq_max_raw_bytes=cap,
             )
         producer: dict[str, Any] = {"bootstrap.servers": s.kafka_bootstrap}
@@ -143,8 +141,8 @@ class KafkaClickHouseIO:
             out.topic(s),
             out.encode,
             sink=key.name,
-            # messages a topic refuses too, through a client opened when the sink starts
-            on_rejected=DeadLetterTable(opener, dlq_max_raw_bytes=cap),
+            # messages a topic refuses go to the dead_letters result topic
+            on_rejected=LettersToTopic(s.kafka_bootstrap, letters, sink=key.name, cap=cap),
             ident=out.ident,
             dlq_max_raw_bytes=cap,
         )
@@ -212,7 +210,7 @@ def recovery_config(settings: Settings) -> RecoveryConfig:
 
 def build(settings: Settings, flows: frozenset[str], *, until_end: bool) -> Dataflow:
     cfg = flow_config(settings, flows, until_end=until_end)
-    return build_flow(cfg, KafkaClickHouseIO(settings, until_end=until_end))
+    return build_flow(cfg, KafkaIO(settings, until_end=until_end))
 
 
 def tune_gc() -> None:
@@ -228,9 +226,17 @@ def tune_gc() -> None:
 
 
 def run_flows(
-    settings: Settings, flows: frozenset[str], *, until_end: bool, recovery: bool = True
+    settings: Settings,
+    flows: frozenset[str],
+    *,
+    until_end: bool,
+    recovery: bool = True,
+    process_id: int | None = None,
+    addresses: list[str] | None = None,
 ) -> None:
-    """Blocks until the input ends (``until_end``) or the process is stopped.
+    """Compute: blocks until the input ends (``until_end``) or the process is stopped.
+    With ``addresses`` (``host:port`` of every process) this is process ``process_id``
+    of a Bytewax cluster; every process builds the same dataflow.
 
     ``recovery=False`` (no recovery store) exists for the benchmark's on/off ratio only:
     the product always runs with recovery."""
@@ -239,6 +245,8 @@ def run_flows(
     cli_main(  # type: ignore[no-untyped-call]
         flow,
         workers_per_process=settings.workers,
+        process_id=process_id,
+        addresses=addresses,
         epoch_interval=timedelta(seconds=settings.snapshot_interval_s),
         recovery_config=recovery_config(settings) if recovery else None,
     )

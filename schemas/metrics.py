@@ -10,11 +10,10 @@ API all count into it.
 from __future__ import annotations
 
 from collections import Counter as Tally
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
-
-from schemas.results import Alert, DeadLetter, LateEvent
 
 EVENTS_IN = Counter("cxpulse_events_in_total", "Messages read from the events topic", ["partition"])
 ROWS_WRITTEN = Counter(
@@ -59,23 +58,34 @@ API_REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 SSE_CLIENTS = Gauge("cxpulse_sse_clients", "Connected alert-stream clients")
+STORE_LAG = Gauge(
+    "cxpulse_store_lag_messages",
+    "Result-topic messages not yet stored in ClickHouse by the storage writer, by topic",
+    ["topic"],
+)
+STORE_COMMITTED_AT = Gauge(
+    "cxpulse_store_last_commit_timestamp_seconds",
+    "Unix time the storage writer last committed stored offsets",
+)
 
 
 # ---- per-item counts, fed by the sinks that store each item once --------------------------
-# (``on_written`` hooks of the ClickHouse sinks, see infra/runner.py: one tally per batch,
+# (``on_written`` hooks of the storage writer, see sinks/store.py: one tally per batch,
 # so a batch of N rows costs one ``inc`` per distinct label, not N)
 
 
-def dead_letters_written(letters: Sequence[DeadLetter]) -> None:
-    for reason, n in Tally(d.reason for d in letters).items():
+def dead_letters_written(columns: Mapping[str, Sequence[Any]]) -> None:
+    for reason, n in Tally(columns["reason"]).items():
         DEAD_LETTERS.labels(reason).inc(n)
 
 
-def late_events_written(events: Sequence[LateEvent]) -> None:
-    for flow, n in Tally(e.flow for e in events).items():
+def late_events_written(columns: Mapping[str, Sequence[Any]]) -> None:
+    for flow, n in Tally(columns["flow"]).items():
         LATE_EVENTS.labels(flow).inc(n)
 
 
-def alerts_written(alerts: Sequence[Alert]) -> None:
-    for (kind, severity), n in Tally((a.kind, a.severity) for a in alerts).items():
+def alerts_written(columns: Mapping[str, Sequence[Any]]) -> None:
+    for (kind, severity), n in Tally(
+        zip(columns["kind"], columns["severity"], strict=True)
+    ).items():
         ALERTS.labels(kind, severity).inc(n)

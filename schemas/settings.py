@@ -25,6 +25,10 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_prefix: str = "cx."
+    # result topics and the storage writer's group; empty: "<topic_prefix>results.". Two
+    # deployments that read one events topic (a replay into a fresh ClickHouse, blue and
+    # green) each need their own.
+    results_prefix: str = ""
     data_dir: Path = Path(".cxpulse")
     clickhouse_dsn: str = ""  # empty: the embedded engine under data_dir
     clickhouse_database: str = "cxpulse"
@@ -62,6 +66,12 @@ class Settings(BaseSettings):
     kb_min_size: int = Field(default=3, ge=2, le=1000)
     kafka_batch_size: int = Field(default=5000, ge=1)
     topic_partitions: int = Field(default=3, ge=1)
+    # the storage writer (result topics -> ClickHouse, see sinks/store.py): rows per
+    # insert at most, and how long a row may wait for more before it is stored
+    store_batch_rows: int = Field(default=100_000, ge=1)
+    store_flush_interval_s: float = Field(default=0.25, gt=0, le=60)
+    # /readyz reports not ready while the writer is this many messages behind (0: never)
+    store_max_lag: int = Field(default=1_000_000, ge=0)
     # webhooks: retries wait up to base * 2^(attempt - 1) (full jitter), then dead-letter
     webhook_backoff_base_s: float = Field(default=1.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=100)
@@ -74,7 +84,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a plain identifier: letters, digits, underscore")
         return v
 
-    @field_validator("topic_prefix")
+    @field_validator("topic_prefix", "results_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, v: str) -> str:
         if not _TOPIC_PREFIX.match(v):
@@ -108,6 +118,20 @@ class Settings(BaseSettings):
     @property
     def alerts_topic(self) -> str:
         return f"{self.topic_prefix}alerts"
+
+    def results_topic(self, table: str) -> str:
+        """The result topic of ``table``: the flows publish its rows there, the storage
+        writer (or ClickHouse's Kafka engine) stores them."""
+        return f"{self.results_topics_prefix}{table}"
+
+    @property
+    def results_topics_prefix(self) -> str:
+        return self.results_prefix or f"{self.topic_prefix}results."
+
+    @property
+    def store_group(self) -> str:
+        """Consumer group whose committed offsets say what the storage writer stored."""
+        return f"{self.results_topics_prefix}store"
 
     @property
     def dsn(self) -> str:

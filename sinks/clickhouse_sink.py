@@ -1,7 +1,7 @@
-"""Batched, idempotent ClickHouse writes as a Bytewax sink.
+"""Batched, idempotent ClickHouse writes: the storage writer's inserts.
 
-One insert per Bytewax batch, synchronously: when ``write_batch`` returns the rows are
-stored, so a snapshot taken after it never covers unwritten rows. Tables are
+One insert per batch, synchronously: when ``write_columns`` returns the rows are
+stored, so the storage writer commits its input offsets only after it. Tables are
 Replacing*MergeTree on deterministic ids, so the rows a resume replays rewrite
 themselves instead of duplicating.
 
@@ -18,11 +18,11 @@ same client. If even that fails, the letter is logged at ERROR and counted in
 ``cxpulse_dead_letters_unstored_total``; the run carries on. Bisecting may re-insert
 rows of a half-written batch: harmless, since every table replaces on its key. A
 transient error that outlasts the retries is an outage, not a bad row: it raises, and
-recovery resumes from the last snapshot once ClickHouse is back.
+the storage writer resumes from its last committed offsets once ClickHouse is back.
 
 Each stored batch is counted (``cxpulse_rows_written_total``, ``cxpulse_sink_batch_rows``,
-``cxpulse_sink_batch_seconds``, labelled by table); ``on_written`` sees every stored
-item (not the dead-lettered ones), for per-item metrics such as dead letters by reason.
+``cxpulse_sink_batch_seconds``, labelled by table); ``on_written`` sees the columns of
+every stored row (not the dead-lettered ones), for metrics such as dead letters by reason.
 """
 
 from __future__ import annotations
@@ -30,11 +30,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from functools import partial
 from typing import Any, Generic, TypeVar
 
 from clickhouse_connect.driver.client import Client
@@ -44,7 +42,7 @@ from schemas import metrics
 from schemas.metrics import ROWS_WRITTEN, SINK_BATCH_ROWS, SINK_BATCH_SECONDS
 from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, DeadLetter
 from sinks.backoff import Backoff
-from sinks.batch_writer import WriterSink, convert_each, sink_error_letter, sink_flow
+from sinks.batch_writer import convert_each, sink_error_letter, sink_flow
 from sinks.clickhouse_client import ClickHouseUnavailableError
 from sinks.tables import DEAD_LETTERS, ColumnLists, TableSpec, transpose
 
@@ -52,7 +50,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[], Client]
-OnWritten = Callable[[list[T]], None]
+# the columns of every stored batch, by name (e.g. for metrics by kind)
+OnWritten = Callable[[Mapping[str, Sequence[Any]]], None]
 
 _MAX_SINK_ERROR_CHARS = 500
 _CODE = re.compile(r"\bCode: (\d+)\.")
@@ -120,7 +119,7 @@ class ClickHouseWriter(Generic[T]):
         attempts: int = 4,
         backoff_s: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
-        on_written: OnWritten[T] | None = None,
+        on_written: OnWritten | None = None,
         dlq_max_raw_bytes: int = DEFAULT_DLQ_MAX_RAW_BYTES,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -156,25 +155,44 @@ class ClickHouseWriter(Generic[T]):
             return
         started = time.perf_counter()
         self.setup()
-        stored, columns, letters = self._columns(items)
-        refused = self._store(columns, 0, len(stored))
+        _, columns, letters = self._columns(items)
+        self.write_columns(columns, letters, started=started)
+
+    def write_columns(
+        self,
+        columns: ColumnLists,
+        letters: Sequence[DeadLetter] = (),
+        *,
+        started: float | None = None,
+    ) -> int:
+        """Store rows given a list per column (in the spec's column order) plus the
+        letters of items that never became rows; returns the rows stored. Rows the
+        table refuses are dead-lettered, never raised (see the module doc)."""
+        started = time.perf_counter() if started is None else started
+        self.setup()
+        letters = list(letters)
+        n = len(columns[0]) if columns else 0
+        refused = self._store(columns, 0, n)
         if refused:
             for i, error in refused:
                 row = [column[i] for column in columns]
                 raw = row_json(self._spec.columns, row)
-                letters.append(self._letter(raw, self._spec.row_key(row), error))
+                letters.append(self.letter(raw, self._spec.row_key(row), error))
             gone = {i for i, _ in refused}
-            stored = [item for i, item in enumerate(stored) if i not in gone]
+            keep = [i for i in range(n) if i not in gone]
+            columns = [[column[i] for i in keep] for column in columns]
         if letters:
             self._dead_letter(letters)
-        # seconds include conversion and retries: what the flow waited for this batch
+        stored = n - len(refused)
+        # seconds include conversion and retries: what the caller waited for this batch
         self._batch_seconds.observe(time.perf_counter() - started)
-        self._batch_rows.observe(len(stored))
-        self._rows_written.inc(len(stored))
-        self.rows_written += len(stored)
+        self._batch_rows.observe(stored)
+        self._rows_written.inc(stored)
+        self.rows_written += stored
         if self._on_written is not None and stored:
-            self._on_written(stored)
+            self._on_written(dict(zip(self._spec.columns, columns, strict=True)))
         self._report()
+        return stored
 
     def _columns(self, items: list[T]) -> tuple[list[T], ColumnLists, list[DeadLetter]]:
         """The items to store, as one list per column, and the letters of those that
@@ -260,9 +278,11 @@ class ClickHouseWriter(Generic[T]):
     def _unconvertible(self, item: T, exc: Exception) -> DeadLetter:
         """The letter of an item that cannot become a row (its repr is all there is)."""
         text = repr(item)
-        return self._letter(text.encode(errors="backslashreplace"), text, exc)
+        return self.letter(text.encode(errors="backslashreplace"), text, exc)
 
-    def _letter(self, raw: bytes, ident: object, exc: Exception) -> DeadLetter:
+    def letter(self, raw: bytes, ident: object, exc: Exception) -> DeadLetter:
+        """The dead letter (``sink_error``) of ``raw``, which this table could not take;
+        keyed by ``ident``, so a replay rewrites the same letter."""
         return sink_error_letter(
             self._spec.table,
             ident,
@@ -304,7 +324,7 @@ class ClickHouseWriter(Generic[T]):
                         d.raw_sha256,
                     )
         self.rows_dead_lettered += len(stored)
-        metrics.dead_letters_written(stored)
+        metrics.dead_letters_written({"reason": [d.reason for d in stored]})
 
     def _report(self) -> None:
         """Progress for long replays: rows written so far and the recent rate."""
@@ -321,82 +341,3 @@ class ClickHouseWriter(Generic[T]):
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-class DeadLetterTable:
-    """Dead letters straight into ``dead_letters``, e.g. the ``on_rejected`` of the Kafka
-    sinks. One instance may serve every worker (a lock serialises them); the client
-    opens in ``setup`` or on first use, never at construction, and the instance pickles
-    without it."""
-
-    def __init__(
-        self, open_client: ClientFactory, *, dlq_max_raw_bytes: int = DEFAULT_DLQ_MAX_RAW_BYTES
-    ) -> None:
-        self._open_client = open_client
-        self._dlq_max_raw_bytes = dlq_max_raw_bytes
-        self._lock = threading.Lock()
-        self._writer: ClickHouseWriter[DeadLetter] | None = None
-
-    def _get(self) -> ClickHouseWriter[DeadLetter]:
-        if self._writer is None:
-            self._writer = ClickHouseWriter(
-                self._open_client,
-                DEAD_LETTERS,
-                on_written=metrics.dead_letters_written,
-                dlq_max_raw_bytes=self._dlq_max_raw_bytes,
-            )
-        return self._writer
-
-    def setup(self) -> None:
-        with self._lock:
-            self._get().setup()
-
-    def __call__(self, letters: list[DeadLetter]) -> None:
-        with self._lock:
-            self._get().write_batch(letters)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._writer is not None:
-                self._writer.close()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"open_client": self._open_client, "cap": self._dlq_max_raw_bytes}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._open_client = state["open_client"]
-        self._dlq_max_raw_bytes = state["cap"]
-        self._lock = threading.Lock()
-        self._writer = None
-
-
-def _sink_writer(
-    open_client: ClientFactory,
-    spec: TableSpec[T],
-    progress_every_s: float | None,
-    on_written: OnWritten[T] | None,
-    dlq_max_raw_bytes: int,
-) -> ClickHouseWriter[T]:
-    writer = ClickHouseWriter(
-        open_client, spec, on_written=on_written, dlq_max_raw_bytes=dlq_max_raw_bytes
-    )
-    writer.progress_every_s = progress_every_s
-    return writer
-
-
-class ClickHouseSink(WriterSink[T]):
-    """One writer per worker; the client opens in ``build`` (never at construction)."""
-
-    def __init__(
-        self,
-        open_client: ClientFactory,
-        spec: TableSpec[T],
-        progress_every_s: float | None = None,
-        on_written: OnWritten[T] | None = None,
-        *,
-        dlq_max_raw_bytes: int = DEFAULT_DLQ_MAX_RAW_BYTES,
-    ) -> None:
-        writer: Callable[[], ClickHouseWriter[T]] = partial(
-            _sink_writer, open_client, spec, progress_every_s, on_written, dlq_max_raw_bytes
-        )
-        super().__init__(writer)

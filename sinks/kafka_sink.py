@@ -127,6 +127,7 @@ class TopicWriter(Generic[T]):
         sink: str | None = None,
         on_rejected: OnRejected | None = None,
         ident: Callable[[T], object] | None = None,
+        encode_batch: Callable[[list[T]], list[Encoded]] | None = None,
         attempts: int = 3,
         backoff_s: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
@@ -143,6 +144,7 @@ class TopicWriter(Generic[T]):
         self._flush_timeout_s = flush_timeout_s
         self._on_rejected = on_rejected
         self._ident = ident
+        self._encode_batch = encode_batch
         self._retry = Backoff(attempts, backoff_s, sleep)
         self._dlq_max_raw_bytes = dlq_max_raw_bytes
         self._now = now
@@ -166,7 +168,7 @@ class TopicWriter(Generic[T]):
             return
         started = time.perf_counter()
         self.setup()
-        todo, rejected = convert_each(items, self._encode, self._unencodable)
+        todo, rejected = self._encode_all(items)
         for attempt in range(1, self._retry.attempts + 1):
             failed = self._send(todo)
             refused = [f for f in failed if _is_permanent(f[2])]
@@ -199,6 +201,16 @@ class TopicWriter(Generic[T]):
             self._reject(rejected)
         self._batch_seconds.observe(time.perf_counter() - started)
         self._batch_rows.observe(len(items) - len(rejected))
+
+    def _encode_all(self, items: list[T]) -> tuple[list[_Entry[T]], list[DeadLetter]]:
+        """Every item's message: the whole batch in one call when there is an
+        ``encode_batch``; item by item when it raises, to letter only the bad items."""
+        if self._encode_batch is not None:
+            try:
+                return list(zip(items, self._encode_batch(items), strict=True)), []
+            except Exception:  # noqa: S110 - found and lettered one by one below
+                pass
+        return convert_each(items, self._encode, self._unencodable)
 
     def _send(self, todo: list[_Entry[T]]) -> list[_Failure[T]]:
         """Produce and flush; returns each message that failed, with its error."""
@@ -312,6 +324,7 @@ class KafkaTopicSink(WriterSink[T]):
         sink: str | None = None,
         on_rejected: OnRejected | None = None,
         ident: Callable[[T], object] | None = None,
+        encode_batch: Callable[[list[T]], list[Encoded]] | None = None,
         dlq_max_raw_bytes: int = DEFAULT_DLQ_MAX_RAW_BYTES,
     ) -> None:
         writer: Callable[[], TopicWriter[T]] = partial(
@@ -322,6 +335,7 @@ class KafkaTopicSink(WriterSink[T]):
             sink=sink,
             on_rejected=on_rejected,
             ident=ident,
+            encode_batch=encode_batch,
             dlq_max_raw_bytes=dlq_max_raw_bytes,
         )
         super().__init__(writer)

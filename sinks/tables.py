@@ -249,3 +249,10 @@ ROW_TABLES: tuple[TableSpec[Any], ...] = (
     KB_SUGGESTIONS,
     KB_FEEDBACK,
 )
+
+# Every table the flows publish rows for (each through its result topic; see
+# sinks/result_rows.py). kb_feedback is written by the API, not a flow.
+RESULT_TABLES: tuple[TableSpec[Any], ...] = (
+    EVENTS,
+    *(spec for spec in ROW_TABLES if spec is not KB_FEEDBACK),
+)

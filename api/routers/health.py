@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import KafkaCheckDep, ReaderDep
+from api.deps import KafkaCheckDep, ReaderDep, SettingsDep, StoreLagDep
 from api.models import Health, Readiness
 
 router = APIRouter(tags=["health"])
@@ -29,14 +29,33 @@ def _run(check: Callable[[], None]) -> str:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="ClickHouse and Kafka are reachable",
+    summary="ClickHouse and Kafka are reachable, and results are being stored",
     responses={503: {"model": Readiness, "description": "A dependency is not reachable"}},
 )
-def readyz(response: Response, reader: ReaderDep, kafka_check: KafkaCheckDep) -> Readiness:
-    """200 when ClickHouse answers ``SELECT 1`` and Kafka lists its topics; else 503 with
-    the failing check's error in ``checks``."""
+def readyz(
+    response: Response,
+    reader: ReaderDep,
+    kafka_check: KafkaCheckDep,
+    store_lag: StoreLagDep,
+    settings: SettingsDep,
+) -> Readiness:
+    """200 when ClickHouse answers ``SELECT 1``, Kafka lists its topics and the storage
+    writer is at most ``CXPULSE_STORE_MAX_LAG`` messages behind (0: no limit); else 503
+    with the failing check's error in ``checks``. ``store_lag`` is per result topic."""
     checks = {"clickhouse": _run(reader.ping), "kafka": _run(kafka_check)}
+    lag: dict[str, int] = {}
+
+    def storage() -> None:
+        lag.update(store_lag())
+        behind = sum(lag.values())
+        if settings.store_max_lag and behind > settings.store_max_lag:
+            raise RuntimeError(
+                f"the storage writer is {behind} messages behind "
+                f"(limit CXPULSE_STORE_MAX_LAG={settings.store_max_lag})"
+            )
+
+    checks["storage_writer"] = _run(storage)
     ready = all(v == "ok" for v in checks.values())
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Readiness(status="ready" if ready else "not_ready", checks=checks)
+    return Readiness(status="ready" if ready else "not_ready", checks=checks, store_lag=lag)

@@ -26,6 +26,8 @@ def cli_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env.update(
         CXPULSE_KAFKA_BOOTSTRAP=bootstrap,
         CXPULSE_TOPIC_PREFIX=f"e{uuid.uuid4().hex[:10]}.",
+        # own result topics even where a test shares the input through the prefix
+        CXPULSE_RESULTS_PREFIX=f"r{uuid.uuid4().hex[:10]}.",
         CXPULSE_DATA_DIR=str(data_dir),
         CXPULSE_API_KEYS="acme:key-acme,globex:key-globex",
         PYTHONPATH=str(ROOT),

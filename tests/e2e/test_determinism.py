@@ -1,21 +1,27 @@
-"""One input, every flow: the same tables whatever the batch size, and after kill -9.
+"""One input, every flow: the same tables whatever the batch size, the number of
+compute processes, and after kill -9 of a compute process or of the storage writer.
 
-Issue 9 ("results never depend on batch size, worker count or restart points"): the
-simulator's traffic plus late events and poison pills is replayed with
-``CXPULSE_KAFKA_BATCH_SIZE`` 1, 100 and 5000, and once more with a kill -9 at a random
-point and a restart; every table must come out identical (processing-time columns
-aside).
+Issues 9 and 11 ("results never depend on batch size, worker count or restart
+points"): the simulator's traffic plus late events and poison pills is replayed with
+``CXPULSE_KAFKA_BATCH_SIZE`` 5000 and 1 in one process and 100 in two (`run
+--processes 2`); then in two processes with one of them killed (SIGKILL) at a random
+point and a restart; then computed without storing and stored by a `cxpulse store`
+that is killed mid-way and restarted. Every table must come out identical
+(processing-time columns aside).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from tests import scenario
 from tests.e2e.cli import CXPULSE, ROOT, cli_env, cxpulse, sql_rows
@@ -85,13 +91,13 @@ def test_every_table_is_the_same_for_any_batch_size_and_a_crash(
     cxpulse(base, "emit", "-", stdin=_extra_lines(), check=False)  # the pill is refused here
 
     results = {}
-    for size in (5000, 100, 1):
+    for size, processes in ((5000, 1), (100, 2), (1, 1)):
         env = {
             **cli_env(kafka_bootstrap, tmp_path / f"b{size}", CXPULSE_SNAPSHOT_INTERVAL_S="0.5"),
             **topic,
             "CXPULSE_KAFKA_BATCH_SIZE": str(size),
         }
-        cxpulse(env, "run", "--until-end", timeout=600)
+        cxpulse(env, "run", "--until-end", "--processes", str(processes), timeout=600)
         results[size] = _tables(env)
 
     expected = results[5000]
@@ -108,7 +114,7 @@ def test_every_table_is_the_same_for_any_batch_size_and_a_crash(
         "CXPULSE_KAFKA_BATCH_SIZE": "100",
     }
     proc = subprocess.Popen(
-        [*CXPULSE, "run", "--until-end"],
+        [*CXPULSE, "run", "--until-end", "--processes", "2"],
         env=crashy,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -118,11 +124,91 @@ def test_every_table_is_the_same_for_any_batch_size_and_a_crash(
     for line in proc.stderr:
         if b"running " in line:
             break
-    time.sleep(random.uniform(0.5, 3.0))
-    if proc.poll() is None:
-        proc.kill()  # SIGKILL: no cleanup, no final flush
-    proc.wait()
-    cxpulse(crashy, "run", "--until-end", timeout=600)
+    time.sleep(random.uniform(1.0, 3.0))
+    children = _children(proc.pid)
+    assert len(children) == 2, children
+    os.kill(random.choice(children), signal.SIGKILL)  # one compute process, no cleanup
+    proc.stderr.read()
+    assert proc.wait(timeout=120) != 0  # the run fails; the other process was stopped
+    assert not any(_alive(c) for c in children)
+    cxpulse(crashy, "run", "--until-end", "--processes", "2", timeout=600)
     got = _tables(crashy)
     for table, rows in expected.items():
-        assert got[table] == rows, ("after kill -9", table)
+        assert got[table] == rows, ("after kill -9 of a compute process", table)
+
+    # compute only, then a storage writer killed mid-way (small inserts, so there are
+    # many commits to land between) and started again
+    stored = {
+        **cli_env(kafka_bootstrap, tmp_path / "stored", CXPULSE_SNAPSHOT_INTERVAL_S="0.5"),
+        **topic,
+        "CXPULSE_STORE_BATCH_ROWS": "500",
+    }
+    cxpulse(stored, "run", "--until-end", "--no-store", timeout=600)
+    writer = subprocess.Popen(
+        [*CXPULSE, "store", "--until-end"],
+        env=stored,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    total = sum(_offsets(stored, committed=False).values())
+    deadline = time.monotonic() + 120
+    while sum(_offsets(stored).values()) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)  # until its first commit
+    writer.kill()  # SIGKILL: no cleanup
+    writer.wait()
+    assert 0 < sum(_offsets(stored).values()) < total, "the kill did not land mid-way"
+    cxpulse(stored, "store", "--until-end", timeout=600)
+    got = _tables(stored)
+    for table, rows in expected.items():
+        assert got[table] == rows, ("after kill -9 of the storage writer", table)
+
+
+def _offsets(env: dict[str, str], *, committed: bool = True) -> dict[str, int]:
+    """Per result topic: the storage writer's committed offsets (or the end offsets)."""
+    results = env["CXPULSE_RESULTS_PREFIX"]
+    consumer = Consumer(
+        {"bootstrap.servers": env["CXPULSE_KAFKA_BOOTSTRAP"], "group.id": f"{results}store"}
+    )
+    try:
+        topics = [t for t in consumer.list_topics(timeout=10).topics if t.startswith(results)]
+        parts = [
+            TopicPartition(t, p)
+            for t in topics
+            for p in consumer.list_topics(t, timeout=10).topics[t].partitions
+        ]
+        if committed:
+            done = consumer.committed(parts, timeout=10)
+            out = [(tp.topic, max(0, tp.offset)) for tp in done]
+        else:
+            out = [(tp.topic, consumer.get_watermark_offsets(tp, timeout=10)[1]) for tp in parts]
+    finally:
+        consumer.close()
+    totals: dict[str, int] = {}
+    for topic, n in out:
+        totals[topic] = totals.get(topic, 0) + n
+    return totals
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (Linux procfs)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out += [int(c) for c in text]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return "Z"

@@ -1,5 +1,5 @@
 """Shared set-up of the API integration tests: settings on the session's embedded engine
-and a TestClient on ``create_app`` (the readiness probe's Kafka check stubbed)."""
+and a TestClient on ``create_app`` (the readiness probe's Kafka checks stubbed)."""
 
 from __future__ import annotations
 
@@ -23,5 +23,5 @@ def api_settings(chdb_path: Path, database: str, tmp_path: Path, api_keys: str) 
 
 
 def api_client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, kafka_check=lambda: None)) as tc:
+    with TestClient(create_app(settings, kafka_check=lambda: None, store_lag=dict)) as tc:
         yield tc

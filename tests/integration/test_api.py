@@ -19,11 +19,13 @@ from fastapi.testclient import TestClient
 
 from api import __version__
 from api.app import create_app
+from infra.topics import ensure_topics
 from schemas.results import AgentWindow, Alert
 from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
 from sinks.reader import ResultsReader
+from sinks.tables import RESULT_TABLES
 from tests.integration.api_support import api_client, api_settings
 
 pytestmark = pytest.mark.integration
@@ -418,33 +420,67 @@ def test_alerts_tenant_isolation(client: TestClient) -> None:
 def test_healthz_and_readyz(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")
-    assert r.status_code == 200
-    assert r.json() == {"status": "ready", "checks": {"clickhouse": "ok", "kafka": "ok"}}
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "ready"
+    assert body["checks"] == {"clickhouse": "ok", "kafka": "ok", "storage_writer": "ok"}
+
+
+def test_readyz_reports_the_storage_writer_lag_of_every_result_topic(
+    settings: Settings, kafka_bootstrap: str
+) -> None:
+    settings = settings.model_copy(update={"kafka_bootstrap": kafka_bootstrap})
+    ensure_topics(settings, log=lambda _m: None)
+    with TestClient(create_app(settings, kafka_check=lambda: None)) as tc:  # real Kafka
+        body = tc.get("/readyz").json()
+    assert body["checks"]["storage_writer"] == "ok"
+    assert body["store_lag"] == {settings.results_topic(s.table): 0 for s in RESULT_TABLES}
+
+
+def test_readyz_503_when_the_storage_writer_falls_behind(settings: Settings) -> None:
+    limited = settings.model_copy(update={"store_max_lag": 100})
+    lag = {"cx.results.events": 60, "cx.results.alerts": 41}
+    app = create_app(limited, kafka_check=lambda: None, store_lag=lambda: lag)
+    with TestClient(app) as tc:
+        r = tc.get("/readyz")
+        assert r.status_code == 503
+        body = r.json()
+        assert body["store_lag"] == lag
+        assert body["checks"]["storage_writer"] == (
+            "RuntimeError: the storage writer is 101 messages behind "
+            "(limit CXPULSE_STORE_MAX_LAG=100)"
+        )
+        lag["cx.results.alerts"] = 40
+        assert tc.get("/readyz").status_code == 200
 
 
 def test_readyz_503_when_kafka_fails(settings: Settings) -> None:
     def broker_down() -> None:
         raise RuntimeError("no broker at 127.0.0.1:1")
 
-    with TestClient(create_app(settings, kafka_check=broker_down)) as tc:
+    with TestClient(create_app(settings, kafka_check=broker_down, store_lag=dict)) as tc:
         assert tc.get("/healthz").status_code == 200
         r = tc.get("/readyz")
         assert r.status_code == 503
-        assert r.json() == {
-            "status": "not_ready",
-            "checks": {"clickhouse": "ok", "kafka": "RuntimeError: no broker at 127.0.0.1:1"},
-        }
+        assert r.json()["status"] == "not_ready"
+        assert r.json()["checks"]["kafka"] == "RuntimeError: no broker at 127.0.0.1:1"
 
 
 def test_readyz_503_when_clickhouse_fails(settings: Settings) -> None:
     def cannot_open() -> Any:
         raise ConnectionError("refused")
 
-    app = create_app(settings, reader=ResultsReader(cannot_open), kafka_check=lambda: None)
+    app = create_app(
+        settings, reader=ResultsReader(cannot_open), kafka_check=lambda: None, store_lag=dict
+    )
     with TestClient(app) as tc:
         r = tc.get("/readyz")
         assert r.status_code == 503
-        assert r.json()["checks"] == {"clickhouse": "ConnectionError: refused", "kafka": "ok"}
+        assert r.json()["checks"] == {
+            "clickhouse": "ConnectionError: refused",
+            "kafka": "ok",
+            "storage_writer": "ok",
+        }
 
 
 def test_openapi(client: TestClient) -> None:

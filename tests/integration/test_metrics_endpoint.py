@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
 from api.metrics import install
-from infra.runner import run_flows
+from infra.cluster import run_and_store
 from infra.topics import ensure_topics
 from schemas.metrics import CONSUMER_LAG
 from schemas.results import AgentWindow
@@ -169,7 +169,7 @@ def test_flow_metrics_on_the_real_broker(settings: Settings) -> None:
     before = now()
     CONSUMER_LAG.labels("0").set(-1)  # earlier runs in this process set it too
     produce(settings.kafka_bootstrap, settings.events_topic, msgs)
-    run_flows(settings, frozenset({"ingest", "agent_performance"}), until_end=True)
+    run_and_store(settings, frozenset({"ingest", "agent_performance"}))
     after = now()
     delta = {k: after[k] - before[k] for k in counted}
 

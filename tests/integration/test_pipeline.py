@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.runner import run_flows
+from infra.cluster import run_and_store
 from infra.topics import ensure_topics
 from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
@@ -62,7 +62,7 @@ def loaded(settings: Settings) -> Settings:
     msgs = [(_key(e), scenario.encode(e)) for e in events]
     msgs += [(b"acme/bad", raw) for raw in scenario.invalid_lines()]
     produce(settings.kafka_bootstrap, settings.events_topic, msgs)
-    run_flows(settings, ALL, until_end=True)
+    run_and_store(settings, ALL)
     return settings
 
 
@@ -122,7 +122,7 @@ def test_resume_counts_new_events_records_late_and_never_duplicates(loaded: Sett
     produce(
         loaded.kafka_bootstrap, loaded.events_topic, [(_key(e), scenario.encode(e)) for e in msgs]
     )
-    run_flows(loaded, ALL, until_end=True)
+    run_and_store(loaded, ALL)
 
     after = _window_metrics(loaded)
     assert len(after) == len(before) + 1  # only A1's 10:40 5m window is new

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from infra.runner import flow_config, run_flows
+from infra.cluster import run_and_store
+from infra.runner import flow_config
 from infra.topics import ensure_topics
 from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, MAX_DLQ_KEY_BYTES
 from schemas.settings import Settings
@@ -71,7 +72,7 @@ def poisoned(settings: Settings) -> Settings:
         producer.produce(settings.events_topic, value, key)
     assert producer.flush(30) == 0
     assert len(BIG) == 1_000_000
-    run_flows(settings, FLOWS, until_end=True)
+    run_and_store(settings, FLOWS)
     return settings
 
 
@@ -128,9 +129,9 @@ def test_dead_letter_topic_holds_the_capped_copies(poisoned: Settings) -> None:
 
 def test_runs_over_the_same_input_keep_succeeding(poisoned: Settings) -> None:
     before = _letters(poisoned)
-    run_flows(poisoned, FLOWS, until_end=True)  # resumes; would raise if a sink failed
+    run_and_store(poisoned, FLOWS)  # resumes; would raise if a sink failed
     fresh = poisoned.model_copy(update={"data_dir": poisoned.data_dir.parent / "again"})
-    run_flows(fresh, FLOWS, until_end=True)  # a full replay from the first offset
+    run_and_store(fresh, FLOWS)  # a full replay from the first offset
     assert _letters(poisoned).keys() == before.keys()
     n_valid = len(scenario.timeline())
     assert _rows(poisoned, "SELECT count() AS n FROM events FINAL") == [{"n": n_valid}]
@@ -154,7 +155,7 @@ def test_configured_cap_applies_to_table_and_topic(settings: Settings) -> None:
     )
     producer.produce(settings.events_topic, BIG, b"acme/big")
     assert producer.flush(30) == 0
-    run_flows(settings, frozenset({"ingest"}), until_end=True)
+    run_and_store(settings, frozenset({"ingest"}))
     [letter] = _letters(settings).values()
     assert (letter["kept"], letter["raw_size"]) == (4096, len(BIG))
     [msg] = read_all(settings.kafka_bootstrap, settings.dlq_topic)

@@ -29,7 +29,7 @@ from schemas.results import (
 )
 from sinks import tables
 from sinks.clickhouse_client import open_client
-from sinks.clickhouse_sink import ClickHouseWriter, DeadLetterTable
+from sinks.clickhouse_sink import ClickHouseWriter
 from sinks.kafka_sink import (
     Encoded,
     TopicWriter,
@@ -90,8 +90,10 @@ def _sha(raw: bytes | str) -> str:
 def test_row_the_column_refuses_is_dead_lettered_and_the_rest_stored(
     opener: Callable[[], Client],
 ) -> None:
-    stored: list[AgentWindow] = []
-    writer = ClickHouseWriter(opener, tables.AGENT_PERFORMANCE, on_written=stored.extend)
+    stored: list[str] = []
+    writer = ClickHouseWriter(
+        opener, tables.AGENT_PERFORMANCE, on_written=lambda cols: stored.extend(cols["agent_id"])
+    )
     good = [_window(f"a{i}") for i in range(9)]
     bad = _window("bad", tickets_assigned=-1)  # UInt32 column: refused
     batch = [*good[:4], bad, *good[4:]]
@@ -100,7 +102,7 @@ def test_row_the_column_refuses_is_dead_lettered_and_the_rest_stored(
     writer.write_batch(batch)
 
     assert writer.rows_written == 9
-    assert sorted(w.agent_id for w in stored) == sorted(w.agent_id for w in good)
+    assert sorted(stored) == sorted(w.agent_id for w in good)
     agents = _rows(opener, "SELECT agent_id FROM agent_performance FINAL ORDER BY agent_id")
     assert [r["agent_id"] for r in agents] == [f"a{i}" for i in range(9)]
     [letter] = _letters(opener)
@@ -252,6 +254,11 @@ def _topic(bootstrap: str, **config: str) -> str:
     return name
 
 
+def _letters_table(opener: Callable[[], Client]) -> Callable[[list[DeadLetter]], None]:
+    """An ``on_rejected`` that stores the letters in ``dead_letters`` at once."""
+    return ClickHouseWriter(opener, tables.DEAD_LETTERS).write_batch
+
+
 def _raw(value: bytes) -> Encoded:
     return None, value, [("h", b"1")]
 
@@ -265,7 +272,7 @@ def test_message_too_large_for_the_producer_is_dead_lettered(
         topic,
         _raw,
         sink="test_topic",
-        on_rejected=DeadLetterTable(opener),
+        on_rejected=_letters_table(opener),
         ident=lambda v: v[:1],
     )
     writer.setup()
@@ -297,7 +304,7 @@ def test_message_the_broker_refuses_is_dead_lettered(
         topic,
         _raw,
         sink="small_topic",
-        on_rejected=DeadLetterTable(opener),
+        on_rejected=_letters_table(opener),
     )
     writer.setup()
     writer.write_batch([b"a" * 100, b"y" * 8000, b"b" * 100])
@@ -359,7 +366,7 @@ def test_largest_dead_letter_fits_the_dead_letter_producer(
         "message.max.bytes": dlq_message_max_bytes(DEFAULT_DLQ_MAX_RAW_BYTES),
     }
     writer: TopicWriter[DeadLetter] = TopicWriter(
-        config, topic, encode_dead_letter, on_rejected=DeadLetterTable(opener)
+        config, topic, encode_dead_letter, on_rejected=_letters_table(opener)
     )
     writer.write_batch([letter])
     [msg] = read_all(kafka_bootstrap, topic)

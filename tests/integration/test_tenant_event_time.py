@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from flows.core.sharding import shard_of
-from infra.runner import run_flows
+from infra.cluster import run_and_store
 from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from tests import scenario
@@ -50,7 +50,7 @@ def test_a_tenant_22h_ahead_never_makes_another_tenant_late(settings: Settings) 
     ]
     acme = [e for e in scenario.timeline() if e["tenant_id"] == "acme"]
     _send(settings, [*ahead, *acme])
-    run_flows(settings, frozenset({"ingest", "agent_performance"}), until_end=True)
+    run_and_store(settings, frozenset({"ingest", "agent_performance"}))
     late = _rows(settings, "SELECT tenant_id FROM late_events FINAL")
     assert late == []
     day = _rows(
@@ -71,7 +71,7 @@ def test_the_same_event_id_in_two_tenants_is_stored_and_counted_for_both(
     acme = [e for e in scenario.timeline() if e["tenant_id"] == "acme"]
     copies = [{**e, "tenant_id": "globex"} for e in acme]  # same event ids
     _send(settings, [*acme, *copies])
-    run_flows(settings, frozenset({"ingest", "agent_performance"}), until_end=True)
+    run_and_store(settings, frozenset({"ingest", "agent_performance"}))
     stored = _rows(settings, "SELECT tenant_id, count() AS n FROM events FINAL GROUP BY tenant_id")
     assert {r["tenant_id"]: r["n"] for r in stored} == {"acme": len(acme), "globex": len(acme)}
     assert _rows(settings, "SELECT count() AS n FROM dead_letters FINAL") == [{"n": 0}]
@@ -97,7 +97,7 @@ def test_a_sparse_ticket_shard_raises_its_breach_in_a_replay(settings: Settings)
             )
         )
     _send(settings, [urgent, *others])
-    run_flows(settings, frozenset({"ingest", "client_risk"}), until_end=True)
+    run_and_store(settings, frozenset({"ingest", "client_risk"}))
     breaches = _rows(
         settings, "SELECT subject_id FROM alerts FINAL WHERE kind = 'sla_breach' ORDER BY ALL"
     )
@@ -134,7 +134,7 @@ def test_a_calm_client_has_a_low_risk_row(settings: Settings) -> None:
         ),
     ]
     _send(settings, calm)
-    run_flows(settings, frozenset({"ingest", "client_risk"}), until_end=True)
+    run_and_store(settings, frozenset({"ingest", "client_risk"}))
     rows = _rows(settings, "SELECT client_id, risk_level FROM client_risk_latest")
     assert rows == [{"client_id": "CALM", "risk_level": "low"}]
 

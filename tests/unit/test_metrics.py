@@ -23,6 +23,7 @@ import flows.ingest.kafka_source as kafka_source
 from api.metrics import install
 from schemas import metrics
 from schemas.results import Alert, DeadLetter, LateEvent
+from sinks import tables
 from sinks.clickhouse_sink import ClickHouseWriter
 from sinks.kafka_sink import TopicWriter
 from sinks.tables import TableSpec
@@ -83,7 +84,7 @@ def test_clickhouse_writer_counts_rows_and_batches() -> None:
 
 def test_clickhouse_writer_counts_nothing_when_the_insert_fails() -> None:
     table = f"t_{uuid.uuid4().hex[:8]}"
-    seen: list[list[int]] = []
+    seen: list[object] = []
     w = writer(FakeClient(failures=9), spec_for(table), attempts=2, on_written=seen.append)
     with pytest.raises(RuntimeError, match="failed 2 times"):
         w.write_batch([1, 2])
@@ -93,11 +94,11 @@ def test_clickhouse_writer_counts_nothing_when_the_insert_fails() -> None:
 
 
 def test_on_written_sees_each_stored_batch() -> None:
-    seen: list[list[int]] = []
+    seen: list[object] = []
     w = writer(FakeClient(), spec_for(f"t_{uuid.uuid4().hex[:8]}"), on_written=seen.append)
     w.write_batch([1, 2])
     w.write_batch([3])
-    assert seen == [[1, 2], [3]]
+    assert seen == [{"n": [1, 2]}, {"n": [3]}]
 
 
 def letter(reason: str) -> DeadLetter:
@@ -152,12 +153,20 @@ def test_dead_letters_alerts_and_late_events_by_label() -> None:
     coach_before = sample("cxpulse_alerts_total", kind="coaching", severity="medium")
     flow = f"f_{uuid.uuid4().hex[:8]}"
 
-    metrics.dead_letters_written([letter("invalid_json"), letter("invalid_json")])
-    metrics.dead_letters_written([letter("invalid_utf8")])
-    metrics.alerts_written(
-        [alert("client_risk", "high"), alert("coaching", "medium"), alert("client_risk", "high")]
+    def columns(rows: list[Any], spec: TableSpec[Any]) -> dict[str, list[Any]]:
+        return dict(zip(spec.columns, spec.column_lists(rows), strict=True))
+
+    metrics.dead_letters_written(
+        columns([letter("invalid_json"), letter("invalid_json")], tables.DEAD_LETTERS)
     )
-    metrics.late_events_written([late(flow), late(flow), late(flow)])
+    metrics.dead_letters_written(columns([letter("invalid_utf8")], tables.DEAD_LETTERS))
+    alerts = [
+        alert("client_risk", "high"),
+        alert("coaching", "medium"),
+        alert("client_risk", "high"),
+    ]
+    metrics.alerts_written(columns(alerts, tables.ALERTS))
+    metrics.late_events_written(columns([late(flow), late(flow), late(flow)], tables.LATE_EVENTS))
 
     assert sample("cxpulse_dead_letters_total", reason="invalid_json") == json_before + 2
     assert sample("cxpulse_dead_letters_total", reason="invalid_utf8") == utf8_before + 1

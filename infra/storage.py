@@ -1,0 +1,57 @@
+"""The storage writer of the settings: every result topic into its ClickHouse table."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from schemas import metrics
+from schemas.settings import Settings
+from sinks.clickhouse_client import open_client
+from sinks.clickhouse_sink import OnWritten
+from sinks.store import StorageWriter, StoreTopic, committed_lag
+from sinks.tables import RESULT_TABLES
+
+# Rows counted by kind when they are stored (once, whatever the replays upstream).
+ON_WRITTEN: dict[str, OnWritten] = {
+    "dead_letters": metrics.dead_letters_written,
+    "late_events": metrics.late_events_written,
+    "alerts": metrics.alerts_written,
+}
+
+
+def store_topics(settings: Settings) -> list[StoreTopic]:
+    return [
+        StoreTopic(settings.results_topic(spec.table), spec, ON_WRITTEN.get(spec.table))
+        for spec in RESULT_TABLES
+    ]
+
+
+def storage_writer(settings: Settings) -> StorageWriter:
+    """Nothing opens here: the consumer and the client open in ``setup``."""
+    return StorageWriter(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": settings.store_group},
+        store_topics(settings),
+        partial(open_client, settings.dsn, settings.clickhouse_database),
+        batch_rows=settings.store_batch_rows,
+        flush_interval_s=settings.store_flush_interval_s,
+        dlq_max_raw_bytes=settings.dlq_max_raw_bytes,
+    )
+
+
+def store_lag(settings: Settings, timeout_s: float = 5.0) -> dict[str, int]:
+    """What the storage writer has yet to store, per result topic (from Kafka)."""
+    return committed_lag(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": settings.store_group},
+        [t.topic for t in store_topics(settings)],
+        timeout_s,
+    )
+
+
+def drain(settings: Settings) -> int:
+    """Store everything published so far, then return the rows stored (``store
+    --until-end``, and in-process runs that must be queryable when they return)."""
+    writer = storage_writer(settings)
+    try:
+        return writer.drain()
+    finally:
+        writer.close()
