@@ -121,6 +121,19 @@ def sql(query: str, fmt: Annotated[str, typer.Option("--format")] = "PrettyCompa
     sys.stdout.buffer.flush()
 
 
+@app.command("kafka-engine-ddl")
+def kafka_engine_ddl(
+    consumers: Annotated[int, typer.Option(min=1, help="kafka_num_consumers per table")] = 1,
+) -> None:
+    """Print the ClickHouse DDL that stores the result topics without `cxpulse store`
+    (Kafka table engine + materialized views into the same tables). Run it on a
+    ClickHouse server after `cxpulse migrate`, then stop every storage writer."""
+    from infra.kafka_engine import print_kafka_engine_ddl
+
+    settings = _settings()
+    typer.echo(print_kafka_engine_ddl(settings, num_consumers=consumers), nl=False)
+
+
 @forecast_app.command("backtest")
 def forecast_backtest(
     tenant: Annotated[str, typer.Option(help="only this tenant (default: all)")] = "",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from confluent_kafka import Consumer, TopicPartition
 
 from infra.kafka_local import free_port
 
@@ -92,3 +93,29 @@ def serve_api(env: dict[str, str]) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def store_offsets(env: dict[str, str], *, committed: bool = True) -> dict[str, int]:
+    """Per result topic: the storage writer's committed offsets (or the end offsets)."""
+    results = env["CXPULSE_RESULTS_PREFIX"]
+    consumer = Consumer(
+        {"bootstrap.servers": env["CXPULSE_KAFKA_BOOTSTRAP"], "group.id": f"{results}store"}
+    )
+    try:
+        topics = [t for t in consumer.list_topics(timeout=10).topics if t.startswith(results)]
+        parts = [
+            TopicPartition(t, p)
+            for t in topics
+            for p in consumer.list_topics(t, timeout=10).topics[t].partitions
+        ]
+        if committed:
+            done = consumer.committed(parts, timeout=10)
+            out = [(tp.topic, max(0, tp.offset)) for tp in done]
+        else:
+            out = [(tp.topic, consumer.get_watermark_offsets(tp, timeout=10)[1]) for tp in parts]
+    finally:
+        consumer.close()
+    totals: dict[str, int] = {}
+    for topic, n in out:
+        totals[topic] = totals.get(topic, 0) + n
+    return totals

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import CXPULSE, ROOT, cli_env, cxpulse, sql_rows
+from tests.e2e.cli import CXPULSE, ROOT, cli_env, cxpulse, sql_rows, store_offsets
 
 pytestmark = pytest.mark.e2e
 
@@ -95,6 +95,7 @@ def test_kill_and_restart_equals_clean_run(name: str, kafka_bootstrap: str, tmp_
     empty = {k for k, rows in expected.items() if not rows} - MAY_BE_EMPTY
     assert not empty, {k: len(v) for k, v in expected.items()}
 
+    events_topic = f"{crashy['CXPULSE_RESULTS_PREFIX']}events"
     proc = subprocess.Popen(
         [*CXPULSE, "run", *case.flows, "--until-end"],
         env=crashy,
@@ -103,10 +104,12 @@ def test_kill_and_restart_equals_clean_run(name: str, kafka_bootstrap: str, tmp_
         stderr=subprocess.PIPE,
     )
     assert proc.stderr is not None
-    for line in proc.stderr:  # wait until the flows are running, then let them work a bit
+    for line in proc.stderr:  # wait until the flows are running
         if b"running " in line:
             break
-    time.sleep(3.0)
+    deadline = time.monotonic() + 120
+    while not store_offsets(crashy).get(events_topic) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the storage writer committed its first events
     assert proc.poll() is None, "run finished before it could be killed; raise the case's events"
     proc.kill()  # SIGKILL: no cleanup, no final flush
     proc.wait()

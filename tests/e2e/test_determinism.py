@@ -21,10 +21,9 @@ import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from tests import scenario
-from tests.e2e.cli import CXPULSE, ROOT, cli_env, cxpulse, sql_rows
+from tests.e2e.cli import CXPULSE, ROOT, cli_env, cxpulse, sql_rows, store_offsets
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -151,43 +150,17 @@ def test_every_table_is_the_same_for_any_batch_size_and_a_crash(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    total = sum(_offsets(stored, committed=False).values())
+    total = sum(store_offsets(stored, committed=False).values())
     deadline = time.monotonic() + 120
-    while sum(_offsets(stored).values()) == 0 and time.monotonic() < deadline:
+    while sum(store_offsets(stored).values()) == 0 and time.monotonic() < deadline:
         time.sleep(0.02)  # until its first commit
     writer.kill()  # SIGKILL: no cleanup
     writer.wait()
-    assert 0 < sum(_offsets(stored).values()) < total, "the kill did not land mid-way"
+    assert 0 < sum(store_offsets(stored).values()) < total, "the kill did not land mid-way"
     cxpulse(stored, "store", "--until-end", timeout=600)
     got = _tables(stored)
     for table, rows in expected.items():
         assert got[table] == rows, ("after kill -9 of the storage writer", table)
-
-
-def _offsets(env: dict[str, str], *, committed: bool = True) -> dict[str, int]:
-    """Per result topic: the storage writer's committed offsets (or the end offsets)."""
-    results = env["CXPULSE_RESULTS_PREFIX"]
-    consumer = Consumer(
-        {"bootstrap.servers": env["CXPULSE_KAFKA_BOOTSTRAP"], "group.id": f"{results}store"}
-    )
-    try:
-        topics = [t for t in consumer.list_topics(timeout=10).topics if t.startswith(results)]
-        parts = [
-            TopicPartition(t, p)
-            for t in topics
-            for p in consumer.list_topics(t, timeout=10).topics[t].partitions
-        ]
-        if committed:
-            done = consumer.committed(parts, timeout=10)
-            out = [(tp.topic, max(0, tp.offset)) for tp in done]
-        else:
-            out = [(tp.topic, consumer.get_watermark_offsets(tp, timeout=10)[1]) for tp in parts]
-    finally:
-        consumer.close()
-    totals: dict[str, int] = {}
-    for topic, n in out:
-        totals[topic] = totals.get(topic, 0) + n
-    return totals
 
 
 def _children(pid: int) -> list[int]:
