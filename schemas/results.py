@@ -19,7 +19,14 @@ WindowName = Literal["5m", "1h", "1d"]
 WINDOW_SECONDS: dict[str, int] = {"5m": 300, "1h": 3600, "1d": 86400}
 
 AlertKind = Literal[
-    "coaching", "client_risk", "sla_breach", "demand_hotspot", "anomaly", "kb_suggestion"
+    "coaching",
+    "client_risk",
+    "sla_breach",
+    "demand_hotspot",
+    "anomaly",
+    "kb_suggestion",
+    "threshold",  # a tenant's rule on live state held for its for_s (issue #12)
+    "complaint_escalation",  # an escalated, or high/critical, complaint
 ]
 AlertSeverity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
