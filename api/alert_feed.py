@@ -2,9 +2,11 @@
 
 One background thread per API process reads ``<prefix>alerts`` (all partitions, from the
 end offsets seen at start, assigned directly: no consumer group, nothing committed) and
-decodes every message into an :class:`~schemas.results.Alert`. Each alert becomes a
-:class:`~api.alert_events.FeedEvent` whose id is ``"<partition>-<offset>"``: stable
+decodes every message: an :class:`~schemas.results.Alert`, or (header ``cxpulse.type:
+alert_state``) an alert's :class:`~schemas.alert_lifecycle.AlertStateChange`. Each becomes
+a :class:`~api.alert_events.FeedEvent` whose id is ``"<partition>-<offset>"``: stable
 across API restarts (it names the message on the topic) and, within a partition, ordered.
+State changes reach only their tenant's subscribers, through the same filters as alerts.
 
 The feed keeps the last ``buffer_size`` events in a ring buffer and hands new ones to
 every subscriber whose filters match (tenant, kinds, minimum severity). Subscribers live
@@ -43,7 +45,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from api.alert_events import AlertFilter, FeedEvent, decode_alert, parse_event_id
+from api.alert_events import AlertFilter, FeedEvent, decode_message, parse_event_id
 from api.alert_replay import Gap, GapReader
 from schemas.metrics import SSE_CLIENTS
 from schemas.results import SEVERITY_RANK
@@ -283,16 +285,19 @@ class AlertFeed:
                 continue
             consumed[partition] = offset + 1
             try:
-                events.append(decode_alert(partition, offset, m.value()))
+                event = decode_message(partition, offset, m.value(), m.headers())
             except Exception as exc:  # whatever it is, one bad message must not stall the feed
                 log.warning(
                     "skipping undecodable alert %s/%d@%d: %s", self.topic, partition, offset, exc
                 )
+                continue
+            if event is not None:  # None: a message type this feed does not serve
+                events.append(event)
         with self._lock:
             self._buffer.extend(events)
             self._next.update(consumed)
             for sub in self._subs:  # one wake-up of the subscriber's loop per batch
-                wanted = [e for e in events if sub.filter.matches(e.alert)]
+                wanted = [e for e in events if sub.filter.matches(e)]
                 if wanted:
                     sub.post(sub.offer, wanted)
 
@@ -351,7 +356,7 @@ class AlertFeed:
                     async for event in gap_events:
                         yield event
             for event in replay:
-                if flt.matches(event.alert):
+                if flt.matches(event):
                     yield event
             while True:
                 try:

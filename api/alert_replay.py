@@ -15,7 +15,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from api.alert_events import AlertFilter, FeedEvent, decode_alert
+from api.alert_events import AlertFilter, FeedEvent, decode_message
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +96,10 @@ class GapReader:
                 self._next = offset + 1
                 progressed = True
                 try:
-                    event = decode_alert(self._gap.partition, offset, m.value())
+                    event = decode_message(self._gap.partition, offset, m.value(), m.headers())
                 except ValueError:
                     continue  # the live feed logged it when it first read it
-                if self._filter.matches(event.alert):
+                if event is not None and self._filter.matches(event):
                     out.append(event)
             if progressed:
                 return out

@@ -23,6 +23,7 @@ from api.services import BackgroundService
 from schemas import metrics
 from schemas.risk import RiskModel
 from schemas.settings import Settings
+from sinks.alert_states import AlertStatePublisher, KafkaAlertStates
 from sinks.clickhouse_client import ClickHouseUnavailableError, is_embedded, open_client
 from sinks.reader import ResultsReader
 from sinks.store import committed_lag
@@ -33,7 +34,7 @@ kafka_log = logging.getLogger(f"{__name__}.kafka")
 
 _TAGS = [
     {"name": "agents", "description": "Agent performance per event-time window"},
-    {"name": "alerts", "description": "Alerts raised by the flows"},
+    {"name": "alerts", "description": "Alerts raised by the flows, and their lifecycle"},
     {"name": "clients", "description": "Client churn-risk scores, history and what-ifs"},
     {"name": "ops", "description": "Live operations: queues, agents, CSAT and messages"},
     {"name": "demand", "description": "Hourly demand forecasts with intervals and backtests"},
@@ -111,8 +112,12 @@ def create_app(
     risk_model: RiskModel | None = None,
     services: Sequence[BackgroundService] = (),
     now: Callable[[], datetime] | None = None,
+    alert_states: AlertStatePublisher | None = None,
 ) -> FastAPI:
     """The API for ``settings``; ``reader`` and ``kafka_check`` default to the real ones.
+
+    ``alert_states`` announces alert state changes (default: on the alerts topic of
+    ``settings.kafka_bootstrap``, connected on first use).
 
     ``risk_model`` (for what-ifs) defaults to ``settings.risk_model_file``, the model the
     flows score with; it is loaded here, so a bad file fails at start.
@@ -125,6 +130,12 @@ def create_app(
     model = risk_model if risk_model is not None else RiskModel.from_json(settings.risk_model_file)
     owns_reader = reader is None
     the_reader = reader if reader is not None else default_reader(settings)
+    owned_states: KafkaAlertStates | None = None
+    the_states: AlertStatePublisher
+    if alert_states is None:
+        owned_states = the_states = KafkaAlertStates.from_settings(settings)
+    else:
+        the_states = alert_states
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -139,6 +150,8 @@ def create_app(
                 await service.stop()
             if owns_reader:
                 the_reader.close()
+            if owned_states is not None:
+                owned_states.close()
 
     app = FastAPI(
         title="cxpulse",
@@ -156,6 +169,7 @@ def create_app(
     app.state.reader = the_reader
     app.state.risk_model = model
     app.state.now = now if now is not None else _utc_now
+    app.state.alert_states = the_states
     app.state.kafka_check = (
         kafka_check if kafka_check is not None else default_kafka_check(settings)
     )

@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from schemas.risk import RiskModel
 from schemas.settings import Settings
+from sinks.alert_states import AlertStatePublisher
 from sinks.reader import ResultsReader
 
 KafkaCheck = Callable[[], None]
@@ -47,6 +48,8 @@ RiskModelDep = Annotated[RiskModel, Depends(app_state("risk_model"))]
 KafkaCheckDep = Annotated[KafkaCheck, Depends(app_state("kafka_check"))]
 StoreLagDep = Annotated[StoreLagCheck, Depends(app_state("store_lag"))]
 NowDep = Annotated[Clock, Depends(app_state("now"))]  # the wall clock
+# announces alert state changes on the alerts topic (every replica streams them)
+AlertStatesDep = Annotated[AlertStatePublisher, Depends(app_state("alert_states"))]
 
 
 def _unauthorized(detail: str) -> HTTPException:

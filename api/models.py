@@ -12,8 +12,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.alert_lifecycle import AlertStateChange, AlertWithState
 from schemas.ops import OpsSnapshot
-from schemas.results import AgentSummary, AgentWindow, Alert
+from schemas.results import AgentSummary, AgentWindow
 from schemas.risk import ClientRisk, RiskScore
 from schemas.rows import UtcDatetime
 
@@ -99,12 +100,16 @@ class PerformanceList(_Out):
     items: list[PerformanceItem]
 
 
-class AlertItem(Alert, View):
-    """One alert."""
+class AlertItem(AlertWithState, View):
+    """One alert with its lifecycle state."""
 
 
 class AlertList(_Out):
     items: list[AlertItem]
+
+
+class AlertStateEvent(AlertStateChange, View):
+    """An alert's new lifecycle state (SSE ``event: alert_state``)."""
 
 
 class ClientRiskItem(ClientRisk, View):

@@ -17,9 +17,10 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from schemas.ops import OpsSnapshot, OpsSnapshotRow, QueueRow
-from schemas.results import AgentSummary, AgentWindow, Alert
+from schemas.results import AgentSummary, AgentWindow
 from schemas.risk import ClientRisk
 from sinks.clickhouse_client import LazyClient
+from sinks.reader_alerts import AlertQueries
 from sinks.reader_demand import DemandQueries
 from sinks.reader_kb import KbQueries
 from sinks.sql_host import read_rows, select_list
@@ -112,7 +113,7 @@ ORDER BY queue
 """
 
 
-class ResultsReader(DemandQueries, KbQueries):
+class ResultsReader(AlertQueries, DemandQueries, KbQueries):
     """Tenant-scoped reads of cxpulse results; opens its client on first use.
 
     ``open_client`` must return a client bound to the cxpulse database. The reader is
@@ -176,34 +177,6 @@ class ResultsReader(DemandQueries, KbQueries):
             "end": clamp_ts(end),
         }
         return read_rows(self, AgentWindow, _PERFORMANCE_SQL, params)
-
-    def alerts(
-        self,
-        tenant_id: str,
-        kind: str | None = None,
-        severity: str | None = None,
-        since: datetime | None = None,
-        limit: int = 100,
-    ) -> list[Alert]:
-        """The tenant's alerts, newest event first; ``since`` bounds ``event_time >=``."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        where = ["tenant_id = {tenant:String}"]
-        params: dict[str, Any] = {"tenant": tenant_id, "limit": limit}
-        if kind is not None:
-            where.append("kind = {kind:String}")
-            params["kind"] = kind
-        if severity is not None:
-            where.append("severity = {severity:String}")
-            params["severity"] = severity
-        if since is not None:
-            where.append(f"event_time >= {{since:{_TS}}}")
-            params["since"] = clamp_ts(since)
-        sql = (
-            f"SELECT {select_list(Alert)} FROM alerts FINAL WHERE {' AND '.join(where)} "
-            "ORDER BY event_time DESC, alert_id LIMIT {limit:UInt32}"
-        )
-        return read_rows(self, Alert, sql, params)
 
     def client_risks(
         self, tenant_id: str, level: str | None = None, limit: int = 100

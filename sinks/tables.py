@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from typing import Any, Generic, TypeVar
 
+from schemas.alert_lifecycle import AlertAction
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.kb import KbFeedback, KbSuggestion
 from schemas.ops import OpsSnapshot, OpsSnapshotRow, QueueRow
@@ -233,6 +234,8 @@ DEMAND_FORECAST = row_table(
 DEMAND_BACKTEST = row_table("demand_backtest", BacktestRow, (*_SEGMENT_KEY, "generated_at"))
 KB_SUGGESTIONS = row_table("kb_suggestions", KbSuggestion, ("tenant_id", "suggestion_id"))
 KB_FEEDBACK = row_table("kb_feedback", KbFeedback, ("tenant_id", "suggestion_id"))  # by the API
+# by the API (actor api); actor system rows from the flows later, through the storage writer
+ALERT_ACTIONS = row_table("alert_actions", AlertAction, ("tenant_id", "alert_id", "action_id"))
 
 # Every table written from a row type (the DDL test checks each against its migrations).
 ROW_TABLES: tuple[TableSpec[Any], ...] = (
@@ -248,11 +251,16 @@ ROW_TABLES: tuple[TableSpec[Any], ...] = (
     DEMAND_BACKTEST,
     KB_SUGGESTIONS,
     KB_FEEDBACK,
+    ALERT_ACTIONS,
 )
 
+# Tables the API writes, not a flow. alert_actions joins RESULT_TABLES once a flow
+# publishes system actions (threshold episodes that end, issue #12).
+_API_WRITTEN = (KB_FEEDBACK, ALERT_ACTIONS)
+
 # Every table the flows publish rows for (each through its result topic; see
-# sinks/result_rows.py). kb_feedback is written by the API, not a flow.
+# sinks/result_rows.py).
 RESULT_TABLES: tuple[TableSpec[Any], ...] = (
     EVENTS,
-    *(spec for spec in ROW_TABLES if spec is not KB_FEEDBACK),
+    *(spec for spec in ROW_TABLES if all(spec is not api for api in _API_WRITTEN)),
 )

@@ -6,8 +6,20 @@ Wire format (``text/event-stream``), one block per alert::
     id: 0-1234
     data: {"alert_id": "...", "tenant_id": "acme", "kind": "coaching", ...}
 
-``data`` is an ``AlertItem`` (the same JSON as ``GET /v1/alerts``). ``id`` is
-``<partition>-<offset>`` of the alert on the alerts topic. An idle stream gets a comment
+``data`` is an ``AlertItem`` (the same JSON as ``GET /v1/alerts``). An alert's state
+change (acknowledged, resolved: ``POST /v1/alerts/{id}/ack`` and ``/resolve``, on any API
+replica) is a block of its own::
+
+    event: alert_state
+    id: 0-1240
+    data: {"tenant_id": "acme", "alert_id": "...", "kind": "coaching", "severity": "high",
+           "state": "acknowledged", "at": "...", "action": "acknowledge", "actor": "api",
+           "note": null}
+
+(``AlertStateEvent``; one line on the wire), for the alerts the stream's filters let
+through. States only move forward, so a client keeps the furthest state it has seen
+(open < acknowledged < resolved). ``id`` is ``<partition>-<offset>`` of the message on
+the alerts topic. An idle stream gets a comment
 line ``: ping`` every ``heartbeat_s`` (15 s by default) so proxies keep it open and
 clients notice a dead connection. To resume, send the last id received as the
 ``Last-Event-ID`` header: the stream then starts with exactly the matching alerts after
@@ -58,7 +70,7 @@ def get_feed(request: Request) -> AlertFeed:
 
 
 def format_event(event: FeedEvent) -> str:
-    return f"event: alert\nid: {event.id}\ndata: {event.data}\n\n"
+    return f"event: {event.type}\nid: {event.id}\ndata: {event.data}\n\n"
 
 
 async def _sse(events: AsyncIterator[FeedEvent | None]) -> AsyncIterator[str]:
@@ -74,7 +86,9 @@ async def _sse(events: AsyncIterator[FeedEvent | None]) -> AsyncIterator[str]:
     responses={
         200: {
             "description": "An endless `text/event-stream`: `event: alert`, `id: "
-            "<partition>-<offset>`, `data: <AlertItem JSON>`; `: ping` comments when idle",
+            "<partition>-<offset>`, `data: <AlertItem JSON>`; `event: alert_state`, `data: "
+            "<AlertStateEvent JSON>` when an alert is acknowledged or resolved; `: ping` "
+            "comments when idle",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
         400: {"model": ErrorOut, "description": "Malformed or unknown `Last-Event-ID`"},

@@ -4,7 +4,8 @@ An API background service with two threads. The consumer reads ``<prefix>alerts`
 the group ``cxpulse-webhooks-<prefix>`` and stores one delivery per (matching
 subscription, alert) *before* committing the offsets, so an alert is never lost: after
 a crash it is read again and, since the delivery id is the uuid5 of (subscription,
-alert), finds its delivery already stored. The delivery loop loads every pending
+alert), finds its delivery already stored. Messages of the topic that are no alerts (header
+``cxpulse.type``, e.g. ``alert_state``) are skipped. The delivery loop loads every pending
 delivery at start (a restart resumes them), sends the due ones from a small thread
 pool, records each attempt and reschedules (backoff) or ends it (delivered/dead).
 
@@ -34,6 +35,7 @@ from pydantic import ValidationError
 from schemas.metrics import WEBHOOK_DELIVERIES
 from schemas.results import Alert
 from schemas.settings import Settings
+from sinks.alert_states import is_alert
 from sinks.webhooks.deliveries import (
     AttemptResult,
     Clock,
@@ -207,7 +209,7 @@ class WebhookDispatcher:
             log.warning("webhooks: alerts topic error: %s", err)
             return None
         value = msg.value()
-        if value is None:
+        if value is None or not is_alert(msg.headers()):  # e.g. an alert's state change
             return None
         try:
             alert = Alert.model_validate_json(value)

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from api import __version__
 from api.app import create_app
 from infra.topics import ensure_topics
+from schemas.alert_lifecycle import AlertWithState
 from schemas.results import AgentWindow, Alert
 from schemas.settings import Settings
 from sinks import tables
@@ -364,7 +365,7 @@ def test_alerts_newest_first_once_each(client: TestClient) -> None:
     items = r.json()["items"]
     assert [i["title"] for i in items] == ["client_risk r11", "coaching c10", "coaching c9"]
     # every field of the row type is served (so a new one needs no API edit) ...
-    assert set(items[1]) == set(Alert.model_fields)
+    assert set(items[1]) == set(AlertWithState.model_fields)
     # ... with these values
     expected = {
         "alert_id": str(uuid.uuid5(NS, "c10")),
@@ -377,6 +378,8 @@ def test_alerts_newest_first_once_each(client: TestClient) -> None:
         "details": {"rating": 1, "agent": "a1"},
         "event_time": "2026-03-02T10:00:00+00:00",
         "fired_at": "2026-03-02T10:00:03+00:00",
+        "state": "open",  # no action on it
+        "state_at": None,
     }
     assert {k: items[1][k] for k in expected} == expected
 
