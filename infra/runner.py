@@ -26,6 +26,7 @@ from bytewax.run import cli_main
 from flows.config import FlowConfig
 from flows.core import outputs
 from flows.core.outputs import SinkKey
+from flows.demand.anomaly import AnomalyRule
 from flows.demand.tenant import DemandConfig, HotspotRule
 from flows.ingest.kafka_source import KafkaEventSource
 from flows.kb.clusters import KbConfig
@@ -187,6 +188,7 @@ def demand_config(settings: Settings) -> DemandConfig:
             horizon_h=settings.hotspot_horizon_h,
             min_level=settings.hotspot_min_level,
         ),
+        anomaly=AnomalyRule(min_excess=settings.anomaly_min_excess),
     )
 
 

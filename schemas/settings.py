@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     hotspot_min_level: float = Field(default=5.0, ge=0)
     # absolute thresholds (events/hour) by segment, JSON: {"queue:billing": 120}
     hotspot_thresholds: dict[str, float] = Field(default_factory=dict)
+    # demand anomaly alerts (flows/demand/anomaly.py): events beyond the 95 % interval
+    # needed to alert (0: any hour outside it)
+    anomaly_min_excess: float = Field(default=2.0, ge=0)
     # KB suggestions (see flows/kb/clusters.py): cosine similarities; unset = the tuned defaults
     kb_join_threshold: float | None = Field(default=None, gt=0, le=1)
     kb_cover_threshold: float | None = Field(default=None, gt=0, le=1)

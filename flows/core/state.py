@@ -25,7 +25,8 @@ S = TypeVar("S")
 # Version of what ``dump_state`` writes; a recovery store in another one cannot be resumed.
 # 3: modules moved into capability packages (pickled class paths changed); every
 #    stateful step (dedup and the clocks included) writes this envelope.
-STATE_FORMAT = 3
+# 4: demand segments keep the forecast made for their next hours (anomaly alerts).
+STATE_FORMAT = 4
 
 
 class IncompatibleStateError(RuntimeError):

@@ -1,4 +1,5 @@
-"""Demand of one tenant: hourly counts per segment, forecasts, backtests, hotspot alerts.
+"""Demand of one tenant: hourly counts per segment, forecasts, backtests, hotspot and
+anomaly alerts.
 
 Pure state (no Bytewax, Kafka or I/O), advanced by event time only:
 
@@ -21,7 +22,10 @@ Pure state (no Bytewax, Kafka or I/O), advanced by event time only:
 
 Outputs depend only on the events and their event times, so a replay gives the same
 rows. A hotspot alert fires once per episode: the first forecast hour over the
-segment's threshold that is not adjacent to an hour already alerted.
+segment's threshold that is not adjacent to an hour already alerted. An ``anomaly``
+alert fires when a closed hour lies outside the 95 % interval of the last forecast made
+before it started by the weekly model (:mod:`flows.demand.anomaly`); each segment keeps
+just those expectations, for its next ``forecast_every_h`` hours.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from datetime import datetime
 import numpy as np
 
 from flows.core.timeutil import from_ms
+from flows.demand.anomaly import AnomalyRule, Expected, demand_anomaly
 from flows.demand.forecast import (
     HOUR_MS,
     MIN_WEEKLY_H,
@@ -123,6 +128,7 @@ class DemandConfig:
     retire_after_h: int = 28 * 24  # a segment without demand this long stops being forecast
     max_segments: int = 1_000  # per tenant: junk labels cannot grow state without bound
     hotspot: HotspotRule = field(default_factory=HotspotRule)
+    anomaly: AnomalyRule = field(default_factory=AnomalyRule)
 
     def __post_init__(self) -> None:
         if not 1 <= self.horizon_h <= MAX_HORIZON_H:
@@ -147,6 +153,8 @@ class SegmentState:
     model: SeriesModel | None = None
     hot_until: int = -1  # last target hour covered by a hotspot alert
     last_demand_hour: int = -1  # latest hour with events
+    # hour -> the last forecast made before it started (at most forecast_every_h hours)
+    expected: dict[int, Expected] = field(default_factory=dict)
 
     @property
     def end_hour(self) -> int:
@@ -226,6 +234,9 @@ class DemandTenant:
                 del st.counts[: len(st.counts) - self.cfg.max_history_h]
                 st.first_hour = st.end_hour - self.cfg.max_history_h
             out.append(self._hourly(seg, hour, n))
+            anomaly = self._judge(seg, st, hour, n, fired_at)
+            if anomaly is not None:
+                out.append(anomaly)
             if st.model is not None and st.model.hw is not None:
                 st.model.hw.update(hour, float(stabilise(n)))
             if self._refit_due(st, boundary):
@@ -240,6 +251,19 @@ class DemandTenant:
             if boundary % self.cfg.forecast_every_h == 0:
                 out.extend(self._snapshot(seg, st, boundary, fired_at))
         return out
+
+    def _judge(
+        self, seg: Segment, st: SegmentState, hour: int, n: int, fired_at: datetime
+    ) -> Alert | None:
+        """Judge a closed hour against the forecast made before it (see
+        :mod:`flows.demand.anomaly`); its expectation, and any older one, is dropped."""
+        exp = st.expected.pop(hour, None)
+        if st.expected and min(st.expected) < hour:  # only after a config change
+            st.expected = {h: e for h, e in st.expected.items() if h > hour}
+        rule = self.cfg.anomaly
+        if exp is None or not rule.enabled:
+            return None
+        return demand_anomaly(self.tenant_id, seg[0], seg[1], hour, n, exp, rule, fired_at)
 
     def _refit_due(self, st: SegmentState, boundary: int) -> bool:
         if st.model is None or boundary % self.cfg.refit_every_h == 0:
@@ -292,6 +316,14 @@ class DemandTenant:
             tuple(band.lower_95.tolist()),
             tuple(band.upper_95.tolist()),
         )
+        # this snapshot is the last one made before its first forecast_every_h targets;
+        # only the weekly model's are judged against: the cold-start one knows no weekly
+        # cycle, so every quiet weekend would fall below it
+        if st.model.hw is not None:
+            for i in range(min(self.cfg.forecast_every_h, self.cfg.horizon_h)):
+                st.expected[first_target + i] = Expected(
+                    snap.predicted[i], snap.lower_95[i], snap.upper_95[i], boundary
+                )
         out: list[DemandOutput] = [snap]
         out.extend(self._hotspots(seg, st, snap, first_target, fired_at))
         return out

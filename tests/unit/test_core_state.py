@@ -65,12 +65,21 @@ def test_every_stateful_step_round_trips_its_snapshot(
     [
         (pickle.dumps((2, None, None)), "state format 2"),
         (pickle.dumps((2, None)), "state format 2"),
+        (pickle.dumps((3, None)), "state format 3"),
         (pickle.dumps(Deduplicator(1000)), "before versioned state"),
         (GONE_MODULE, "no longer imports: No module named 'flows.stateful_ops'"),
         (GONE_CLASS, "no longer imports"),
         (b"not a pickle", "unreadable snapshot"),
     ],
-    ids=["format-2", "format-2-pair", "unversioned", "gone-module", "gone-class", "garbage"],
+    ids=[
+        "format-2",
+        "format-2-pair",
+        "format-3",
+        "unversioned",
+        "gone-module",
+        "gone-class",
+        "garbage",
+    ],
 )
 def test_every_stateful_step_refuses_a_store_it_cannot_resume(
     step_id: str, build: Callable[[bytes | None], Any], snapshot: bytes, why: str
