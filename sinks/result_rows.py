@@ -11,9 +11,9 @@ A message is the table's row as one JSON object keyed by column name (ClickHouse
 - ``bytes`` (dead letters' ``raw`` and ``key``) are base64 (the view ``base64Decode``\\ s);
 - everything else is plain JSON. ``NaN`` has no JSON form and becomes ``null``.
 
-The message key is the row's table key (:attr:`TableSpec.key`), so every version of one
-row goes to one partition, in order: a replay or a newer version is stored after the
-older one, whatever the partition count.
+The message key is the row's table key (:attr:`TableSpec.key`) as a JSON array, so every
+version of one row goes to one partition, in order: a replay or a newer version is
+stored after the older one, whatever the partition count.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _MS = timedelta(milliseconds=1)
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
-KEY_SEPARATOR = "\x1f"
 # What a result message may weigh: the producers allow it and the topics are created to
 # take it (a dead letter keeps up to ~900 KB of raw bytes, 4/3 of that in base64).
 RESULT_MESSAGE_MAX_BYTES = 8 * 1024 * 1024
@@ -99,7 +98,7 @@ class RowCodec(Generic[T]):
         names, key_of, dumps = self.spec.columns, self._key_of, orjson.dumps
         return [
             (
-                KEY_SEPARATOR.join(map(str, key_of(row))).encode(),
+                dumps(key_of(row)),
                 dumps(dict(zip(names, row, strict=True)), _default, _OPTIONS),
                 (),
             )
@@ -111,8 +110,11 @@ class RowCodec(Generic[T]):
         names = self.spec.columns
         if len(row) != len(names):
             raise ValueError(f"row of {len(row)} values for {len(names)} columns")
-        key = KEY_SEPARATOR.join(map(str, self._key_of(row))).encode()
-        return key, orjson.dumps(dict(zip(names, row, strict=True)), _default, _OPTIONS), ()
+        return (
+            orjson.dumps(self._key_of(row)),
+            orjson.dumps(dict(zip(names, row, strict=True)), _default, _OPTIONS),
+            (),
+        )
 
     def decode_batch(self, values: Sequence[bytes]) -> tuple[ColumnLists, list[int]]:
         """The rows of ``values`` as one list per column of the table, and the indexes

@@ -12,7 +12,7 @@ import pytest
 
 from schemas.results import Alert, DeadLetter, make_dead_letter
 from sinks import tables
-from sinks.result_rows import KEY_SEPARATOR, MalformedRowError, RowCodec, binary_columns
+from sinks.result_rows import MalformedRowError, RowCodec, binary_columns
 
 AT = datetime(2026, 3, 1, 9, 30, 15, 123000, tzinfo=UTC)
 
@@ -54,7 +54,7 @@ def test_a_row_is_a_json_object_by_column_with_instants_as_milliseconds() -> Non
     assert doc["alert_id"] == str(uuid.UUID(int=7))
     assert doc["event_time"] == int(AT.timestamp() * 1000)
     assert json.loads(doc["details"]) == {"rating": 1, "note": "ünïcode \u2028"}
-    assert key == KEY_SEPARATOR.join(["acme", str(AT), str(uuid.UUID(int=7))]).encode()
+    assert json.loads(key) == ["acme", "2026-03-01T09:30:15.123000+00:00", str(uuid.UUID(int=7))]
     assert headers == ()
 
 
