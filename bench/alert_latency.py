@@ -1,20 +1,36 @@
-"""End-to-end alert latency: event on the input topic -> alert on a live SSE client.
+"""End-to-end alert latency: event on the input topic -> alert on a live SSE client, and
+-> the alert row queryable through ``GET /v1/alerts``.
 
 Starts a local Kafka (or uses ``--bootstrap``), a temp data dir and a unique topic
-prefix, runs ``cxpulse topics`` and ``cxpulse migrate``, then starts the flows and the
-API in one server process the way ``cxpulse up`` does (flows in the main thread, uvicorn
-in a thread, the alert feed as an app service). This process connects to
+prefix, runs ``cxpulse topics`` and ``cxpulse migrate``, then ``cxpulse up`` itself: API
+(with the alert feed and the stream route) and the storage writer in the server process,
+the flows in ``--processes`` compute processes beside it. This process connects to
 ``GET /v1/alerts/stream`` and produces ``--count`` ``csat.received`` events with rating 1
 (each raises a coaching alert whose details carry the event's ``event_id``), one every
 ``--interval`` seconds, each flushed on its own; the clock starts at the delivery ack
 (the event is on the input topic) and stops when the alert's SSE block is read.
 
-Printed: count, p50/p95/p99/max, the share under 1 s, and a split at the alert's
-``fired_at`` (when the flow raised it): input topic -> flow, and flow -> client.
+Row queryable: for each alert read on the stream, ``GET /v1/alerts`` (tenant acme, its
+API key) is polled every ``--poll-interval`` s until the alert's ``alert_id`` is listed
+(one request per round serves every alert waiting; an alert counts as listed by a
+response to a request sent after it was read on the stream). The time is when that
+response was read: the flow published the row, the storage writer inserted it, and the
+API's query saw it.
+
+``--background-rate R`` adds the ticket-lifecycle workload of bench/workload.py (ten
+other tenants; tickets created, assigned, answered, resolved, chats, CSAT, complaints)
+at R events/s from a separate process, started before the warm-up and running through
+the measurement; after the warm-up the bench settles ``--settle`` s (10 with background
+load) and sends one probe, warning when its alert takes 2 s or more (the flows do not
+keep up), then measures anyway.
+
+Printed: count, p50/p95/p99/max, the share under 1 s, a split at the alert's
+``fired_at`` (when the flow raised it): input topic -> flow, and flow -> client; the
+row-queryable latencies from ``fired_at`` and from the event's ack.
 
     python -m bench.alert_latency                       # defaults, local broker
     python -m bench.alert_latency --snapshot-interval 0.5 --count 300
-    python -m bench.alert_latency --server cxpulse      # `python -m infra.cli up` itself
+    python -m bench.alert_latency --count 200 --background-rate 2000
     python -m bench.alert_latency --env CXPULSE_KAFKA_BATCH_SIZE=500
 """
 
@@ -31,8 +47,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,38 +61,43 @@ KEY = "bench-key"
 TENANT = "acme"
 
 
-# ---- the server process ---------------------------------------------------------------
+# ---- background load ------------------------------------------------------------------
 
 
-def serve(port: int) -> None:
-    """What ``cxpulse up`` does, plus the alert feed: flows in the main thread, the API
-    (with ``AlertFeed`` as a service and the stream route installed) in a thread."""
-    import logging
-
-    import uvicorn
-
-    from api.alert_feed import AlertFeed
-    from api.app import create_app
-    from api.routers.stream import install
-    from flows.config import FLOW_NAMES
-    from infra.runner import run_flows
+def produce_background(rate: float, agents: int, clients: int) -> None:
+    """Sends bench/workload.py's ticket lifecycles to the settings' events topic at
+    ``rate`` events/s until killed (runs as its own process: ``--background-producer``)."""
+    from bench.workload import mixed_traffic
     from schemas.settings import Settings
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     settings = Settings()
-    feed = AlertFeed.from_settings(settings)
-    app = create_app(settings, services=[feed])
-    install(app, feed)
-    from prometheus_client import make_asgi_app
-
-    app.mount("/bench-metrics", make_asgi_app())  # sink timings, for the diagnosis
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
-        )
+    producer = Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5, "acks": "all"}
     )
-    threading.Thread(target=server.run, name="api", daemon=True).start()
-    run_flows(settings, frozenset(FLOW_NAMES), until_end=False)
+    traffic = mixed_traffic(
+        10**10,  # endless: the generator is lazy
+        agents,
+        clients,
+        seed=11,
+        start=datetime.now(UTC) - timedelta(days=3),
+        late_share=0.0,
+        lateness_s=settings.allowed_lateness_s,
+        partitions=settings.topic_partitions,
+    )
+    topic = settings.events_topic
+    started = time.monotonic()
+    for sent, (key, value) in enumerate(traffic, 1):
+        while True:
+            try:
+                producer.produce(topic, value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if sent % 50 == 0:
+            producer.poll(0)
+            ahead = started + sent / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
 
 
 # ---- the client side ------------------------------------------------------------------
@@ -86,6 +108,8 @@ class Received:
     at: float  # time.time() when the SSE block was read
     event_id: str
     fired_at: float
+    alert_id: str
+    event_time: datetime
 
 
 class SseClient(threading.Thread):
@@ -96,6 +120,8 @@ class SseClient(threading.Thread):
         self.connected = threading.Event()
         self.status: int | None = None
         self.error: BaseException | None = None
+        # called (in this thread) with every alert read, once set
+        self.listener: Callable[[Received], None] | None = None
 
     def run(self) -> None:
         headers = {"Authorization": f"Bearer {KEY}"}
@@ -110,13 +136,83 @@ class SseClient(threading.Thread):
                     elif line == "" and data is not None:
                         now = time.time()
                         item = json.loads(data)
-                        fired = datetime.fromisoformat(item["fired_at"]).timestamp()
-                        self.received.put(Received(now, item["details"]["event_id"], fired))
+                        got = Received(
+                            now,
+                            item["details"]["event_id"],
+                            datetime.fromisoformat(item["fired_at"]).timestamp(),
+                            str(item["alert_id"]),
+                            datetime.fromisoformat(item["event_time"]),
+                        )
+                        self.received.put(got)
+                        if self.listener is not None:
+                            self.listener(got)
                         data = None
         except BaseException as exc:
             self.error = exc
         finally:
             self.connected.set()
+
+
+class QueryablePoller(threading.Thread):
+    """Polls ``GET /v1/alerts`` until every alert handed to ``add`` is listed; records
+    when (``time.time()`` the listing response was read). Only alerts added before a
+    request was sent count as found by its response."""
+
+    def __init__(self, base: str, interval_s: float) -> None:
+        super().__init__(daemon=True, name="queryable")
+        self.base = base
+        self.interval_s = interval_s
+        self.found: dict[str, float] = {}  # alert_id -> listed at
+        self.request_seconds: list[float] = []
+        self.errors: list[str] = []
+        self._pending: dict[str, datetime] = {}  # alert_id -> its event_time
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def add(self, got: Received) -> None:
+        with self._lock:
+            if got.alert_id not in self.found:
+                self._pending[got.alert_id] = got.event_time
+
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        headers = {"Authorization": f"Bearer {KEY}"}
+        with httpx.Client(base_url=self.base, headers=headers, timeout=30) as http:
+            while not self._stop.is_set():
+                with self._lock:
+                    asked = dict(self._pending)
+                if not asked:
+                    self._stop.wait(0.005)
+                    continue
+                # every alert waiting is at or after the oldest one's event time
+                since = min(asked.values()).astimezone(UTC) - timedelta(seconds=1)
+                params: dict[str, str | int] = {
+                    "kind": "coaching",
+                    "since": since.replace(tzinfo=None).isoformat(),
+                    "limit": 1000,
+                }
+                sent = time.time()
+                try:
+                    r = http.get("/v1/alerts", params=params)
+                    now = time.time()
+                    r.raise_for_status()
+                    listed = {str(item["alert_id"]) for item in r.json()["items"]}
+                except (httpx.HTTPError, ValueError, KeyError) as exc:
+                    self.errors.append(repr(exc))
+                    self._stop.wait(self.interval_s)
+                    continue
+                self.request_seconds.append(now - sent)
+                with self._lock:
+                    for alert_id in asked.keys() & listed:
+                        self.found[alert_id] = now
+                        self._pending.pop(alert_id, None)
+                self._stop.wait(max(0.0, self.interval_s - (time.time() - sent)))
 
 
 def csat_event(n: int) -> tuple[bytes, bytes, str]:
@@ -201,9 +297,30 @@ def sink_seconds(base: str) -> dict[str, tuple[float, float]]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    """User + system CPU seconds of a process (Linux); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux): the server and its compute processes."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in task.read_text().split())
+            except OSError:
+                continue
+    return out
+
+
+def tree_cpu(pids: list[int]) -> dict[int, float]:
+    return {p: cpu_seconds(p) for p in pids}
 
 
 def machine_busy() -> tuple[float, float]:
@@ -251,6 +368,26 @@ def report(label: str, values: list[float]) -> None:
     )
 
 
+def start_background(
+    args: argparse.Namespace, env: dict[str, str]
+) -> list[subprocess.Popen[bytes]]:
+    """The background load: ``--background-rate`` events/s of bench/workload.py, and
+    ``--backfill-hours`` of simulated history (``cxpulse simulate``), each a process."""
+    procs: list[subprocess.Popen[bytes]] = []
+    quiet = subprocess.DEVNULL
+    if args.background_rate > 0:
+        cmd = [sys.executable, "-m", "bench.alert_latency"]
+        cmd += ["--background-producer", str(args.background_rate)]
+        cmd += ["--background-keys", str(args.background_keys)]
+        procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=quiet, stderr=quiet))
+    if args.backfill_hours > 0:
+        cmd = [sys.executable, "-m", "infra.cli", "simulate", "--rate", "0"]
+        cmd += ["--backfill-hours", str(args.backfill_hours)]
+        cmd += ["--speed", str(args.background_speed)]
+        procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=quiet, stderr=quiet))
+    return procs
+
+
 def measure(args: argparse.Namespace, bootstrap: str, data_dir: Path) -> int:
     port = _free_port()
     prefix = f"lat{uuid.uuid4().hex[:8]}."
@@ -272,35 +409,16 @@ def measure(args: argparse.Namespace, bootstrap: str, data_dir: Path) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     cxpulse(env, "topics")
     cxpulse(env, "migrate")
-    if args.server == "cxpulse":
-        cmd = [sys.executable, "-m", "infra.cli", "up", "--port", str(port)]
-    else:
-        cmd = [sys.executable, "-m", "bench.alert_latency", "--serve", str(port)]
+    cmd = [sys.executable, "-m", "infra.cli", "up", "--port", str(port)]
+    cmd += ["--processes", str(args.processes)]
     log = (data_dir / "server.log").open("wb")
-    background: subprocess.Popen[bytes] | None = None
+    background: list[subprocess.Popen[bytes]] = []
     server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    poller: QueryablePoller | None = None
     try:
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base, server)
-        if args.background_rate > 0 or args.backfill_hours > 0:
-            background = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "infra.cli",
-                    "simulate",
-                    "--rate",
-                    str(args.background_rate),
-                    "--backfill-hours",
-                    str(args.backfill_hours),
-                    "--speed",
-                    str(args.background_speed),
-                ],
-                env=env,
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+        background = start_background(args, env)
         deadline = time.monotonic() + 60
         while True:  # the feed may still be connecting (503)
             client = SseClient(f"{base}/v1/alerts/stream?kind=coaching")
@@ -332,15 +450,41 @@ def measure(args: argparse.Namespace, bootstrap: str, data_dir: Path) -> int:
                 except queue.Empty:
                     continue
                 caught_up = got.event_id in pending and got.at - sender.acked[got.event_id] < 2
-        print(f"flows ready ({time.monotonic() - started:.1f} s after start); measuring")
-        time.sleep(args.settle)
+        settle = args.settle if args.settle is not None else (10.0 if background else 2.0)
+        print(
+            f"flows ready ({time.monotonic() - started:.1f} s after start); settling {settle:g} s"
+        )
+        time.sleep(settle)
+        # under background load the flows may fall behind after the first warm-up alert:
+        # one more probe says whether they still keep up (measured either way)
+        probe = sender.send(-1)
+        until = time.monotonic() + 60.0
+        probe_s: float | None = None
+        while probe_s is None and time.monotonic() < until:
+            try:
+                got = client.received.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if got.event_id == probe:
+                probe_s = got.at - sender.acked[probe]
+        if probe_s is None:
+            print("WARNING: the probe's alert did not arrive within 60 s: the flows are behind")
+        elif probe_s >= 2.0:
+            print(f"WARNING: the probe's alert took {probe_s:.1f} s: the flows are behind")
+        else:
+            print(f"probe after settling: {probe_s * 1000:.0f} ms; measuring")
         while not client.received.empty():
             client.received.get_nowait()
+        poller = QueryablePoller(base, args.poll_interval)
+        poller.start()
+        client.listener = poller.add
 
         sent: list[str] = []
         topic_before, measure_started = topic_size(bootstrap, f"{prefix}events"), time.monotonic()
-        sinks_before, cpu_before = sink_seconds(base), cpu_seconds(server.pid)
+        pids = process_tree(server.pid)
+        sinks_before, cpu_before = sink_seconds(base), tree_cpu(pids)
         busy_before = machine_busy()
+        load_before = os.getloadavg()[0]
         next_at = time.monotonic()
         for n in range(args.count):
             sent.append(sender.send(n))
@@ -348,8 +492,9 @@ def measure(args: argparse.Namespace, bootstrap: str, data_dir: Path) -> int:
             time.sleep(max(0.0, next_at - time.monotonic()))
         elapsed = time.monotonic() - measure_started
         input_rate = (topic_size(bootstrap, f"{prefix}events") - topic_before) / elapsed
-        sinks_after, cpu_after = sink_seconds(base), cpu_seconds(server.pid)
+        sinks_after, cpu_after = sink_seconds(base), tree_cpu(pids)
         busy_after = machine_busy()
+        load_after = os.getloadavg()[0]
         received: dict[str, Received] = {}
         wait_until = time.monotonic() + args.drain
         while len(received) < len(sent) and time.monotonic() < wait_until:
@@ -358,30 +503,62 @@ def measure(args: argparse.Namespace, bootstrap: str, data_dir: Path) -> int:
             except queue.Empty:
                 continue
             received.setdefault(r.event_id, r)
+        while poller.waiting() and time.monotonic() < wait_until:
+            time.sleep(0.1)
+        poller.stop()
 
         latencies = [received[e].at - sender.acked[e] for e in sent if e in received]
         to_flow = [received[e].fired_at - sender.acked[e] for e in sent if e in received]
         to_client = [received[e].at - received[e].fired_at for e in sent if e in received]
+        listed = {
+            e: poller.found[received[e].alert_id]
+            for e in sent
+            if e in received and received[e].alert_id in poller.found
+        }
+        q_fired = [at - received[e].fired_at for e, at in listed.items()]
+        q_ack = [at - sender.acked[e] for e, at in listed.items()]
+        q_sse = [at - received[e].at for e, at in listed.items()]
         missing = len(sent) - len(latencies)
         print(
             f"events sent {len(sent)}, alerts received {len(latencies)}, missing {missing}; "
-            f"input topic rate while measuring {input_rate:.0f} events/s"
+            f"input topic rate while measuring {input_rate:.0f} events/s "
+            f"(background --background-rate {args.background_rate:g})"
         )
         if missing:
             lost = [i for i, e in enumerate(sent) if e not in received]
             print(f"  missing: #{lost[:10]}...; stream alive {client.is_alive()}: {client.error!r}")
         if not latencies:
             return 1
+        print("alert on the SSE stream:")
         report("total (ack -> SSE)", latencies)
         report("input -> flow fired_at", to_flow)
         report("fired_at -> SSE", to_client)
         under = sum(1 for v in latencies if v < 1.0) / len(latencies)
         print(f"  under 1 s: {under:.1%}")
-        busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
+        asks = poller.request_seconds
         print(
-            f"while measuring ({elapsed:.1f} s): server process CPU "
-            f"{(cpu_after - cpu_before) / elapsed:.0%} of one core; machine busy {busy:.0%} "
-            f"of {os.cpu_count()} cores"
+            f"alert row queryable (GET /v1/alerts lists its alert_id; polled every "
+            f"{args.poll_interval * 1000:.0f} ms, {len(asks)} requests, median "
+            f"{statistics.median(asks) * 1000 if asks else 0:.1f} ms each): "
+            f"{len(listed)} of {len(latencies)} listed"
+            + (
+                f", {len(poller.errors)} failed requests: {poller.errors[:2]}"
+                if poller.errors
+                else ""
+            )
+        )
+        if listed:
+            report("queryable - fired_at", q_fired)
+            report("queryable - event ack", q_ack)
+            report("queryable - SSE read", q_sse)
+        busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
+        cpu = sum(cpu_after[p] - cpu_before[p] for p in pids)
+        server_cpu = cpu_after[server.pid] - cpu_before[server.pid]
+        print(
+            f"while measuring ({elapsed:.1f} s): server + {len(pids) - 1} compute process(es) "
+            f"CPU {cpu / elapsed:.0%} of one core (server process, API + storage writer: "
+            f"{server_cpu / elapsed:.0%}); machine busy {busy:.0%} of {os.cpu_count()} cores; "
+            f"load average (1 min) {load_before:.2f} -> {load_after:.2f}"
         )
         spent = {
             k: (v[0] - sinks_before.get(k, (0.0, 0.0))[0], v[1] - sinks_before.get(k, (0, 0))[1])
@@ -389,18 +566,22 @@ def measure(args: argparse.Namespace, bootstrap: str, data_dir: Path) -> int:
         }
         total = sum(v[0] for v in spent.values())
         if spent:
-            print(f"  flow worker time in sink writes: {total / elapsed:.0%} of wall time")
+            print(
+                f"  storage writer time in ClickHouse inserts: {total / elapsed:.0%} of wall time"
+            )
             for k, (secs, batches) in sorted(spent.items(), key=lambda kv: -kv[1][0])[:6]:
                 if batches:
                     print(
                         f"    {k:<22} {secs / elapsed:5.1%}  {batches / elapsed:5.1f} batches/s"
                         f"  {secs / batches * 1000:6.1f} ms/batch"
                     )
-        return 0 if missing == 0 else 1
+        return 0 if missing == 0 and len(listed) == len(latencies) else 1
     finally:
-        if background is not None:
-            background.terminate()
-            background.wait(20)
+        if poller is not None:
+            poller.stop()
+        for proc in background:
+            proc.terminate()
+            proc.wait(20)
         server.terminate()
         try:
             server.wait(20)
@@ -431,33 +612,51 @@ def main() -> int:
         "--env", action="append", default=[], metavar="KEY=VALUE", help="more server env"
     )
     parser.add_argument(
-        "--server",
-        choices=["bench", "cxpulse"],
-        default="bench",
-        help="bench: this module's `cxpulse up` with the feed wired; cxpulse: `cxpulse up`",
+        "--processes", type=int, default=1, help="compute processes (`cxpulse up --processes`)"
     )
     parser.add_argument(
         "--background-rate",
         type=float,
         default=0.0,
-        help="also run `cxpulse simulate` at this many events/s (load and state)",
+        help="also send bench/workload.py's ticket lifecycles at this many events/s (load)",
     )
     parser.add_argument(
-        "--backfill-hours", type=float, default=0.0, help="simulated history sent first"
+        "--background-keys",
+        type=int,
+        default=1000,
+        help="agents of the background load (clients: 10x as many)",
+    )
+    parser.add_argument(
+        "--backfill-hours",
+        type=float,
+        default=0.0,
+        help="also run `cxpulse simulate` with this much history first (state), then live",
     )
     parser.add_argument(
         "--background-speed",
         type=float,
         default=1.0,
-        help="simulated event time per wall time once live (more: busier live traffic)",
+        help="simulated event time per wall time once the backfill is live",
     )
-    parser.add_argument("--settle", type=float, default=2.0, help="pause after warm-up (s)")
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=0.05,
+        help="seconds between GET /v1/alerts polls for the row-queryable latency",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        help="pause after warm-up (s; default 2, 10 with background load)",
+    )
     parser.add_argument("--drain", type=float, default=30.0, help="wait for late alerts (s)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server log)")
-    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--background-producer", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve is not None:
-        serve(args.serve)
+    if args.background_producer is not None:
+        keys = args.background_keys
+        produce_background(args.background_producer, keys, keys * 10)
         return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="cxpulse-latency-"))
