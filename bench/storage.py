@@ -7,8 +7,10 @@ their factors, alerts with JSON details), then, on a fresh migrated database of 
 embedded engine, time alternately
   bare    ``client.insert(table, columns, column_names=..., column_oriented=True)`` of
           columns built beforehand (untimed): the ceiling for a Python writer
-  writer  ``ClickHouseWriter.write_batch(items)`` of the same items: conversion to
-          columns, the insert, metrics (what the sinks do per Bytewax batch)
+  writer  what the storage writer does with the same rows read from their result
+          topic: the messages (encoded beforehand by the flows' ``RowCodec``, untimed)
+          decoded into columns, then ``ClickHouseWriter.write_columns`` (the insert,
+          metrics)
 and print rows/s of each and the ratio writer / bare (the goal of issue #11 is >= 0.8).
 Rates are medians over the batches; the two are interleaved so background merges and
 machine load hit both alike. The garbage collector is tuned as ``cxpulse run`` tunes it
@@ -42,6 +44,7 @@ from schemas.risk import ClientRisk, RiskFactor
 from schemas.transport import Accepted
 from sinks.clickhouse_client import open_client
 from sinks.clickhouse_sink import ClickHouseWriter
+from sinks.result_rows import RowCodec
 from sinks.tables import AGENT_PERFORMANCE, ALERTS, CLIENT_RISK, EVENTS, TableSpec
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)  # every batch within one month: one partition
@@ -168,19 +171,28 @@ def measure(
     first batch warms both up, untimed)."""
     writer: ClickHouseWriter[Any] = ClickHouseWriter(opener, spec)
     writer.setup()
+    codec = RowCodec(spec)
     names = list(spec.columns)
     prepared = [columns_of_rows(spec, b) for b in batches]
+    messages = [[value for _, value, _ in codec.encode_batch(b)] for b in batches]
+
+    def store(values: list[bytes]) -> None:
+        columns, bad = codec.decode_batch(values)
+        if bad:
+            raise RuntimeError(f"{spec.table}: {len(bad)} messages of a valid batch not rows")
+        writer.write_columns(columns)
+
     # one untimed round of each: first-insert costs (parts, caches) are not the rate
     client.insert(spec.table, prepared[0], column_names=names, column_oriented=True)
-    writer.write_batch(batches[0])
+    store(messages[0])
     bare: list[float] = []
     ours: list[float] = []
-    for items, columns in zip(batches[1:], prepared[1:], strict=True):
+    for values, columns in zip(messages[1:], prepared[1:], strict=True):
         started = time.perf_counter()
         client.insert(spec.table, columns, column_names=names, column_oriented=True)
         bare.append(time.perf_counter() - started)
         started = time.perf_counter()
-        writer.write_batch(items)
+        store(values)
         ours.append(time.perf_counter() - started)
     if writer.rows_dead_lettered:
         raise RuntimeError(f"{spec.table}: the writer dead-lettered rows of a valid batch")
