@@ -190,3 +190,16 @@ def _dt(hour: int) -> datetime:
 
 def _iso(hour: int) -> str:
     return _dt(hour).isoformat()
+
+
+def test_a_late_event_corrects_its_hour_but_does_not_re_judge_it() -> None:
+    counts = _series()
+    t = DemandTenant("t1", DemandConfig(horizon_h=24))
+    feed(t, counts[: SPIKE + 1], H0)
+    ts = (H0 + SPIKE) * HOUR_MS + 1
+    late: list[DemandOutput] = []
+    for k in range(200):  # a closed, judged hour gets far more demand after the fact
+        late += t.on_event(ticket(ts + k, n=10_000 + k), ts + k)  # type: ignore[arg-type]
+    assert late
+    assert _anomalies(late) == []
+    assert _anomalies(t.close((H0 + SPIKE + 1) * HOUR_MS, FIRED)) == []  # nothing new to close
