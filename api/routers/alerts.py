@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, status
 from pydantic import ConfigDict, Field
 
 from api.deps import AlertStatesDep, Limit, NowDep, ReaderDep, TenantDep
-from api.models import UNAUTHORIZED, AlertList, UtcDatetime, _Out, not_found
+from api.models import UNAUTHORIZED, AlertList, ErrorOut, UtcDatetime, _Out, not_found
 from schemas.alert_lifecycle import (
     MAX_NOTE_CHARS,
     AlertAction,
@@ -91,7 +91,10 @@ class AlertStateOut(_Out):
 
 AlertId = Annotated[UUID, Path(description="alert_id of the alert")]
 ActionBody = Annotated[AlertActionIn | None, Body(description="Optional: a note")]
-_NOT_FOUND = not_found("The caller's tenant has no such alert")
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **not_found("The caller's tenant has no such alert"),
+    400: {"model": ErrorOut, "description": "The body is not parseable JSON"},
+}
 
 
 def _act(
@@ -126,7 +129,7 @@ def _act(
     "/{alert_id}/ack",
     response_model=AlertStateOut,
     summary="Acknowledge an alert (idempotent; a resolved alert stays resolved)",
-    responses=_NOT_FOUND,
+    responses=_RESPONSES,
 )
 def acknowledge(
     tenant: TenantDep,
@@ -143,7 +146,7 @@ def acknowledge(
     "/{alert_id}/resolve",
     response_model=AlertStateOut,
     summary="Resolve an alert, open or acknowledged (idempotent)",
-    responses=_NOT_FOUND,
+    responses=_RESPONSES,
 )
 def resolve(
     tenant: TenantDep,

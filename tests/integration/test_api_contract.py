@@ -33,7 +33,7 @@ the 401 (and its body) of every /v1 operation, the stream included (a 401 answer
 once), for a missing, unknown or non-Bearer key.
 
 Random strings almost never hit a seeded id, so path parameters are sometimes swapped for
-a seeded agent/client/subscription id (acme's or globex's), ``without`` for real factor
+a seeded agent/client/subscription/alert id (acme's or globex's), ``without`` for real factor
 names and a webhook ``url`` for a valid one: the 200 / 201 / 204 paths are fuzzed too, not
 only the 404 / 422 ones. DELETE only draws subscriptions seeded for it, so the others keep
 their 200s.
@@ -66,6 +66,7 @@ from api.alert_feed import AlertFeed
 from api.app import create_app
 from api.routers import stream, subscriptions
 from infra.migrate import migrate
+from schemas.alert_lifecycle import AlertStateChange
 from schemas.risk import FACTOR_NAMES
 from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
@@ -80,6 +81,7 @@ pytestmark = pytest.mark.integration
 ACME = {"Authorization": "Bearer k1"}
 # Seeded ids of either tenant (acme's and globex's, some shared on purpose)
 AGENT_IDS = ("a1", "a2", "g1")
+ALERT_IDS = tuple(str(uuid.uuid5(test_api.NS, label)) for label in ("c9", "c10", "r11", "g10"))
 CLIENT_IDS = ("c1", "c2", "c3", "c4", "c5", "g1")
 NS = uuid.UUID("6a0e9f44-2c1b-4d8e-9f3a-5b7c1d2e3f40")
 SEEDED_AT = datetime(2026, 3, 2, 10, tzinfo=UTC)
@@ -147,7 +149,22 @@ def _no_database() -> Any:
 # swaps in ones on the test's seeded database (routes take them from ``app.state``). The
 # alert feed is never started: an authenticated stream request would be a 503.
 _APP_SETTINGS = _settings("/nonexistent", "none", Path("/nonexistent"))
-APP = create_app(_APP_SETTINGS, reader=ResultsReader(_no_database), kafka_check=lambda: None)
+
+
+class _Unannounced:
+    """Alert state changes go nowhere (no broker here; the stream has its own tests)."""
+
+    def publish(self, change: AlertStateChange) -> None:
+        pass
+
+
+APP = create_app(
+    _APP_SETTINGS,
+    reader=ResultsReader(_no_database),
+    kafka_check=lambda: None,
+    store_lag=dict,  # no storage writer here: /readyz must not ask a broker
+    alert_states=_Unannounced(),
+)
 subscriptions.install(APP, WebhookStore(_no_database))
 stream.install(APP, AlertFeed.from_settings(_APP_SETTINGS))
 ALL_OPERATIONS = schemathesis.openapi.from_asgi("/openapi.json", APP)
@@ -162,6 +179,7 @@ def flatmap_path_parameters(ctx: Any, path_parameters: dict[str, Any] | None) ->
         "agent_id": AGENT_IDS,
         "client_id": CLIENT_IDS,
         "subscription_id": DELETE_IDS if deleting else READ_IDS,
+        "alert_id": ALERT_IDS,
     }
     if not path_parameters or not ids.keys() & path_parameters.keys():
         return st.just(path_parameters)
@@ -197,7 +215,8 @@ def seeded(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     subscriptions, written) by ``APP`` meanwhile.
 
     Module-scoped (each operation is a test of its own; the API only reads, but for the
-    subscriptions it creates and deletes, which the other operations tolerate), on the
+    subscriptions it creates and deletes and the alerts it acknowledges and resolves,
+    which the other operations tolerate), on the
     session's engine path like ``conftest.database``.
     """
     database = f"t_{uuid.uuid4().hex[:12]}"
@@ -250,6 +269,7 @@ VALID_PATH_IDS = {
     "client_id": CLIENT_IDS[0],
     "subscription_id": READ_IDS[0],
     "suggestion_id": "6f1d3c2e-2b7a-5c1e-9a43-0c1f9f3f5a10",
+    "alert_id": ALERT_IDS[0],
 }
 # Required query parameters, by path (the rest have defaults).
 VALID_QUERIES: dict[str, dict[str, Any]] = {
@@ -287,6 +307,8 @@ def test_every_v1_operation_needs_a_known_key() -> None:
         "GET /v1/kb/suggestions",
         "POST /v1/kb/suggestions/{suggestion_id}/accept",
         "POST /v1/kb/suggestions/{suggestion_id}/dismiss",
+        "POST /v1/alerts/{alert_id}/ack",
+        "POST /v1/alerts/{alert_id}/resolve",
         "POST /v1/subscriptions",
         "GET /v1/subscriptions",
         "GET /v1/subscriptions/{subscription_id}",

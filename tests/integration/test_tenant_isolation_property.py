@@ -1,7 +1,8 @@
 """Property: no tenant ever sees another tenant's data, through any tenant-scoped route.
 
 Three tenants get rows in every table the API reads (agent_performance, alerts,
-client_risk, ops_snapshots / ops_queue_snapshots, webhook_subscriptions /
+alert_actions, client_risk, ops_snapshots / ops_queue_snapshots / ops_agent_board,
+webhook_subscriptions /
 webhook_deliveries / webhook_attempts) at the same instants, each with ids found nowhere
 else (agent, client, alert, queue, subscription and delivery ids, webhook urls and
 secrets, tenant ids): a query missing its tenant filter returns another tenant's ids,
@@ -20,7 +21,8 @@ Then:
   URL, which an error may echo - and no webhook secret at all (not even A's own);
 * an id only another tenant has is a 404 (on an endpoint documenting 404s; elsewhere a
   404 or a 200 whose lists are all empty), so not even its existence shows;
-* a DELETE of B's id leaves B's subscription in place;
+* a DELETE of B's id leaves B's subscription in place; an acknowledge or resolve of B's
+  alert leaves its state as it was (the POSTs on an existing object are called too);
 * nothing is a 5xx, and A's key is never refused.
 """
 
@@ -45,6 +47,7 @@ from hypothesis import strategies as st
 from api.app import create_app
 from api.routers import subscriptions
 from infra.migrate import migrate
+from schemas.alert_lifecycle import AlertAction, AlertStateChange
 from schemas.results import Alert
 from schemas.risk import FACTOR_NAMES
 from schemas.settings import Settings
@@ -54,12 +57,14 @@ from sinks.webhooks.deliveries import Subscription, delivery_id
 from sinks.webhooks.store import default_store
 from tests.integration.test_api import PERF_COLUMNS, perf
 from tests.integration.test_api_risk_ops import (
+    BOARD_COLUMNS,
     OPS_COLUMNS,
     QUEUE_COLUMNS,
     RISK_COLUMNS,
     risk,
     snapshot,
 )
+from tests.integration.test_api_risk_ops import agent as board_row
 from tests.integration.test_api_risk_ops import queue as queue_row
 from tests.integration.test_webhooks import seed_webhooks
 
@@ -168,7 +173,7 @@ def snapshot_at(n: int) -> datetime:
 def seed(dsn: str, database: str) -> None:
     """Rows for each tenant, mostly at the same instants: only tenant_id tells them apart."""
     ch = open_client(dsn, database)
-    perf_rows, alerts, risks, snapshots, queues = [], [], [], [], []
+    perf_rows, alerts, risks, snapshots, queues, board = [], [], [], [], [], []
     for n, (tenant, d) in enumerate(DATA.items()):
         for agent in d.agents:
             for window, start in (("1d", latest_day(n)), ("1h", AT), ("5m", AT)):
@@ -202,13 +207,25 @@ def seed(dsn: str, database: str) -> None:
         for k in range(len(TENANTS)):  # queues at every tenant's snapshot instant
             for queue in d.queues:
                 queues.append(queue_row(tenant, snapshot_at(k), queue, 2, 30.0, 15.0))
+        board.extend(board_row(tenant, snapshot_at(n), a, "active", (1, 2, 3)) for a in d.agents)
     tokens = [t for d in DATA.values() for t in d.tokens]
     assert len(tokens) == len(set(tokens)), "seeded ids must be distinct across tenants"
     ch.insert("agent_performance", perf_rows, column_names=PERF_COLUMNS)
     ch.insert("alerts", alerts, column_names=tables.ALERTS.columns)
+    # each tenant's second alert resolved (by a flow): every state filter finds something
+    resolved = [
+        AlertAction.of(tenant, uuid.UUID(d.alerts[1]), "resolve", "system", AT + 2 * H)
+        for tenant, d in DATA.items()
+    ]
+    ch.insert(
+        "alert_actions",
+        [tables.ALERT_ACTIONS.to_row(a) for a in resolved],
+        column_names=tables.ALERT_ACTIONS.columns,
+    )
     ch.insert("client_risk", risks, column_names=RISK_COLUMNS)
     ch.insert("ops_snapshots", snapshots, column_names=OPS_COLUMNS)
     ch.insert("ops_queue_snapshots", queues, column_names=QUEUE_COLUMNS)
+    ch.insert("ops_agent_board", board, column_names=BOARD_COLUMNS)
     seed_demand_kb(ch)
     ch.close()
     webhooks = [sub for d in DATA.values() for sub in d.webhooks()]
@@ -265,6 +282,14 @@ def seed_demand_kb(ch: Any) -> None:
     )
 
 
+class _Unannounced:
+    """Alert state changes go nowhere here (no broker): the routes' own effects are the
+    point; the stream's tenant isolation is tested in test_alert_lifecycle_stream.py."""
+
+    def publish(self, change: AlertStateChange) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
 def app(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     """The API, with the webhook subscription routes, on a seeded database of this module
@@ -281,7 +306,7 @@ def app(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     )
     seed(s.dsn, database)
     store = default_store(s)  # a real store on the same database, closed with the app
-    app = create_app(s, kafka_check=lambda: None, services=[store])
+    app = create_app(s, kafka_check=lambda: None, services=[store], alert_states=_Unannounced())
     subscriptions.install(app, store)
     return app
 
@@ -467,7 +492,16 @@ def _auth(tenant: str) -> dict[str, str]:
 SECRETS = [s for d in DATA.values() for s in d.secrets]
 
 
+def _alert_state(tc: TestClient, tenant: str, alert_id: str) -> str:
+    items = tc.get("/v1/alerts", headers=_auth(tenant)).json()["items"]
+    return str(next(i["state"] for i in items if i["alert_id"] == alert_id))
+
+
 def check_isolated(tc: TestClient, call: Call) -> None:
+    before: dict[str, str] = {}  # the states of the other tenant's alerts in the path
+    if call.method == "POST" and call.foreign_path:
+        foreign = set(call.path_ids) & set(DATA[call.owner].alerts)
+        before = {alert_id: _alert_state(tc, call.owner, alert_id) for alert_id in foreign}
     r = tc.request(call.method, call.url, params=call.params, headers=_auth(call.caller))
     assert r.status_code < 500, (call, r.text)
     assert r.status_code != 401, (call, r.text)
@@ -484,6 +518,10 @@ def check_isolated(tc: TestClient, call: Call) -> None:
         else:
             empty = r.status_code == 200 and not any(_lists(r.json()))
             assert r.status_code == 404 or empty, (call, r.status_code, r.text)
+    if call.method == "POST" and call.foreign_path:
+        # the owner's alert keeps its state (the foreign POST was a 404)
+        for alert_id in set(call.path_ids) & set(DATA[call.owner].alerts):
+            assert _alert_state(tc, call.owner, alert_id) == before[alert_id], (call, r.text)
     if call.method == "DELETE" and call.foreign_path:
         # the owner's subscription is still there
         for sub_id in set(call.path_ids) & set(DATA[call.owner].subscriptions):
@@ -511,10 +549,12 @@ def test_every_tenant_scoped_get_is_enumerated(app: FastAPI) -> None:
     assert not paths & set(SKIPPED_PATHS)
     assert {e.path for e in tenant_scoped_deletes(app)} == {"/v1/subscriptions/{subscription_id}"}
     assert {"/v1/demand/forecast", "/v1/demand/segments", "/v1/kb/suggestions"} <= paths
-    assert {e.path for e in tenant_scoped_actions(app)} == {
+    assert {
         "/v1/kb/suggestions/{suggestion_id}/accept",
         "/v1/kb/suggestions/{suggestion_id}/dismiss",
-    }
+        "/v1/alerts/{alert_id}/ack",
+        "/v1/alerts/{alert_id}/resolve",
+    } <= {e.path for e in tenant_scoped_actions(app)}
 
 
 def test_each_tenant_sees_its_own_data(client: TestClient) -> None:
@@ -529,11 +569,16 @@ def test_each_tenant_sees_its_own_data(client: TestClient) -> None:
         assert [a["tickets_assigned_today"] for a in agents] == [3, 3]
         body = client.get("/v1/alerts", headers=auth).text
         assert all(a in body for a in d.alerts), body
+        # its own actions only (every tenant's alert 1 is resolved; states never go back)
+        assert _alert_state(client, tenant, d.alerts[1]) == "resolved"
+        resolved = client.get("/v1/alerts", params={"state": "resolved"}, headers=auth).json()
+        assert {i["alert_id"] for i in resolved["items"]} <= set(d.alerts)
         body = client.get("/v1/clients/risk", headers=auth).text
         assert all(c in body for c in d.clients), body
         live = client.get("/v1/ops/live", headers=auth).json()
         assert live["as_of"] == snapshot_at(n).isoformat()  # its own latest snapshot
         assert [q["queue"] for q in live["queues"]] == sorted(d.queues)
+        assert [a["agent_id"] for a in live["agents"]] == sorted(d.agents)  # its board only
         for agent in d.agents:
             r = client.get(
                 f"/v1/agents/{agent}/performance",
