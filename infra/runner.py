@@ -84,6 +84,7 @@ OUTPUTS: dict[SinkKey[Any], ResultOut[Any] | TopicOut[Any]] = {
         ResultOut(outputs.CLIENT_RISK, tables.CLIENT_RISK),
         ResultOut(outputs.OPS_SNAPSHOTS, tables.OPS_SNAPSHOTS),
         ResultOut(outputs.OPS_QUEUE_SNAPSHOTS, tables.OPS_QUEUE_SNAPSHOTS),
+        ResultOut(outputs.OPS_AGENT_BOARD, tables.OPS_AGENT_BOARD),
         ResultOut(outputs.DEMAND_HOURLY, tables.DEMAND_HOURLY),
         ResultOut(outputs.DEMAND_FORECAST, tables.DEMAND_FORECAST),
         ResultOut(outputs.DEMAND_BACKTEST, tables.DEMAND_BACKTEST),

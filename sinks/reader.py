@@ -16,7 +16,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.ops import OpsSnapshot, OpsSnapshotRow, QueueRow
+from schemas.ops import AgentBoardRow, OpsSnapshot, OpsSnapshotRow, QueueRow
 from schemas.results import AgentSummary, AgentWindow
 from schemas.risk import ClientRisk
 from sinks.clickhouse_client import LazyClient
@@ -110,6 +110,14 @@ SELECT {select_list(QueueRow)}
 FROM ops_queue_snapshots FINAL
 WHERE tenant_id = {{tenant:String}} AND as_of = {{as_of:{_TS}}}
 ORDER BY queue
+"""
+
+# The board keeps each agent's latest state (ReplacingMergeTree(as_of)): one row each.
+_OPS_BOARD_SQL = f"""
+SELECT {select_list(AgentBoardRow)}
+FROM ops_agent_board FINAL
+WHERE tenant_id = {{tenant:String}}
+ORDER BY agent_id
 """
 
 
@@ -215,10 +223,12 @@ class ResultsReader(AlertQueries, DemandQueries, KbQueries):
         return history[0], history
 
     def ops_live(self, tenant_id: str) -> OpsSnapshot | None:
-        """The tenant's latest live-operations snapshot (greatest ``as_of``), or ``None``."""
+        """The tenant's latest live-operations snapshot (greatest ``as_of``), or ``None``,
+        with its queues and the board: every agent's latest board row."""
         rows = read_rows(self, OpsSnapshotRow, _LATEST_OPS_SQL, {"tenant": tenant_id})
         if not rows:
             return None
         params = {"tenant": tenant_id, "as_of": rows[0].as_of}
         queues = read_rows(self, QueueRow, _OPS_QUEUES_SQL, params)
-        return rows[0].snapshot([q.state for q in queues])
+        board = read_rows(self, AgentBoardRow, _OPS_BOARD_SQL, {"tenant": tenant_id})
+        return rows[0].snapshot([q.state for q in queues], [b.state for b in board])

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 from schemas.alert_lifecycle import AlertAction
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.kb import KbFeedback, KbSuggestion
-from schemas.ops import OpsSnapshot, OpsSnapshotRow, QueueRow
+from schemas.ops import AgentBoardRow, OpsSnapshot, OpsSnapshotRow, QueueRow
 from schemas.results import AgentWindow, Alert, DeadLetter, LateEvent
 from schemas.risk import ClientRisk
 from schemas.rows import column_lists, column_values, columns_of, row_fields
@@ -226,6 +226,8 @@ OPS_SNAPSHOTS: TableSpec[OpsSnapshot] = _via(
     row_table("ops_snapshots", OpsSnapshotRow, ("tenant_id", "as_of")), OpsSnapshotRow.of
 )
 OPS_QUEUE_SNAPSHOTS = row_table("ops_queue_snapshots", QueueRow, ("tenant_id", "as_of", "queue"))
+# one row per agent (ReplacingMergeTree(as_of): the latest board state wins)
+OPS_AGENT_BOARD = row_table("ops_agent_board", AgentBoardRow, ("tenant_id", "agent_id", "as_of"))
 CLIENT_RISK = row_table("client_risk", ClientRisk, ("tenant_id", "client_id", "version"))
 DEMAND_HOURLY = row_table("demand_hourly", DemandHourly, (*_SEGMENT_KEY, "hour_start"))
 DEMAND_FORECAST = row_table(
@@ -245,6 +247,7 @@ ROW_TABLES: tuple[TableSpec[Any], ...] = (
     LATE_EVENTS,
     OPS_SNAPSHOTS,
     OPS_QUEUE_SNAPSHOTS,
+    OPS_AGENT_BOARD,
     CLIENT_RISK,
     DEMAND_HOURLY,
     DEMAND_FORECAST,

@@ -152,13 +152,152 @@ C1_PROBABILITY = probability({"reopenings": 0.4})  # ~0.069: low
 # (0.668), low CSAT -> critical (0.80).
 C2_ALERT_LEVELS = ["medium", "high", "critical"]
 
-OPS_AS_OF = f"{DAY}T10:40:00"  # newest live-ops event (the second survey)
+OPS_AS_OF = f"{DAY}T11:00:00"  # newest live-ops event (R3's resolution)
+
+
+def _agent(
+    agent: str, status: str, since: str, last: str, counts: tuple[int, int, int] = (0, 0, 0)
+) -> dict[str, Any]:
+    """A board row: counts are (active sessions, sessions today, open tickets)."""
+    return {
+        "agent_id": agent,
+        "status": status,
+        "since": f"{DAY}T{since}+00:00",
+        "last_event_at": f"{DAY}T{last}+00:00",
+        "active_sessions": counts[0],
+        "sessions_today": counts[1],
+        "open_tickets": counts[2],
+    }
+
+
 OPS = {
     "queues": [
-        {"queue": "billing", "depth": 1, "oldest_wait_s": 2100.0, "avg_wait_s": 2100.0},
-        {"queue": "technical", "depth": 1, "oldest_wait_s": 1200.0, "avg_wait_s": 1200.0},
+        {
+            "queue": "billing",
+            "depth": 1,
+            "oldest_wait_s": 3300.0,
+            "avg_wait_s": 3300.0,
+            "active_sessions": 1,
+        },
+        {
+            "queue": "technical",
+            "depth": 1,
+            "oldest_wait_s": 2400.0,
+            "avg_wait_s": 2400.0,
+            "active_sessions": 0,
+        },
     ],
     "agents_by_status": {"active": 0, "idle": 1, "in_call": 1, "offline": 1},
     "csat_distribution": {"1": 1, "2": 0, "3": 0, "4": 0, "5": 1},
     "messages_last_hour": {"text": 1, "image": 1, "file": 0, "audio": 0, "video": 0},
+    "open_complaints": {"low": 0, "medium": 0, "high": 0, "critical": 1},
+    "messages_peak_hour": {"hour": f"{DAY}T10:00:00+00:00", "count": 2},
+    "agents": [
+        _agent("A1", "idle", "10:00:00", "11:00:00"),  # last: it resolved R3 at 11:00
+        _agent("A2", "in_call", "09:30:00", "09:30:00"),
+        _agent("A3", "offline", "09:45:00", "09:45:00"),
+    ],
+}
+
+
+# ---- issue #12: complaint escalations and the per-agent board ----------------------------
+
+
+def _complaint(label: str, complaint: str, severity: str, category: str, at: str) -> dict[str, Any]:
+    payload = {
+        "complaint_id": complaint,
+        "client_id": "C9",
+        "severity": severity,
+        "category": category,
+        "description": "Parcel lost",
+    }
+    return event(label, "complaint.created", at, payload)
+
+
+def board_timeline() -> list[dict[str, Any]]:
+    """More acme traffic on top of :func:`timeline` (complaints of a client C9, work of
+    A2), and a little of globex's."""
+    return [
+        _complaint("k2c", "K2", "high", "service", "10:15:00"),
+        _complaint("k3c", "K3", "low", "delivery", "10:16:00"),
+        event(
+            "k3e",
+            "complaint.escalated",
+            "10:25:00",
+            {"complaint_id": "K3", "client_id": "C9", "severity": "medium"},
+        ),
+        event(
+            "r4a",
+            "ticket.assigned",
+            "10:35:00",
+            {"ticket_id": "R4", "agent_id": "A2", "assigned_by": "manual"},
+        ),
+        event(
+            "s4s",
+            "session.started",
+            "10:36:00",
+            {"session_id": "S4", "channel": "chat", "queue": "billing", "agent_id": "A2"},
+        ),
+        event(
+            "m3",
+            "message.sent",
+            "10:37:00",
+            {"session_id": "S4", "sender": "agent", "kind": "text"},
+        ),
+        event(
+            "k2r",
+            "complaint.resolved",
+            "10:50:00",
+            {"complaint_id": "K2", "client_id": "C9", "agent_id": "A2"},
+        ),
+        event(
+            "gs1",
+            "agent.status_changed",
+            "10:00:00",
+            {"agent_id": "G-A1", "status": "active", "team": "x"},
+            tenant="globex",
+        ),
+        event(
+            "gk1",
+            "complaint.created",
+            "10:05:00",
+            {
+                "complaint_id": "GK1",
+                "client_id": "G-C1",
+                "severity": "critical",
+                "category": "billing",
+                "description": "No service",
+            },
+            tenant="globex",
+        ),
+    ]
+
+
+# complaint_escalation alerts of timeline() + board_timeline(), acme's:
+# (subject, severity, cause, category, created_severity)
+ESCALATIONS = [
+    ("K1", "critical", "created", "billing", None),  # K1 created critical at 09:20
+    ("K1", "critical", "escalated", "billing", "critical"),  # escalated at 09:40
+    ("K2", "high", "created", "service", None),
+    ("K3", "medium", "escalated", "delivery", "low"),  # K3 created low: no alert then
+]
+
+# /v1/ops/live of acme after timeline() + board_timeline()
+BOARD_OPS = {
+    "as_of": f"{DAY}T11:00:00+00:00",
+    "queues": [
+        {**OPS["queues"][0], "active_sessions": 2},  # S1 and A2's S4
+        OPS["queues"][1],
+    ],
+    "agents_by_status": OPS["agents_by_status"],
+    "csat_distribution": OPS["csat_distribution"],
+    "messages_last_hour": {"text": 2, "image": 1, "file": 0, "audio": 0, "video": 0},
+    "open_complaints": {"low": 0, "medium": 1, "high": 0, "critical": 1},  # K3, K1
+    "messages_peak_hour": {"hour": f"{DAY}T10:00:00+00:00", "count": 3},
+    "agents": [
+        _agent("A1", "idle", "10:00:00", "11:00:00"),
+        # last: it resolved K2 at 10:50; S4 is active, started today; R4 is open
+        _agent("A2", "in_call", "09:30:00", "10:50:00", (1, 1, 1)),
+        _agent("A3", "offline", "09:45:00", "09:45:00"),
+    ],
 }

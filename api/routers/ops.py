@@ -1,4 +1,5 @@
-"""Live operations: the tenant's latest snapshot of queues, agents, CSAT and messages."""
+"""Live operations: the tenant's latest snapshot of queues, agents, CSAT, messages, open
+complaints and the per-agent live board."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ router = APIRouter(prefix="/v1/ops", tags=["ops"], responses=UNAUTHORIZED)
     responses=not_found("No snapshot has been taken for the caller's tenant yet"),
 )
 def ops_live(tenant: TenantDep, reader: ReaderDep) -> OpsLive:
-    """The caller's snapshot with the greatest ``as_of`` (event time).
+    """The caller's snapshot with the greatest ``as_of`` (event time), with the live agent
+    board (``agents``: every agent's latest board row, by agent id).
 
-    ``queues`` are sorted by name; each dict lists all its keys, zeros included.
+    ``queues`` are sorted by name; each dict lists all its keys, zeros included;
+    ``messages_peak_hour`` is null before the first message of the UTC day of ``as_of``.
     """
     snap = reader.ops_live(tenant)
     if snap is None:

@@ -27,6 +27,7 @@
   const KIND_LABEL = {
     coaching: 'Coaching', client_risk: 'Client risk', sla_breach: 'SLA breach',
     demand_hotspot: 'Demand hotspot', anomaly: 'Anomaly', kb_suggestion: 'KB suggestion',
+    complaint_escalation: 'Complaint escalation',
   };
   const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -244,10 +245,11 @@
     const asOf = document.getElementById('as-of');
     if (r.status === 404) {
       asOf.textContent = 'no snapshot yet';
-      for (const id of ['queues', 'agents-status', 'csat']) {
+      for (const id of ['queues', 'agents-status', 'csat', 'agent-board']) {
         show(id, 'empty', placeholder('No live-operations snapshot yet',
           'It appears once the flows have processed events for this tenant.'));
       }
+      document.getElementById('board-summary').replaceChildren();
       return;
     }
     const live = r.body;
@@ -255,6 +257,7 @@
     renderQueues(live);
     renderStatuses(live.agents_by_status || {});
     renderCsat(live.csat_distribution || {});
+    renderBoard(live);
   }
 
   function renderQueues(live) {
@@ -281,13 +284,15 @@
         el('td', { class: 'num' }, el('span', { class: 'depth' }, el('span', { class: 'bar-track' }, bar),
           el('span', { text: String(q.depth) }))),
         el('td', { class: hot ? 'num hot' : 'num', text: fmtDuration(q.oldest_wait_s) }),
-        el('td', { class: 'num', text: fmtDuration(q.avg_wait_s) }));
+        el('td', { class: 'num', text: fmtDuration(q.avg_wait_s) }),
+        el('td', { class: 'num', text: String(q.active_sessions ?? 0) }));
     });
     show('queues', 'ready',
       el('table', { class: 'grid' },
         el('thead', null, el('tr', null,
           el('th', { text: 'Queue' }), el('th', { class: 'num', text: 'Waiting' }),
-          el('th', { class: 'num', text: 'Oldest' }), el('th', { class: 'num', text: 'Avg wait' }))),
+          el('th', { class: 'num', text: 'Oldest' }), el('th', { class: 'num', text: 'Avg wait' }),
+          el('th', { class: 'num', text: 'Active', title: 'Sessions started and not yet ended' }))),
         el('tbody', null, rows)),
       msgLine);
   }
@@ -344,6 +349,107 @@
         el('span', { class: 'muted', text: ' mean' }),
         happy === null ? null : el('span', { class: 'muted', text: ` · ${happy.toFixed(0)}% rated 4–5` })),
       chart);
+  }
+
+  // ---- live agent board: every agent's status and activity, sortable and filterable -------
+
+  const BOARD_COLUMNS = [
+    { key: 'agent_id', label: 'Agent', type: 'text' },
+    { key: 'status', label: 'Status', type: 'status' },
+    { key: 'since', label: 'In status', type: 'time' },
+    { key: 'last_event_at', label: 'Last event', type: 'time' },
+    { key: 'active_sessions', label: 'Active sessions', type: 'num' },
+    { key: 'sessions_today', label: 'Sessions today', type: 'num' },
+    { key: 'open_tickets', label: 'Open tickets', type: 'num' },
+  ];
+  const STATUS_ORDER = { active: 0, in_call: 1, idle: 2, offline: 3 };
+  const COMPLAINT_SEVERITIES = ['critical', 'high', 'medium', 'low'];
+  let boardAgents = [];
+  let boardAsOf = null;
+  const boardSort = { key: 'agent_id', dir: 1 };
+
+  function boardValue(a, col) {
+    const v = a[col.key];
+    if (col.type === 'num') return Number(v) || 0;
+    if (col.type === 'time') {
+      const t = v ? parseTime(v) : null;
+      return t ? t.getTime() : -Infinity;
+    }
+    if (col.type === 'status') return Object.hasOwn(STATUS_ORDER, v) ? STATUS_ORDER[v] : 9;
+    return String(v ?? '');
+  }
+
+  function boardOrder(col, dir) {
+    return (a, b) => {
+      const x = boardValue(a, col);
+      const y = boardValue(b, col);
+      const c = x < y ? -1 : (x > y ? 1 : 0);
+      return c * dir || String(a.agent_id).localeCompare(String(b.agent_id));
+    };
+  }
+
+  function sortBoard(key) {
+    const col = BOARD_COLUMNS.find((c) => c.key === key);
+    if (!col) return;
+    if (boardSort.key === key) boardSort.dir = -boardSort.dir;
+    else { boardSort.key = key; boardSort.dir = col.type === 'text' || col.type === 'status' ? 1 : -1; }
+    drawBoard();
+  }
+
+  function renderBoard(live) {
+    boardAgents = Array.isArray(live.agents) ? live.agents : [];
+    boardAsOf = parseTime(live.as_of);
+    const open = live.open_complaints || {};
+    const total = COMPLAINT_SEVERITIES.reduce((n, sev) => n + (Number(open[sev]) || 0), 0);
+    const summary = document.getElementById('board-summary');
+    summary.dataset.openComplaints = String(total);
+    const peak = live.messages_peak_hour;
+    const start = peak ? parseTime(peak.hour) : null;
+    summary.replaceChildren(
+      el('span', { class: 'muted', text: `Open complaints: ${total}` }),
+      el('span', null, COMPLAINT_SEVERITIES.filter((sev) => Number(open[sev])).map((sev) =>
+        el('span', { class: `chip sev-${sev}`, data: { severity: sev } }, el('b', { text: String(open[sev]) }), ` ${sev}`))),
+      el('span', { class: 'muted', data: { role: 'peak' },
+        text: start
+          ? `Busiest hour today: ${pad2(start.getUTCHours())}:00–${pad2((start.getUTCHours() + 1) % 24)}:00 UTC, ${peak.count} messages`
+          : 'No messages today' }));
+    drawBoard();
+  }
+
+  function drawBoard() {
+    const filter = document.getElementById('board-status').value;
+    const shown = boardAgents.filter((a) => !filter || (filter === 'unknown' ? !a.status : a.status === filter));
+    const col = BOARD_COLUMNS.find((c) => c.key === boardSort.key) || BOARD_COLUMNS[0];
+    shown.sort(boardOrder(col, boardSort.dir));
+    const c = card('agent-board');
+    c.meta.textContent = filter ? `${shown.length} of ${boardAgents.length} agents` : `${boardAgents.length} agents`;
+    if (!boardAgents.length) {
+      show('agent-board', 'empty', placeholder('No agent seen yet',
+        'Agents appear with their first status change, session or ticket.'));
+      return;
+    }
+    const head = el('tr', null, BOARD_COLUMNS.map((cl) => {
+      const sorted = cl.key === boardSort.key;
+      const button = el('button', { type: 'button', text: cl.label, title: `Sort by ${cl.label.toLowerCase()}` });
+      button.addEventListener('click', () => sortBoard(cl.key));
+      return el('th', { scope: 'col', class: cl.type === 'num' ? 'num' : null, data: { sort: cl.key },
+        'aria-sort': sorted ? (boardSort.dir > 0 ? 'ascending' : 'descending') : 'none' }, button);
+    }));
+    const rows = shown.map((a) => {
+      const since = a.since ? parseTime(a.since) : null;
+      const inStatus = since && boardAsOf ? (boardAsOf.getTime() - since.getTime()) / 1000 : null;
+      return el('tr', { data: { agent: a.agent_id, status: a.status || 'unknown' } },
+        el('th', { scope: 'row', text: a.agent_id, title: a.agent_id }),
+        el('td', null, el('span', { class: `status-dot st-${oneOf(a.status, STATUSES, 'none')}` }),
+          a.status ? (STATUS_LABEL[a.status] || a.status) : '—'),
+        el('td', { text: since ? fmtDuration(inStatus) : '—', title: since ? `since ${fmtStamp(a.since)} UTC` : null }),
+        el('td', { text: fmtStamp(a.last_event_at) }),
+        el('td', { class: 'num', text: String(a.active_sessions) }),
+        el('td', { class: 'num', text: String(a.sessions_today) }),
+        el('td', { class: 'num', text: String(a.open_tickets) }));
+    });
+    show('agent-board', 'ready', el('table', { class: 'grid' },
+      el('thead', null, head), el('tbody', null, rows)));
   }
 
   // ---- agents table and performance chart -----------------------------------------------
@@ -934,13 +1040,15 @@
 
   function resetBoard() {
     agents = [];
+    boardAgents = [];
+    document.getElementById('board-summary').replaceChildren();
     selectedAgent = '';
     seenAlerts.clear();
     document.getElementById('alert-list').replaceChildren();
     card('alerts').root.querySelector('[data-role="empty"]').hidden = false;
     document.getElementById('agent-select').replaceChildren();
     document.getElementById('as-of').textContent = '—';
-    for (const id of ['queues', 'agents-status', 'csat', 'performance', 'agents', 'risk', 'forecast', 'kb']) {
+    for (const id of ['queues', 'agents-status', 'csat', 'performance', 'agents', 'agent-board', 'risk', 'forecast', 'kb']) {
       show(id, 'loading', placeholder('Loading…'));
     }
     setAlertSource('none', 'loading', '');
@@ -953,7 +1061,8 @@
     const s = newSession();
     session = s;
     setConn('pending', 'connecting…');
-    every(s, POLL_MS, () => refreshOps(s), (e) => ['queues', 'agents-status', 'csat'].forEach((id) => markError(id, e)));
+    every(s, POLL_MS, () => refreshOps(s),
+      (e) => ['queues', 'agents-status', 'csat', 'agent-board'].forEach((id) => markError(id, e)));
     every(s, POLL_MS, () => refreshAgents(s), (e) => markError('agents', e));
     every(s, POLL_MS, () => refreshRisk(s), (e) => markError('risk', e));
     every(s, OPTIONAL_POLL_MS, () => refreshForecast(s), (e) => markError('forecast', e));
@@ -1007,6 +1116,7 @@
       if (ev.key === 'Escape' && getKey() && !document.getElementById('key-cancel').hidden) closeKeyPanel();
     });
     document.getElementById('agent-select').addEventListener('change', (ev) => chooseAgent(ev.target.value));
+    document.getElementById('board-status').addEventListener('change', drawBoard);
     start();
   }
 

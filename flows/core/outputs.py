@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.kb import KbSuggestion
-from schemas.ops import OpsSnapshot, QueueRow
+from schemas.ops import AgentBoardRow, OpsSnapshot, QueueRow
 from schemas.results import AgentWindow, Alert, DeadLetter, LateEvent
 from schemas.risk import ClientRisk
 from schemas.transport import Accepted
@@ -38,6 +38,7 @@ ALERTS = SinkKey("alerts", Alert)
 ALERTS_TOPIC = SinkKey("alerts_topic", Alert)
 OPS_SNAPSHOTS = SinkKey("ops_snapshots", OpsSnapshot)
 OPS_QUEUE_SNAPSHOTS = SinkKey("ops_queue_snapshots", QueueRow)
+OPS_AGENT_BOARD = SinkKey("ops_agent_board", AgentBoardRow)
 CLIENT_RISK = SinkKey("client_risk", ClientRisk)
 DEMAND_HOURLY = SinkKey("demand_hourly", DemandHourly)
 DEMAND_FORECAST = SinkKey("demand_forecast", ForecastSnapshot)
@@ -54,6 +55,7 @@ ALL_OUTPUTS: tuple[SinkKey[Any], ...] = (
     ALERTS_TOPIC,
     OPS_SNAPSHOTS,
     OPS_QUEUE_SNAPSHOTS,
+    OPS_AGENT_BOARD,
     CLIENT_RISK,
     DEMAND_HOURLY,
     DEMAND_FORECAST,

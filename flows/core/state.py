@@ -26,7 +26,8 @@ S = TypeVar("S")
 # 3: modules moved into capability packages (pickled class paths changed); every
 #    stateful step (dedup and the clocks included) writes this envelope.
 # 4: demand segments keep the forecast made for their next hours (anomaly alerts).
-STATE_FORMAT = 4
+# 5: live ops keeps complaints, tickets, active sessions and the agent board (issue #12).
+STATE_FORMAT = 5
 
 
 class IncompatibleStateError(RuntimeError):

@@ -1,4 +1,5 @@
-"""Live-operations dataflow: sessions, messages, statuses and CSAT -> per-tenant snapshots."""
+"""Live-operations dataflow: sessions, messages, statuses, CSAT, complaints and ticket
+assignments -> per-tenant snapshots, their queues and the per-agent board."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from bytewax.dataflow import Stream
 from flows.core.clock import Tick
 from flows.core.clock_flow import per_tenant
 from flows.core.io import FlowIO
-from flows.core.outputs import OPS_QUEUE_SNAPSHOTS, OPS_SNAPSHOTS
-from flows.core.wiring import Emitted, letters, pick
+from flows.core.outputs import OPS_AGENT_BOARD, OPS_QUEUE_SNAPSHOTS, OPS_SNAPSHOTS
+from flows.core.wiring import Emitted, letters, pick, pick_out
 from flows.ops.live_ops import LIVE_OPS_EVENT_TYPES
 from flows.ops.stateful import LiveOpsLogic
 from schemas.ops import OpsSnapshot, QueueRow
@@ -34,4 +35,5 @@ def add_live_ops(
     op.output("ops_snapshots_out", snaps, io.sink(OPS_SNAPSHOTS))
     rows = op.flat_map("queue_rows", snaps, queue_rows)
     op.output("ops_queues_out", rows, io.sink(OPS_QUEUE_SNAPSHOTS))
+    pick_out(io, "ops_board_rows", "ops_board_out", out, OPS_AGENT_BOARD)
     return Emitted(None, letters("ops_dead_letters", ("ops_letters", out)))

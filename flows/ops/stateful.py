@@ -1,6 +1,8 @@
 """Bytewax adapter for live operations: one tenant's state, applied in event-time order
 behind the tenant's watermark, with history snapshots on an event-time grid and, when
-tailing, live snapshots on a wall-clock timer."""
+tailing, live snapshots on a wall-clock timer. Each snapshot comes with the board rows
+of the agents that changed since the previous one (the board table keeps each agent's
+latest row), so a snapshot costs O(changed agents), not O(agents)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from flows.core.origin import EventLogic
 from flows.core.timeutil import to_ms
 from flows.ops.cadence import Cadence
 from flows.ops.live_ops import LiveOps
-from schemas.ops import OpsSnapshot
+from schemas.ops import AgentBoardRow, OpsSnapshot
 from schemas.transport import Accepted
 
 if TYPE_CHECKING:  # annotations only: capabilities never import the composition
@@ -27,7 +29,15 @@ class OpsState:
     changed: bool = field(default=False)
 
 
-class LiveOpsLogic(EventLogic[OpsState, OpsSnapshot]):
+OpsOut = OpsSnapshot | AgentBoardRow
+
+
+def emit(ops: LiveOps, as_of_ms: int) -> list[OpsOut]:
+    """The snapshot at ``as_of_ms`` (without its board) and the board's changed rows."""
+    return [ops.snapshot(as_of_ms, board=False), *ops.board_changes(as_of_ms)]
+
+
+class LiveOpsLogic(EventLogic[OpsState, OpsOut]):
     """One tenant's live operations (see :mod:`flows.ops.live_ops`).
 
     The history (grid snapshots) comes from inputs applied in event-time order, so it
@@ -42,17 +52,17 @@ class LiveOpsLogic(EventLogic[OpsState, OpsSnapshot]):
     def new_state(self) -> OpsState:
         return OpsState(None, Cadence(int(self.cfg.ops_snapshot_interval_s * 1000)))
 
-    def on_item(self, item: Accepted) -> Iterable[OpsSnapshot]:
+    def on_item(self, item: Accepted) -> Iterable[OpsOut]:
         s = self.state
         if s.ops is None:
             s.ops = LiveOps(item.event.tenant_id)
         due = s.cadence.due(to_ms(item.event.occurred_at))
-        out = [] if due is None else [s.ops.snapshot(due)]
+        out = [] if due is None else emit(s.ops, due)
         s.ops.on_event(item.event)
         s.changed = True
         return out
 
-    def on_timer(self) -> Iterable[OpsSnapshot]:
+    def on_timer(self) -> Iterable[OpsOut]:
         if not self.cfg.provisional:
             return ()
         held = [i for heap in self.time.held.values() for *_, i in sorted(heap)]
@@ -66,11 +76,11 @@ class LiveOpsLogic(EventLogic[OpsState, OpsSnapshot]):
             live.on_event(a.event)
         if live is None or live.as_of_ms is None:
             return ()
-        return (live.snapshot(),)
+        return emit(live, live.as_of_ms)
 
-    def on_end(self) -> Iterable[OpsSnapshot]:
+    def on_end(self) -> Iterable[OpsOut]:
         ops = self.state.ops
         if ops is None or ops.as_of_ms is None or not self.state.changed:
             return ()
         self.state.changed = False
-        return (ops.snapshot(),)
+        return emit(ops, ops.as_of_ms)

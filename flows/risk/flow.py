@@ -1,5 +1,6 @@
 """Client-risk dataflow: SLA breaches and reopenings (by ticket), complaints, CSAT, health
-and any client activity (by client) -> churn-risk scores with their history, and alerts."""
+and any client activity (by client) -> churn-risk scores with their history, and alerts;
+complaint escalations (by complaint) -> ``complaint_escalation`` alerts on arrival."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream
 
 from flows.core.clock import Tick
-from flows.core.clock_flow import sourced, to_shards, with_ticks
+from flows.core.clock_flow import sourced, ticked, to_shards, with_ticks
 from flows.core.io import FlowIO
 from flows.core.keys import ticket_key
 from flows.core.outputs import CLIENT_RISK
 from flows.core.sharding import shard_of
 from flows.core.wiring import Emitted, letters, pick, pick_out, select, stateful
 from flows.risk.client_risk import RiskSignal, signals_from_event
-from flows.risk.stateful import ClientRiskLogic, TicketRiskLogic
+from flows.risk.complaints import COMPLAINT_TYPES
+from flows.risk.stateful import ClientRiskLogic, ComplaintAlertLogic, TicketRiskLogic
 from schemas.results import Alert
 from schemas.transport import Accepted
 
@@ -49,6 +51,11 @@ def direct_signals(a: Accepted) -> list[RiskSignal]:
 
 def client_key(shards: int, s: RiskSignal) -> str:
     return shard_of(shards, s.tenant_id, s.client_id)
+
+
+def complaint_key(shards: int, a: Accepted) -> str:
+    """Every event of a complaint meets its state (the payload names the complaint)."""
+    return shard_of(shards, a.event.tenant_id, a.event.payload.__dict__["complaint_id"])
 
 
 def add_client_risk(
@@ -85,10 +92,24 @@ def add_client_risk(
         partial(ClientRiskLogic, cfg),
     )
     pick_out(io, "risk_rows", "client_risk_out", scored, CLIENT_RISK)
+    complaints = op.key_on(
+        "by_complaint",
+        select("complaint_alert_events", events, COMPLAINT_TYPES),
+        partial(complaint_key, cfg.shards),
+    )
+    complaint_out = ticked(
+        "complaint_alerts_out",
+        "complaint_alerts",
+        complaints,
+        ticks,
+        cfg.shards,
+        partial(ComplaintAlertLogic, cfg),
+    )
     alerts = op.merge(
         "risk_and_sla_alerts",
         pick("sla_alerts", ticket_out, Alert),
         pick("risk_alerts", scored, Alert),
+        pick("escalation_alerts", complaint_out, Alert),
     )
     return Emitted(
         alerts,
@@ -96,5 +117,6 @@ def add_client_risk(
             "risk_dead_letters",
             ("ticket_risk_letters", ticket_out),
             ("client_risk_letters", scored),
+            ("complaint_alert_letters", complaint_out),
         ),
     )

@@ -22,6 +22,7 @@ from flows.risk.client_risk import (
     risk_alert,
     signals_from_event,
 )
+from flows.risk.complaints import ComplaintAlerts
 from flows.risk.sla import SlaTracker, breach_alert, breach_signal
 from schemas.results import Alert
 from schemas.risk import ClientRisk
@@ -118,3 +119,25 @@ class ClientRiskLogic(EventTimeLogic[ClientRiskTracker, RiskSignal, ClientRisk |
             return ()
         alert = risk_alert(before, row, self.cfg.now())
         return (row,) if alert is None else (row, alert)
+
+
+class ComplaintAlertLogic(EventLogic[ComplaintAlerts, Alert]):
+    """Raises ``complaint_escalation`` alerts for one shard of complaints on arrival (not
+    held back); an escalation whose creation has not arrived yet waits for it, at most
+    until the tenant's watermark passes it (see :mod:`flows.risk.complaints`)."""
+
+    flow = "client_risk"
+
+    def new_state(self) -> ComplaintAlerts:
+        return ComplaintAlerts()
+
+    def on_item(self, item: Accepted) -> Iterable[Alert]:
+        tenant = item.event.tenant_id
+        late = item.late_bound_ms is not None
+        return self.state.on_event(item.event, late, self.time.watermark(tenant), self.cfg.now())
+
+    def on_watermark(self, tenant: str, watermark_ms: int) -> Iterable[Alert]:
+        return self.state.on_watermark(tenant, watermark_ms, self.cfg.now())
+
+    def on_end(self) -> Iterable[Alert]:
+        return self.state.flush(self.cfg.now())

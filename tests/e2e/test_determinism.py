@@ -39,6 +39,7 @@ TABLES = {  # name -> (columns, source)
     "client_risk": ("*", "client_risk FINAL"),
     "ops_snapshots": ("*", "ops_snapshots FINAL"),
     "ops_queue_snapshots": ("*", "ops_queue_snapshots FINAL"),
+    "ops_agent_board": ("*", "ops_agent_board FINAL"),
     "demand_hourly": ("*", "demand_hourly FINAL"),
     "demand_forecast": ("*", "demand_forecast_snapshots FINAL"),
     "demand_backtest": ("*", "demand_backtest FINAL"),

@@ -1,7 +1,8 @@
 """The live-operations page in a real headless Chromium, against `cxpulse up`.
 
 emit a shifted scenario -> `cxpulse up` (flows + API) -> open `/` in Chromium (Playwright
-driving Debian's /usr/bin/chromium), enter the API key, wait for the cards, then emit a
+driving Debian's /usr/bin/chromium), enter the API key, wait for the cards, filter and
+sort the live agent board, then emit a
 CSAT rating of 1 and watch its coaching alert arrive in "Live alerts" (by the SSE stream
 when the server has `/v1/alerts/stream`, else by the page's polling fallback). Saves
 `artifacts/ops-page.png`.
@@ -193,6 +194,37 @@ def _enter_key_and_wait_for_cards(page: Page, expected_via: str) -> None:
     )
 
 
+def _use_the_agent_board(page: Page) -> None:
+    """The live agent board lists every agent, filters by status and sorts by column."""
+    page.wait_for_selector('#agent-board[data-state="ready"]', timeout=30_000)
+    rows = "#agent-board tbody tr"
+    everyone = page.locator(rows).count()
+    assert everyone >= 3
+    assert page.locator(f'{rows}[data-agent="A3"][data-status="offline"]').count() == 1
+    assert page.get_attribute("#board-summary", "data-open-complaints") == "1"  # K1, critical
+    assert page.locator('#board-summary .chip[data-severity="critical"]').count() == 1
+
+    page.select_option("#board-status", "offline")
+    statuses = page.eval_on_selector_all(rows, "trs => trs.map(tr => tr.dataset.status)")
+    assert statuses
+    assert set(statuses) == {"offline"}
+    assert len(statuses) < everyone
+    assert " of " in page.inner_text("#agent-board .meta")
+    page.select_option("#board-status", "")
+    assert page.locator(rows).count() == everyone
+
+    # Open tickets, largest first; a second click reverses the order.
+    header = '#agent-board th[data-sort="open_tickets"]'
+    page.click(f"{header} button")
+    assert page.get_attribute(header, "aria-sort") == "descending"
+    cells = "trs => trs.map(tr => Number(tr.lastElementChild.textContent))"
+    tickets = page.eval_on_selector_all(rows, cells)
+    assert tickets == sorted(tickets, reverse=True)
+    page.click(f"{header} button")
+    assert page.get_attribute(header, "aria-sort") == "ascending"
+    assert page.eval_on_selector_all(rows, cells) == sorted(tickets)
+
+
 def _emit_low_csat_and_wait(page: Page, env: dict[str, str], expected_via: str) -> None:
     event, alert_id = _low_csat(HOSTILE_AGENT)
     cxpulse(env, "emit", "-", stdin=json.dumps(event).encode() + b"\n")
@@ -257,6 +289,7 @@ def test_ops_page_shows_data_and_live_alerts(kafka_bootstrap: str, tmp_path: Pat
                 page.on("pageerror", console.on_page_error)
                 page.goto(base + "/")
                 _enter_key_and_wait_for_cards(page, expected_via)
+                _use_the_agent_board(page)
                 _emit_low_csat_and_wait(page, env, expected_via)
                 page.wait_for_timeout(700)  # let the arrival animation finish
                 page.screenshot(path=str(SCREENSHOT), full_page=True)

@@ -1,9 +1,9 @@
 """Client-risk and live-ops endpoints against the real embedded ClickHouse engine.
 
-Rows are inserted straight into ``client_risk``, ``ops_snapshots`` and
-``ops_queue_snapshots`` (the flows are tested elsewhere). Stored scores are made with the
-default ``RiskModel``, as the flows would; ``chdb_path`` / ``database`` come from
-``tests/conftest.py`` (one engine path per session, one database per test).
+Rows are inserted straight into ``client_risk``, ``ops_snapshots``,
+``ops_queue_snapshots`` and ``ops_agent_board`` (the flows are tested elsewhere). Stored
+scores are made with the default ``RiskModel``, as the flows would; ``chdb_path`` /
+``database`` come from ``tests/conftest.py`` (one engine path per session, one database per test).
 """
 
 from __future__ import annotations
@@ -24,7 +24,11 @@ from schemas.ops import (
     AGENT_STATUSES,
     CSAT_RATINGS,
     MESSAGE_KINDS,
+    SEVERITIES,
+    AgentBoardRow,
+    AgentBoardState,
     OpsSnapshot,
+    PeakHour,
     QueueRow,
     QueueState,
 )
@@ -47,6 +51,7 @@ MODEL = RiskModel()
 RISK_COLUMNS = list(tables.CLIENT_RISK.columns)
 OPS_COLUMNS = list(tables.OPS_SNAPSHOTS.columns)
 QUEUE_COLUMNS = list(tables.OPS_QUEUE_SNAPSHOTS.columns)
+BOARD_COLUMNS = list(tables.OPS_AGENT_BOARD.columns)
 
 # (tenant, client, version) -> (scored_at, contributions); scores come from MODEL
 C1_V1 = {"complaints_low": 0.4}
@@ -58,6 +63,8 @@ C3_V1 = {"low_csat": 0.7}  # low
 C4_V1 = {"complaints_critical": 2.5, "escalations": 1.2, "sla_breaches": 1.2}  # critical
 G1_V1 = {"complaints_critical": 2.5, "escalations": 1.2, "health": 3.0}  # 0.976, critical
 GC1_V1 = {"reopenings": 0.4}  # globex's own "c1"
+# acme's latest snapshot: open complaints (low, medium, high, critical) and peak hour
+ACME_EXTRA = ((2, 0, 1, 3), PeakHour(hour=T0 - H, count=57))
 
 
 def risk(
@@ -85,6 +92,8 @@ def snapshot(
     agents: tuple[int, int, int, int],
     csat: tuple[int, int, int, int, int],
     messages: tuple[int, int, int, int, int],
+    complaints: tuple[int, int, int, int] = (0, 0, 0, 0),
+    peak: PeakHour | None = None,
 ) -> Sequence[Any]:
     """An ``ops_snapshots`` row (its queues go in ``ops_queue_snapshots``)."""
     snap = OpsSnapshot(
@@ -94,16 +103,46 @@ def snapshot(
         agents_by_status=dict(zip(AGENT_STATUSES, agents, strict=True)),
         csat_distribution=dict(zip(CSAT_RATINGS, csat, strict=True)),
         messages_last_hour=dict(zip(MESSAGE_KINDS, messages, strict=True)),
+        open_complaints=dict(zip(SEVERITIES, complaints, strict=True)),
+        messages_peak_hour=peak,
     )
     return tables.OPS_SNAPSHOTS.to_row(snap)
 
 
 def queue(
-    tenant: str, as_of: datetime, name: str, depth: int, oldest: float, avg: float
+    tenant: str,
+    as_of: datetime,
+    name: str,
+    depth: int,
+    oldest: float,
+    avg: float,
+    active: int = 0,
 ) -> Sequence[Any]:
     """An ``ops_queue_snapshots`` row."""
-    state = QueueState(queue=name, depth=depth, oldest_wait_s=oldest, avg_wait_s=avg)
+    state = QueueState(
+        queue=name, depth=depth, oldest_wait_s=oldest, avg_wait_s=avg, active_sessions=active
+    )
     return tables.OPS_QUEUE_SNAPSHOTS.to_row(QueueRow(tenant, as_of, state))
+
+
+def agent(
+    tenant: str,
+    as_of: datetime,
+    agent_id: str,
+    status: str | None,
+    counts: tuple[int, int, int] = (0, 0, 0),
+) -> Sequence[Any]:
+    """An ``ops_agent_board`` row: (active sessions, sessions today, open tickets)."""
+    state = AgentBoardState(
+        agent_id=agent_id,
+        status=status,  # type: ignore[arg-type]
+        since=None if status is None else as_of - 5 * M,
+        last_event_at=as_of - M,
+        active_sessions=counts[0],
+        sessions_today=counts[1],
+        open_tickets=counts[2],
+    )
+    return tables.OPS_AGENT_BOARD.to_row(AgentBoardRow(tenant, as_of, state))
 
 
 def seed(dsn: str, database: str) -> None:
@@ -129,22 +168,31 @@ def seed(dsn: str, database: str) -> None:
     # the later acme snapshot goes in first; globex's is later still (must not count)
     ch.insert(
         "ops_snapshots",
-        [snapshot("acme", T0 + M, (3, 1, 2, 4), (1, 0, 2, 5, 9), (40, 2, 1, 0, 3))],
+        [snapshot("acme", T0 + M, (3, 1, 2, 4), (1, 0, 2, 5, 9), (40, 2, 1, 0, 3), *ACME_EXTRA)],
         column_names=OPS_COLUMNS,
     )
     ch.insert(
         "ops_queue_snapshots",
         [
-            queue("acme", T0 + M, "support", 4, 300.5, 120.25),
+            queue("acme", T0 + M, "support", 4, 300.5, 120.25, active=3),
             queue("acme", T0 + M, "billing", 0, 0.0, 0.0),
         ],
         column_names=QUEUE_COLUMNS,
     )
+    # The board: one row per agent, the greatest as_of wins whatever the insert order.
+    for batch in (
+        [agent("acme", T0 + M, "a1", "in_call", (2, 5, 1)), agent("acme", T0, "a2", None)],
+        [agent("acme", T0, "a1", "idle", (0, 4, 3))],  # older: must not win
+        [agent("globex", T0 + H, "g1", "offline", (9, 9, 9))],
+    ):
+        ch.insert("ops_agent_board", batch, column_names=BOARD_COLUMNS)
     ch.insert(
         "ops_snapshots",
         [
             snapshot("acme", T0, (1, 1, 1, 1), (1, 1, 1, 1, 1), (1, 1, 1, 1, 1)),
-            snapshot("globex", T0 + H, (9, 9, 9, 9), (9, 9, 9, 9, 9), (9, 9, 9, 9, 9)),
+            snapshot(
+                "globex", T0 + H, (9, 9, 9, 9), (9, 9, 9, 9, 9), (9, 9, 9, 9, 9), (9, 9, 9, 9)
+            ),
         ],
         column_names=OPS_COLUMNS,
     )
@@ -160,12 +208,12 @@ def seed(dsn: str, database: str) -> None:
     # a replay of the latest acme snapshot and one of its queues: still one of each
     ch.insert(
         "ops_snapshots",
-        [snapshot("acme", T0 + M, (3, 1, 2, 4), (1, 0, 2, 5, 9), (40, 2, 1, 0, 3))],
+        [snapshot("acme", T0 + M, (3, 1, 2, 4), (1, 0, 2, 5, 9), (40, 2, 1, 0, 3), *ACME_EXTRA)],
         column_names=OPS_COLUMNS,
     )
     ch.insert(
         "ops_queue_snapshots",
-        [queue("acme", T0 + M, "support", 4, 300.5, 120.25)],
+        [queue("acme", T0 + M, "support", 4, 300.5, 120.25, active=3)],
         column_names=QUEUE_COLUMNS,
     )
     ch.close()
@@ -436,12 +484,46 @@ def test_ops_live_latest_snapshot(client: TestClient) -> None:
     assert r.json() == {
         "as_of": "2026-03-02T10:01:00+00:00",
         "queues": [
-            {"queue": "billing", "depth": 0, "oldest_wait_s": 0.0, "avg_wait_s": 0.0},
-            {"queue": "support", "depth": 4, "oldest_wait_s": 300.5, "avg_wait_s": 120.25},
+            {
+                "queue": "billing",
+                "depth": 0,
+                "oldest_wait_s": 0.0,
+                "avg_wait_s": 0.0,
+                "active_sessions": 0,
+            },
+            {
+                "queue": "support",
+                "depth": 4,
+                "oldest_wait_s": 300.5,
+                "avg_wait_s": 120.25,
+                "active_sessions": 3,
+            },
         ],
         "agents_by_status": {"active": 3, "idle": 1, "in_call": 2, "offline": 4},
         "csat_distribution": {"1": 1, "2": 0, "3": 2, "4": 5, "5": 9},
         "messages_last_hour": {"text": 40, "image": 2, "file": 1, "audio": 0, "video": 3},
+        "open_complaints": {"low": 2, "medium": 0, "high": 1, "critical": 3},
+        "messages_peak_hour": {"hour": "2026-03-02T09:00:00+00:00", "count": 57},
+        "agents": [
+            {
+                "agent_id": "a1",
+                "status": "in_call",
+                "since": "2026-03-02T09:56:00+00:00",
+                "last_event_at": "2026-03-02T10:00:00+00:00",
+                "active_sessions": 2,
+                "sessions_today": 5,
+                "open_tickets": 1,
+            },
+            {
+                "agent_id": "a2",
+                "status": None,
+                "since": None,
+                "last_event_at": "2026-03-02T09:59:00+00:00",
+                "active_sessions": 0,
+                "sessions_today": 0,
+                "open_tickets": 0,
+            },
+        ],
     }
 
 
@@ -451,9 +533,19 @@ def test_ops_live_tenant_isolation_and_404(client: TestClient) -> None:
     body = r.json()
     assert body["as_of"] == "2026-03-02T11:00:00+00:00"
     assert body["queues"] == [
-        {"queue": "support", "depth": 99, "oldest_wait_s": 1.0, "avg_wait_s": 1.0}
+        {
+            "queue": "support",
+            "depth": 99,
+            "oldest_wait_s": 1.0,
+            "avg_wait_s": 1.0,
+            "active_sessions": 0,
+        }
     ]
     assert body["agents_by_status"] == {"active": 9, "idle": 9, "in_call": 9, "offline": 9}
+    assert body["open_complaints"] == {"low": 9, "medium": 9, "high": 9, "critical": 9}
+    assert body["messages_peak_hour"] is None
+    assert [a["agent_id"] for a in body["agents"]] == ["g1"]  # never acme's agents
+    assert body["agents"][0]["open_tickets"] == 9
     r = client.get("/v1/ops/live", headers=INITECH)
     assert r.status_code == 404
     assert r.json() == {"detail": "no live-operations snapshot for this tenant yet"}

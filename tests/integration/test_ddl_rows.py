@@ -12,7 +12,7 @@ import types
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from uuid import UUID
 
 import pytest
@@ -58,6 +58,8 @@ def _unwrap(ch_type: str, wrapper: str) -> tuple[str, bool]:
 def compatible(annotation: Any, ch_type: str) -> bool:
     """Whether values of the Python type fit the ClickHouse column type (and back)."""
     annotation, optional = _optional(annotation)
+    if get_origin(annotation) is Annotated:  # e.g. UtcDatetime | None
+        annotation = get_args(annotation)[0]
     ch_type, nullable = _unwrap(ch_type, "Nullable")
     if optional != nullable:
         return False

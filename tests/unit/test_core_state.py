@@ -47,7 +47,8 @@ STEPS = sorted(_stateful_steps())
 def test_the_pipeline_has_the_stateful_steps_this_file_checks() -> None:
     names = {step_id.removeprefix("cxpulse.") for step_id, _ in STEPS}
     assert {"dedup", "partition_clock", "tenant_clocks", "kb_clusters", "demand"} <= names
-    assert len(STEPS) == 11
+    assert "complaint_alerts" in names
+    assert len(STEPS) == 12
 
 
 @pytest.mark.parametrize(("step_id", "build"), STEPS, ids=[s for s, _ in STEPS])
@@ -66,6 +67,7 @@ def test_every_stateful_step_round_trips_its_snapshot(
         (pickle.dumps((2, None, None)), "state format 2"),
         (pickle.dumps((2, None)), "state format 2"),
         (pickle.dumps((3, None)), "state format 3"),
+        (pickle.dumps((4, None)), "state format 4"),
         (pickle.dumps(Deduplicator(1000)), "before versioned state"),
         (GONE_MODULE, "no longer imports: No module named 'flows.stateful_ops'"),
         (GONE_CLASS, "no longer imports"),
@@ -75,6 +77,7 @@ def test_every_stateful_step_round_trips_its_snapshot(
         "format-2",
         "format-2-pair",
         "format-3",
+        "format-4",
         "unversioned",
         "gone-module",
         "gone-class",

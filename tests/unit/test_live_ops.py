@@ -18,7 +18,7 @@ from flows.core.timeutil import from_ms
 from flows.ops.live_ops import LiveOps
 from schemas.events import Event
 from schemas.ids import stable_id
-from schemas.ops import OpsSnapshot, QueueState, snapshot_id
+from schemas.ops import AgentBoardState, OpsSnapshot, PeakHour, QueueState, snapshot_id
 from tests.unit.helpers import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, T0, T0_MS, make_event
 
 QUEUES = ("billing", "sales", "support")
@@ -272,13 +272,39 @@ def test_full_scripted_snapshot() -> None:
         tenant_id="t1",
         as_of=from_ms(T0_MS + 70 * S),
         queues=[
-            QueueState(queue="billing", depth=2, oldest_wait_s=60.0, avg_wait_s=40.0),
+            QueueState(
+                queue="billing", depth=2, oldest_wait_s=60.0, avg_wait_s=40.0, active_sessions=1
+            ),
             QueueState(queue="sales", depth=0, oldest_wait_s=0.0, avg_wait_s=0.0),
-            QueueState(queue="support", depth=1, oldest_wait_s=50.0, avg_wait_s=50.0),
+            QueueState(
+                queue="support", depth=1, oldest_wait_s=50.0, avg_wait_s=50.0, active_sessions=1
+            ),
         ],
         agents_by_status={"active": 1, "idle": 0, "in_call": 1, "offline": 0},
         csat_distribution={"1": 0, "2": 0, "3": 1, "4": 0, "5": 1},
         messages_last_hour={"text": 1, "image": 0, "file": 1, "audio": 0, "video": 0},
+        open_complaints={"low": 0, "medium": 0, "high": 0, "critical": 0},
+        messages_peak_hour=PeakHour(hour=T0, count=2),
+        agents=[
+            AgentBoardState(
+                agent_id="a1",
+                status="active",
+                since=T0,
+                last_event_at=T0,
+                active_sessions=0,
+                sessions_today=0,
+                open_tickets=0,
+            ),
+            AgentBoardState(
+                agent_id="a2",
+                status="in_call",
+                since=from_ms(T0_MS + 5 * S),
+                last_event_at=from_ms(T0_MS + 5 * S),
+                active_sessions=0,
+                sessions_today=0,
+                open_tickets=0,
+            ),
+        ],
     )
 
 
@@ -339,6 +365,13 @@ def test_memory_stays_bounded_with_many_sessions() -> None:
         "agents": 1,
         "csat_buckets": 0,
         "message_buckets": 0,
+        "active": 0,
+        "ended": 0,
+        "starts": 0,
+        "complaints": 0,
+        "resolved_complaints": 0,
+        "tickets": 0,
+        "ticket_expiry": 0,
     }
 
 

@@ -66,9 +66,21 @@ from flows.ops.live_ops import LIVE_OPS_EVENT_TYPES
 from flows.ops.stateful import LiveOpsLogic
 from flows.pipeline import build_flow
 from flows.risk.client_risk import RiskSignal, signals_from_event
-from flows.risk.flow import CLIENT_TYPES, TICKET_TYPES, client_key, direct_signals
+from flows.risk.complaints import COMPLAINT_TYPES
+from flows.risk.flow import (
+    CLIENT_TYPES,
+    TICKET_TYPES,
+    client_key,
+    complaint_key,
+    direct_signals,
+)
 from flows.risk.sla import MAX_SLA_HOURS, PRIORITIES, SlaPolicy
-from flows.risk.stateful import ClientRiskLogic, TicketRiskLogic, signal_order
+from flows.risk.stateful import (
+    ClientRiskLogic,
+    ComplaintAlertLogic,
+    TicketRiskLogic,
+    signal_order,
+)
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.events import (
     OCCURRED_AT_MAX,
@@ -79,7 +91,7 @@ from schemas.events import (
     entity_key,
 )
 from schemas.kb import KbSuggestion
-from schemas.ops import OpsSnapshot, QueueRow
+from schemas.ops import AgentBoardRow, OpsSnapshot, QueueRow
 from schemas.results import (
     DEFAULT_DLQ_MAX_RAW_BYTES,
     MAX_DLQ_ERROR_CHARS,
@@ -104,6 +116,7 @@ from sinks.tables import (
     EVENTS,
     KB_SUGGESTIONS,
     LATE_EVENTS,
+    OPS_AGENT_BOARD,
     OPS_QUEUE_SNAPSHOTS,
     OPS_SNAPSHOTS,
     TableSpec,
@@ -611,6 +624,7 @@ _SINKS: dict[type, TableSpec[Any]] = {
     ClientRisk: CLIENT_RISK,
     OpsSnapshot: OPS_SNAPSHOTS,
     QueueRow: OPS_QUEUE_SNAPSHOTS,
+    AgentBoardRow: OPS_AGENT_BOARD,
     DemandHourly: DEMAND_HOURLY,
     ForecastSnapshot: DEMAND_FORECAST,
     BacktestRow: DEMAND_BACKTEST,
@@ -689,7 +703,8 @@ class Pipeline:
         self.agent_windows = stage("agent_windows", AgentWindowLogic, AgentWindow, LateEvent)
         self.ticket_risk = stage("ticket_risk", TicketRiskLogic, Alert, RiskSignal, Tick)
         self.client_risk = stage("client_risk", ClientRiskLogic, ClientRisk, Alert)
-        self.live_ops = stage("live_ops", LiveOpsLogic, OpsSnapshot)
+        self.complaint_alerts = stage("complaint_alerts", ComplaintAlertLogic, Alert)
+        self.live_ops = stage("live_ops", LiveOpsLogic, OpsSnapshot, AgentBoardRow)
         kinds = (DemandHourly, ForecastSnapshot, BacktestRow, Alert)
         self.demand = stage("demand", DemandLogic, *kinds)
         self.kb_texts = stage("kb_texts", TicketTextsLogic, KbItem)
@@ -700,6 +715,7 @@ class Pipeline:
             self.agent_windows,
             self.ticket_risk,
             self.client_risk,
+            self.complaint_alerts,
             self.live_ops,
             self.demand,
             self.kb_texts,
@@ -727,6 +743,7 @@ class Pipeline:
             for key, tick in to_shards(self.cfg.shards, t):
                 self.agent_windows.push(key, tick)
                 self.ticket_risk.push(key, tick)
+                self.complaint_alerts.push(key, tick)
             key, tick = to_tenant(t)
             for s in (self.live_ops, self.demand, self.kb_clusters):
                 s.push(key, tick)
@@ -787,6 +804,8 @@ class Pipeline:
             for s in direct_signals(a):
                 signal_order(s)
                 self.client_risk.push(client_key(cfg.shards, s), s)
+        if of_types(COMPLAINT_TYPES, a):
+            self.complaint_alerts.push(complaint_key(cfg.shards, a), a)
         if of_types(LIVE_OPS_EVENT_TYPES, a):
             self.live_ops.push(event_tenant(a), a)
         if of_types(DEMAND_EVENT_TYPES, a):

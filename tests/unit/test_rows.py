@@ -11,7 +11,15 @@ from typing import Annotated, Any
 import pytest
 
 from schemas.demand import ForecastSnapshot
-from schemas.ops import OpsSnapshot, OpsSnapshotRow, QueueRow, QueueState
+from schemas.ops import (
+    AgentBoardRow,
+    AgentBoardState,
+    OpsSnapshot,
+    OpsSnapshotRow,
+    PeakHour,
+    QueueRow,
+    QueueState,
+)
 from schemas.results import AgentWindow, Alert, make_dead_letter
 from schemas.risk import ClientRisk, RiskFactor
 from schemas.rows import JsonText, column_lists, column_values, columns_of, from_columns, row_fields
@@ -72,7 +80,7 @@ def test_queue_row_state_is_flattened() -> None:
     q = QueueRow("acme", T0, QueueState(queue="q", depth=2, oldest_wait_s=3.0, avg_wait_s=1.5))
     row = stored(q)
     assert columns_of(QueueRow) == (
-        "tenant_id", "as_of", "queue", "depth", "oldest_wait_s", "avg_wait_s"
+        "tenant_id", "as_of", "queue", "depth", "oldest_wait_s", "avg_wait_s", "active_sessions"
     )  # fmt: skip
     assert from_columns(QueueRow, row) == q
 
@@ -88,7 +96,45 @@ def test_ops_snapshot_row_round_trip() -> None:
     )
     row = OpsSnapshotRow.of(snap)
     assert (row.agents_in_call, row.csat_5, row.messages_video) == (3, 5, 2)
-    assert from_columns(OpsSnapshotRow, stored(row)).snapshot([]) == snap
+    assert from_columns(OpsSnapshotRow, stored(row)).snapshot([], []) == snap
+    assert (row.open_complaints_critical, row.messages_peak_hour) == (0, None)
+    board = AgentBoardState(
+        agent_id="a1",
+        status=None,
+        since=None,
+        last_event_at=T0,
+        active_sessions=1,
+        sessions_today=2,
+        open_tickets=3,
+    )
+    full = snap.model_copy(
+        update={
+            "open_complaints": {"low": 1, "medium": 0, "high": 2, "critical": 3},
+            "messages_peak_hour": PeakHour(hour=T0, count=7),
+            "agents": [board],
+        }
+    )
+    row = OpsSnapshotRow.of(full)
+    assert (row.open_complaints_high, row.messages_peak_hour_count) == (2, 7)
+    assert from_columns(OpsSnapshotRow, stored(row)).snapshot([], [board]) == full
+
+
+def test_agent_board_row_is_flattened() -> None:
+    state = AgentBoardState(
+        agent_id="a1",
+        status="in_call",
+        since=T0,
+        last_event_at=T0 + timedelta(seconds=5),
+        active_sessions=1,
+        sessions_today=4,
+        open_tickets=2,
+    )
+    b = AgentBoardRow("acme", T0, state)
+    assert columns_of(AgentBoardRow) == (
+        "tenant_id", "as_of", "agent_id", "status", "since", "last_event_at",
+        "active_sessions", "sessions_today", "open_tickets",
+    )  # fmt: skip
+    assert from_columns(AgentBoardRow, stored(b)) == b
 
 
 def test_dataclass_rows_are_validated_too() -> None:
@@ -162,6 +208,19 @@ def _samples() -> list[tuple[TableSpec[Any], list[Any]]]:
         messages_last_hour={"text": 9, "image": 1, "file": 0, "audio": 0, "video": 2},
     )
     queue = QueueRow("acme", T0, QueueState(queue="q", depth=2, oldest_wait_s=3.0, avg_wait_s=1.5))
+    board = AgentBoardRow(
+        "acme",
+        T0,
+        AgentBoardState(
+            agent_id="a1",
+            status="idle",
+            since=T0,
+            last_event_at=T0,
+            active_sessions=0,
+            sessions_today=1,
+            open_tickets=0,
+        ),
+    )
     forecast = ForecastSnapshot(
         "acme", "queue", "billing", T0, T0, "m", (1.5,), (1.0,), (2.0,), (0.5,), (2.5,)
     )
@@ -187,6 +246,7 @@ def _samples() -> list[tuple[TableSpec[Any], list[Any]]]:
         (tables.CLIENT_RISK, risks),
         (tables.OPS_SNAPSHOTS, [snap, snap]),
         (tables.OPS_QUEUE_SNAPSHOTS, [queue]),
+        (tables.OPS_AGENT_BOARD, [board, board]),
         (tables.DEMAND_FORECAST, [forecast]),
         (tables.DEAD_LETTERS, [letter]),
         (tables.EVENTS, events),
