@@ -2,7 +2,8 @@
  *
  * Polls the JSON endpoints every few seconds and follows /v1/alerts/stream (Server-Sent
  * Events read with fetch(), because EventSource cannot send an Authorization header),
- * falling back to polling /v1/alerts when the stream route is not there.
+ * falling back to polling /v1/alerts when the stream route is not there. Alerts can be
+ * acknowledged and resolved; state changes arrive on the stream as `alert_state` events.
  *
  * Every piece of data goes into the page through textContent / attributes, never as
  * markup: API data (titles, ids, details) is untrusted.
@@ -850,20 +851,86 @@
 
   function alertNode(a, via) {
     const sev = oneOf(a.severity, SEVERITIES, 'info');
-    return el('li', { class: via === 'initial' ? `alert sev-${sev}` : `alert sev-${sev} fresh`,
-      data: { alertId: a.alert_id, via, severity: sev, kind: a.kind || '' },
+    const buttons = ['acknowledge', 'resolve'].map((action) => {
+      const b = el('button', { type: 'button', class: `small ${action}`, data: { action },
+        text: action === 'acknowledge' ? 'Acknowledge' : 'Resolve' });
+      b.addEventListener('click', () => actOnAlert(a.alert_id, action, b));
+      return b;
+    });
+    const li = el('li', { class: via === 'initial' ? `alert sev-${sev}` : `alert sev-${sev} fresh`,
+      data: { alertId: a.alert_id, via, severity: sev, kind: a.kind || '', state: 'open' },
       title: `event time ${a.event_time} · fired ${a.fired_at}` },
     el('div', { class: 'alert-head' },
       el('span', { class: `badge sev-${sev}`, text: sev }),
       el('span', { class: 'kind', text: KIND_LABEL[a.kind] || String(a.kind || '').replace(/_/g, ' ') }),
       el('time', { datetime: a.event_time, text: fmtStamp(a.event_time) })),
     el('div', { class: 'alert-title', text: a.title || '(untitled alert)' }),
-    el('div', { class: 'alert-sub muted small', text: alertDetails(a) }));
+    el('div', { class: 'alert-sub muted small', text: alertDetails(a) }),
+    el('div', { class: 'alert-actions' },
+      el('span', { class: 'alert-state', data: { role: 'state' } }), buttons));
+    showAlertState(li, a.state, a.state_at, null);
+    return li;
+  }
+
+  // ---- alert lifecycle: open -> acknowledged -> resolved (never back) ----------------------
+
+  const ALERT_STATES = ['open', 'acknowledged', 'resolved'];
+  const STATE_LABEL = { open: '', acknowledged: 'acknowledged', resolved: 'resolved' };
+
+  function alertItem(alertId) {
+    for (const li of document.getElementById('alert-list').children) {
+      if (li.dataset.alertId === alertId) return li;
+    }
+    return null;
+  }
+
+  /** Moves an alert's item to `state` unless it is already there or further (states
+   * only move forward: a late or repeated announcement never takes one back). */
+  function showAlertState(li, state, at, note) {
+    if (!li || !ALERT_STATES.includes(state)) return;
+    const current = ALERT_STATES.indexOf(li.dataset.state || 'open');
+    if (ALERT_STATES.indexOf(state) < current) return;
+    li.dataset.state = state;
+    const badge = li.querySelector('[data-role="state"]');
+    badge.textContent = STATE_LABEL[state];
+    badge.title = [at ? `since ${fmtStamp(at)}` : '', note ? `note: ${note}` : ''].filter(Boolean).join(' · ');
+    for (const b of li.querySelectorAll('.alert-actions button')) {
+      const done = b.dataset.action === 'acknowledge' ? state !== 'open' : state === 'resolved';
+      b.hidden = done;
+      b.disabled = done;
+    }
+  }
+
+  async function actOnAlert(alertId, action, button) {
+    const path = action === 'acknowledge' ? 'ack' : 'resolve';
+    button.disabled = true;
+    try {
+      const resp = await fetch(`/v1/alerts/${encodeURIComponent(alertId)}/${path}`, {
+        method: 'POST', headers: authHeaders({ Accept: 'application/json' }), cache: 'no-store' });
+      if (resp.status === 401 || resp.status === 403) throw new AuthError('API key rejected');
+      if (!resp.ok) throw new HttpError(resp.status, '');
+      const r = await resp.json();
+      showAlertState(alertItem(alertId), r.state, r.state_at, null);
+    } catch (e) {
+      button.disabled = false;
+      if (!failed(e)) markError('alerts', e);
+    }
+  }
+
+  /** An `alert_state` event of the stream (any replica, any user of the tenant). */
+  function onAlertState(change) {
+    if (!change || typeof change.alert_id !== 'string') return;
+    const li = alertItem(change.alert_id);
+    showAlertState(li, change.state, change.at, change.note);
+    if (li && ALERT_STATES.includes(change.state)) li.dataset.streamState = change.state;
   }
 
   /** Adds unseen alerts; `items` newest first; at 'top' (live) or 'bottom' (history). */
   function addAlerts(items, via, where) {
     const list = document.getElementById('alert-list');
+    for (const a of items) {  // alerts already shown: their state may have moved on
+      if (a && seenAlerts.has(a.alert_id)) showAlertState(alertItem(a.alert_id), a.state, a.state_at, null);
+    }
     const fresh = items.filter((a) => a && typeof a.alert_id === 'string' && !seenAlerts.has(a.alert_id));
     if (!fresh.length) return;
     for (const a of fresh) seenAlerts.add(a.alert_id);
@@ -930,13 +997,14 @@
       const had = data.length > 0;
       data = [];
       type = '';
-      if (!had || (kind !== 'alert' && kind !== 'message')) return;
+      if (!had || (kind !== 'alert' && kind !== 'message' && kind !== 'alert_state')) return;
       let alert;
       try { alert = JSON.parse(payload); } catch (_) {
         console.warn('cxpulse: ignored an SSE event that is not JSON');
         return;
       }
-      addAlerts([alert], 'stream', 'top');
+      if (kind === 'alert_state') onAlertState(alert);
+      else addAlerts([alert], 'stream', 'top');
     };
     const line = (text) => {
       if (text === '') { dispatch(); return; }

@@ -4,8 +4,9 @@ emit a shifted scenario -> `cxpulse up` (flows + API) -> open `/` in Chromium (P
 driving Debian's /usr/bin/chromium), enter the API key, wait for the cards, filter and
 sort the live agent board, then emit a
 CSAT rating of 1 and watch its coaching alert arrive in "Live alerts" (by the SSE stream
-when the server has `/v1/alerts/stream`, else by the page's polling fallback). Saves
-`artifacts/ops-page.png`.
+when the server has `/v1/alerts/stream`, else by the page's polling fallback), then click
+its Acknowledge button and watch its state change (and the stream's `alert_state` event
+for it arrive). Saves `artifacts/ops-page.png`.
 """
 
 from __future__ import annotations
@@ -225,7 +226,7 @@ def _use_the_agent_board(page: Page) -> None:
     assert page.eval_on_selector_all(rows, cells) == sorted(tickets)
 
 
-def _emit_low_csat_and_wait(page: Page, env: dict[str, str], expected_via: str) -> None:
+def _emit_low_csat_and_wait(page: Page, env: dict[str, str], expected_via: str) -> str:
     event, alert_id = _low_csat(HOSTILE_AGENT)
     cxpulse(env, "emit", "-", stdin=json.dumps(event).encode() + b"\n")
     item = page.wait_for_selector(f'#alert-list li[data-alert-id="{alert_id}"]', timeout=20_000)
@@ -247,6 +248,27 @@ def _emit_low_csat_and_wait(page: Page, env: dict[str, str], expected_via: str) 
     assert HOSTILE_AGENT in title.inner_text()
     assert page.locator("#alert-list img, #agents img, #agent-select img").count() == 0
     assert page.evaluate("window.__xss") is None
+    return alert_id
+
+
+def _acknowledge_and_wait(page: Page, base: str, alert_id: str) -> None:
+    """Acknowledge goes through the API: the item changes state, the stream announces
+    the change (``alert_state``) and the list serves it."""
+    item = f'#alert-list li[data-alert-id="{alert_id}"]'
+    assert page.get_attribute(item, "data-state") == "open"
+    page.click(f'{item} button[data-action="acknowledge"]')
+    page.wait_for_selector(f'{item}[data-state="acknowledged"]', timeout=10_000)
+    page.wait_for_selector(f'{item}[data-stream-state="acknowledged"]', timeout=15_000)
+    assert page.locator(f'{item} button[data-action="acknowledge"]').is_hidden()
+    assert page.locator(f'{item} button[data-action="resolve"]').is_visible()
+    assert page.inner_text(f"{item} .alert-state").strip().lower() == "acknowledged"
+    acked = httpx.get(
+        f"{base}/v1/alerts",
+        params={"state": "acknowledged"},
+        headers={"Authorization": "Bearer key-acme"},
+        timeout=5,
+    ).json()["items"]
+    assert alert_id in {a["alert_id"] for a in acked}
 
 
 def test_ops_page_shows_data_and_live_alerts(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -290,7 +312,8 @@ def test_ops_page_shows_data_and_live_alerts(kafka_bootstrap: str, tmp_path: Pat
                 page.goto(base + "/")
                 _enter_key_and_wait_for_cards(page, expected_via)
                 _use_the_agent_board(page)
-                _emit_low_csat_and_wait(page, env, expected_via)
+                alert_id = _emit_low_csat_and_wait(page, env, expected_via)
+                _acknowledge_and_wait(page, base, alert_id)
                 page.wait_for_timeout(700)  # let the arrival animation finish
                 page.screenshot(path=str(SCREENSHOT), full_page=True)
             finally:
