@@ -8,6 +8,7 @@ from flows.core.config import CoreConfig
 from flows.demand.tenant import DemandConfig
 from flows.kb.clusters import KbConfig
 from flows.risk.sla import SlaPolicy
+from schemas.alert_rules import Rule
 from schemas.risk import RiskModel
 
 FLOW_NAMES: tuple[str, ...] = (
@@ -30,6 +31,8 @@ class FlowConfig(CoreConfig):
     sla_policy: SlaPolicy = field(default_factory=SlaPolicy)
     demand: DemandConfig = field(default_factory=DemandConfig)
     kb: KbConfig = field(default_factory=KbConfig)
+    # threshold rules of the rules file, by tenant (flows/ops/rules.py)
+    alert_rules: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = self.flows - set(FLOW_NAMES)

@@ -27,7 +27,8 @@ S = TypeVar("S")
 #    stateful step (dedup and the clocks included) writes this envelope.
 # 4: demand segments keep the forecast made for their next hours (anomaly alerts).
 # 5: live ops keeps complaints, tickets, active sessions and the agent board (issue #12).
-STATE_FORMAT = 5
+# 6: live ops keeps the open episodes of the tenant's threshold rules (issue #12).
+STATE_FORMAT = 6
 
 
 class IncompatibleStateError(RuntimeError):

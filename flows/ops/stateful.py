@@ -15,6 +15,7 @@ from flows.core.origin import EventLogic
 from flows.core.timeutil import to_ms
 from flows.ops.cadence import Cadence
 from flows.ops.live_ops import LiveOps
+from flows.ops.rules import RuleEvaluator, RuleOut
 from schemas.ops import AgentBoardRow, OpsSnapshot
 from schemas.transport import Accepted
 
@@ -27,9 +28,10 @@ class OpsState:
     ops: LiveOps | None
     cadence: Cadence
     changed: bool = field(default=False)
+    rules: RuleEvaluator | None = None  # threshold rules' open episodes (issue #12)
 
 
-OpsOut = OpsSnapshot | AgentBoardRow
+OpsOut = OpsSnapshot | AgentBoardRow | RuleOut
 
 
 def emit(ops: LiveOps, as_of_ms: int) -> list[OpsOut]:
@@ -57,10 +59,25 @@ class LiveOpsLogic(EventLogic[OpsState, OpsOut]):
         if s.ops is None:
             s.ops = LiveOps(item.event.tenant_id)
         due = s.cadence.due(to_ms(item.event.occurred_at))
-        out = [] if due is None else emit(s.ops, due)
+        out: list[OpsOut] = []
+        if due is not None:
+            out.extend(emit(s.ops, due))
+            out.extend(self.evaluate(s.ops, due))
         s.ops.on_event(item.event)
         s.changed = True
+        if s.ops.as_of_ms is not None:
+            out.extend(self.evaluate(s.ops, s.ops.as_of_ms))
         return out
+
+    def evaluate(self, ops: LiveOps, at_ms: int) -> list[RuleOut]:
+        """The tenant's threshold rules at an evaluation point (see flows/ops/rules.py)."""
+        rules = self.cfg.alert_rules.get(ops.tenant_id, ())
+        s = self.state
+        if s.rules is None:
+            if not rules:
+                return []
+            s.rules = RuleEvaluator(ops.tenant_id)
+        return s.rules.evaluate(rules, ops, at_ms, self.cfg.now())
 
     def on_timer(self) -> Iterable[OpsOut]:
         if not self.cfg.provisional:
