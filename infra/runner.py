@@ -32,10 +32,14 @@ from flows.ingest.kafka_source import KafkaEventSource
 from flows.kb.clusters import KbConfig
 from flows.pipeline import build_flow
 from infra.policy import load_sla_policy
+from schemas.alert_lifecycle import AlertStateChange
+from schemas.alert_rules import load_rules_file
+from schemas.results import Alert
 from schemas.risk import RiskModel
 from schemas.settings import Settings
 from schemas.transport import RawMessage
 from sinks import tables
+from sinks.alert_states import encode_alert_state
 from sinks.kafka_sink import (
     Encoded,
     KafkaTopicSink,
@@ -71,6 +75,14 @@ class TopicOut(Generic[T]):
     capped: bool = False  # dead letters: message size from the raw-bytes cap
 
 
+def _encode_alert_feed(item: Alert | AlertStateChange) -> Encoded:
+    """An alert, or a state change (:func:`sinks.alert_states.encode_alert_state`)."""
+    if isinstance(item, Alert):
+        return encode_alert(item)
+    key, value, headers = encode_alert_state(item)
+    return key, value, [(k, v) for k, v in headers if isinstance(v, bytes)]
+
+
 # Every output of the dataflow and where it goes. The alerts table counts each alert
 # once (the alerts topic carries the same ones, for live delivery).
 OUTPUTS: dict[SinkKey[Any], ResultOut[Any] | TopicOut[Any]] = {
@@ -89,6 +101,7 @@ OUTPUTS: dict[SinkKey[Any], ResultOut[Any] | TopicOut[Any]] = {
         ResultOut(outputs.DEMAND_FORECAST, tables.DEMAND_FORECAST),
         ResultOut(outputs.DEMAND_BACKTEST, tables.DEMAND_BACKTEST),
         ResultOut(outputs.KB_SUGGESTIONS, tables.KB_SUGGESTIONS),
+        ResultOut(outputs.ALERT_ACTIONS, tables.ALERT_ACTIONS),
         TopicOut(
             outputs.DLQ_TOPIC,
             attrgetter("dlq_topic"),
@@ -98,6 +111,13 @@ OUTPUTS: dict[SinkKey[Any], ResultOut[Any] | TopicOut[Any]] = {
         ),
         TopicOut(
             outputs.ALERTS_TOPIC, attrgetter("alerts_topic"), encode_alert, attrgetter("alert_id")
+        ),
+        # alerts and their state changes in order (header cxpulse.type: alert_state)
+        TopicOut(
+            outputs.ALERT_FEED_TOPIC,
+            attrgetter("alerts_topic"),
+            _encode_alert_feed,
+            attrgetter("alert_id"),
         ),
     )
 }
@@ -172,6 +192,7 @@ def flow_config(settings: Settings, flows: frozenset[str], *, until_end: bool) -
         sla_policy=load_sla_policy(settings.sla_policy_file),
         demand=demand_config(settings),
         kb=kb_config(settings),
+        alert_rules=load_rules_file(settings.alert_rules_file),
         idle_advance=not until_end,  # a bounded replay must not depend on wall time
         provisional=not until_end,  # nobody reads a replay's live rows; finals suffice
     )

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     ops_snapshot_interval_s: float = Field(default=60.0, gt=0)
     risk_model_file: Path = Path(__file__).parent / "risk_model.json"
     sla_policy_file: Path | None = None  # JSON: {"hours": {...}, "tenants": {t: {...}}}
+    # threshold rules (schemas/alert_rules.py): JSON {tenant id: [rule, ...]}
+    alert_rules_file: Path | None = None
     # demand forecasting (see flows/demand/tenant.py, flows/demand/forecast.py)
     forecast_horizon_h: int = Field(default=336, ge=1, le=336)
     forecast_every_h: int = Field(default=1, ge=1, le=168)

@@ -236,7 +236,8 @@ DEMAND_FORECAST = row_table(
 DEMAND_BACKTEST = row_table("demand_backtest", BacktestRow, (*_SEGMENT_KEY, "generated_at"))
 KB_SUGGESTIONS = row_table("kb_suggestions", KbSuggestion, ("tenant_id", "suggestion_id"))
 KB_FEEDBACK = row_table("kb_feedback", KbFeedback, ("tenant_id", "suggestion_id"))  # by the API
-# by the API (actor api); actor system rows from the flows later, through the storage writer
+# by the API (actor api) directly, and by the live-ops flow (actor system: a threshold
+# episode that ended) through its result topic and the storage writer
 ALERT_ACTIONS = row_table("alert_actions", AlertAction, ("tenant_id", "alert_id", "action_id"))
 
 # Every table written from a row type (the DDL test checks each against its migrations).
@@ -257,9 +258,9 @@ ROW_TABLES: tuple[TableSpec[Any], ...] = (
     ALERT_ACTIONS,
 )
 
-# Tables the API writes, not a flow. alert_actions joins RESULT_TABLES once a flow
-# publishes system actions (threshold episodes that end, issue #12).
-_API_WRITTEN = (KB_FEEDBACK, ALERT_ACTIONS)
+# Tables only the API writes, not a flow (alert_actions has both: the flows publish the
+# system's resolutions of threshold alerts, issue #12).
+_API_WRITTEN = (KB_FEEDBACK,)
 
 # Every table the flows publish rows for (each through its result topic; see
 # sinks/result_rows.py).

@@ -9,8 +9,9 @@ table or Kafka topic; tests map them to lists.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
+from schemas.alert_lifecycle import AlertAction, AlertStateChange
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.kb import KbSuggestion
 from schemas.ops import AgentBoardRow, OpsSnapshot, QueueRow
@@ -44,6 +45,14 @@ DEMAND_HOURLY = SinkKey("demand_hourly", DemandHourly)
 DEMAND_FORECAST = SinkKey("demand_forecast", ForecastSnapshot)
 DEMAND_BACKTEST = SinkKey("demand_backtest", BacktestRow)
 KB_SUGGESTIONS = SinkKey("kb_suggestions", KbSuggestion)
+# a threshold episode that ended resolves its alert (actor system), stored and announced
+ALERT_ACTIONS = SinkKey("alert_actions", AlertAction)
+# the alerts topic fed alerts and their state changes through one producer, in order (a
+# change never precedes its alert in the topic's log); row_type: Alert | AlertStateChange
+ALERT_FEED_TOPIC: SinkKey[Alert | AlertStateChange] = SinkKey(
+    "alert_feed_topic",
+    cast("type[Alert | AlertStateChange]", object),
+)
 
 ALL_OUTPUTS: tuple[SinkKey[Any], ...] = (
     EVENTS,
@@ -61,4 +70,6 @@ ALL_OUTPUTS: tuple[SinkKey[Any], ...] = (
     DEMAND_FORECAST,
     DEMAND_BACKTEST,
     KB_SUGGESTIONS,
+    ALERT_ACTIONS,
+    ALERT_FEED_TOPIC,
 )

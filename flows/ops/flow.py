@@ -12,11 +12,20 @@ from bytewax.dataflow import Stream
 from flows.core.clock import Tick
 from flows.core.clock_flow import per_tenant
 from flows.core.io import FlowIO
-from flows.core.outputs import OPS_AGENT_BOARD, OPS_QUEUE_SNAPSHOTS, OPS_SNAPSHOTS
+from flows.core.outputs import (
+    ALERT_ACTIONS,
+    ALERT_FEED_TOPIC,
+    ALERTS,
+    OPS_AGENT_BOARD,
+    OPS_QUEUE_SNAPSHOTS,
+    OPS_SNAPSHOTS,
+)
 from flows.core.wiring import Emitted, letters, pick, pick_out
 from flows.ops.live_ops import LIVE_OPS_EVENT_TYPES
 from flows.ops.stateful import LiveOpsLogic
+from schemas.alert_lifecycle import AlertStateChange
 from schemas.ops import OpsSnapshot, QueueRow
+from schemas.results import Alert
 from schemas.transport import Accepted
 
 if TYPE_CHECKING:  # annotations only: capabilities never import the composition
@@ -25,6 +34,11 @@ if TYPE_CHECKING:  # annotations only: capabilities never import the composition
 
 def queue_rows(s: OpsSnapshot) -> list[QueueRow]:
     return [QueueRow(s.tenant_id, s.as_of, q) for q in s.queues]
+
+
+def alert_feed(item: object) -> Alert | AlertStateChange | None:
+    """What goes to the alerts topic, in the step's output order."""
+    return item if isinstance(item, Alert | AlertStateChange) else None
 
 
 def add_live_ops(
@@ -36,4 +50,11 @@ def add_live_ops(
     rows = op.flat_map("queue_rows", snaps, queue_rows)
     op.output("ops_queues_out", rows, io.sink(OPS_QUEUE_SNAPSHOTS))
     pick_out(io, "ops_board_rows", "ops_board_out", out, OPS_AGENT_BOARD)
+    # threshold rules: alerts stored, an ended episode's resolution stored (alert_actions);
+    # both published to the alerts topic through one sink, so a state change never
+    # precedes its alert there (the pipeline's alert output would be a second producer)
+    pick_out(io, "ops_rule_alerts", "ops_rule_alerts_out", out, ALERTS)
+    pick_out(io, "ops_rule_actions", "ops_rule_actions_out", out, ALERT_ACTIONS)
+    feed: Stream[Alert | AlertStateChange] = op.filter_map("ops_rule_feed", out, alert_feed)
+    op.output("ops_rule_feed_out", feed, io.sink(ALERT_FEED_TOPIC))
     return Emitted(None, letters("ops_dead_letters", ("ops_letters", out)))

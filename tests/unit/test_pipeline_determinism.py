@@ -23,12 +23,20 @@ from pydantic import BaseModel
 from flows.config import FlowConfig
 from flows.pipeline import build_flow
 from infra.simulator import SimConfig, Simulator
+from schemas.alert_rules import parse_rules
 from schemas.transport import RawMessage
 from tests.unit.helpers import MemoryIO
 
 PARTITIONS = 3
 PROCESSING_TIME = {"fired_at", "received_at", "recorded_at", "ingested_at"}
 START = datetime(2026, 3, 2, tzinfo=UTC)
+# threshold rules that fire and clear in the simulated traffic (alerts and resolutions)
+RULES = parse_rules(
+    {
+        t: [{"metric": "queue_depth", "op": ">", "threshold": 0, "for_s": 5, "severity": "low"}]
+        for t in ("acme", "globex", "initech")
+    }
+)
 
 
 def _partitions(n: int) -> list[list[RawMessage]]:
@@ -78,7 +86,13 @@ def _plain(item: Any) -> Any:
 
 
 def _run(messages: list[RawMessage], batch_size: int, epoch_ms: int) -> dict[str, Counter[str]]:
-    cfg = FlowConfig(input_partitions=PARTITIONS, idle_advance=False, provisional=False, shards=4)
+    cfg = FlowConfig(
+        input_partitions=PARTITIONS,
+        idle_advance=False,
+        provisional=False,
+        shards=4,
+        alert_rules=RULES,
+    )
     io = MemoryIO(messages, batch_size)
     run_main(build_flow(cfg, io), epoch_interval=timedelta(milliseconds=epoch_ms))
     return {name: Counter(_plain(x) for x in rows) for name, rows in io.out.items()}
