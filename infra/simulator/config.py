@@ -14,9 +14,8 @@ class SimConfig:
     (chats, service requests, complaints) scale with it so one knob sets the load.
     ``start`` is fixed (a Monday) rather than "now" so the default run is reproducible.
     ``stories`` switches the scripted demo stories (see ``infra.simulator.stories``) on
-    or off as a whole; ``story_queue_surge``, ``story_client_at_risk`` and
-    ``story_urgent_breach`` switch one each (a story runs when both its flag and
-    ``stories`` are set).
+    or off as a whole; each ``story_*`` flag switches one (a story runs when both its
+    flag and ``stories`` are set).
     """
 
     seed: int = 7
@@ -32,6 +31,11 @@ class SimConfig:
     story_queue_surge: bool = True
     story_client_at_risk: bool = True
     story_urgent_breach: bool = True
+    story_complaint_wave: bool = True
+    story_demand_spike: bool = True
+    story_csat_burst: bool = True
+    story_message_flood: bool = True
+    story_staff_gap: bool = True
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.start.utcoffset() is None:

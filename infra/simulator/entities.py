@@ -15,7 +15,17 @@ from infra.simulator.vocabulary import SHIFTS, TROUBLED_P, Category, Weighted
 
 
 class Agent:
-    __slots__ = ("id", "shift_day", "shift_end", "shift_h", "skill", "status", "team", "tenant")
+    __slots__ = (
+        "away_until",
+        "id",
+        "shift_day",
+        "shift_end",
+        "shift_h",
+        "skill",
+        "status",
+        "team",
+        "tenant",
+    )
 
     def __init__(
         self, agent_id: str, tenant: Tenant, team: str, skill: float, shift_h: int
@@ -28,6 +38,7 @@ class Agent:
         self.shift_day = 0  # epoch ms of the day the current/next shift starts on
         self.shift_end = 0
         self.status = "offline"
+        self.away_until = 0  # in a meeting (staff-gap story) until then: epoch ms
 
 
 class Client:

@@ -372,7 +372,10 @@ class Traffic(Engine):
         ag.tenant.on_shift.append(ag)
         return self._agent_status(t, ag, "active")
 
-    def _agent_toggle(self, t: int, ag: Agent) -> Event:
+    def _agent_toggle(self, t: int, ag: Agent) -> Event | None:
+        if t < ag.away_until:  # in a meeting (a story): the status waits until it ends
+            self.push(ag.away_until, self._agent_toggle, ag)
+            return None
         rng = self.rng
         if t >= ag.shift_end:
             ag.tenant.on_shift.remove(ag)
@@ -381,6 +384,8 @@ class Traffic(Engine):
                 ag.shift_day + ag.shift_h * HOUR + rng.randrange(15 * MIN), self._agent_login, ag
             )
             return self._agent_status(t, ag, "offline")
+        if ag.status == "offline":  # back from a meeting, still on shift
+            return self._agent_status(t, ag, "active")
         return self._agent_status(t, ag, NEXT_STATUS[ag.status].pick(rng.random()))
 
     def _agent_status(self, t: int, ag: Agent, status: str) -> Event:

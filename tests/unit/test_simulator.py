@@ -391,7 +391,14 @@ def test_stories_switch_off_together_and_one_by_one() -> None:
     plain = SimConfig(stories=False)
     assert Simulator(plain).at_risk_clients == {}
     flags_off = SimConfig(
-        story_queue_surge=False, story_client_at_risk=False, story_urgent_breach=False
+        story_queue_surge=False,
+        story_client_at_risk=False,
+        story_urgent_breach=False,
+        story_complaint_wave=False,
+        story_demand_spike=False,
+        story_csat_burst=False,
+        story_message_flood=False,
+        story_staff_gap=False,
     )
     a = list(islice(Simulator(plain).events(), 5_000))
     assert a == list(islice(Simulator(flags_off).events(), 5_000))
