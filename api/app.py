@@ -18,14 +18,16 @@ from fastapi.responses import JSONResponse
 
 from api import __version__
 from api.deps import KafkaCheck, StoreLagCheck
-from api.routers import agents, alerts, clients, demand, health, kb, ops
+from api.routers import agents, alerts, clients, demand, health, kb, ops, rules
 from api.services import BackgroundService
 from schemas import metrics
+from schemas.alert_rules import load_rules_file
 from schemas.risk import RiskModel
 from schemas.settings import Settings
 from sinks.alert_states import AlertStatePublisher, KafkaAlertStates
 from sinks.clickhouse_client import ClickHouseUnavailableError, is_embedded, open_client
 from sinks.reader import ResultsReader
+from sinks.rule_changes import KafkaRuleChanges, RuleChangePublisher
 from sinks.store import committed_lag
 from sinks.tables import RESULT_TABLES
 
@@ -113,6 +115,7 @@ def create_app(
     services: Sequence[BackgroundService] = (),
     now: Callable[[], datetime] | None = None,
     alert_states: AlertStatePublisher | None = None,
+    rule_changes: RuleChangePublisher | None = None,
 ) -> FastAPI:
     """The API for ``settings``; ``reader`` and ``kafka_check`` default to the real ones.
 
@@ -136,6 +139,9 @@ def create_app(
         owned_states = the_states = KafkaAlertStates.from_settings(settings)
     else:
         the_states = alert_states
+    # threshold rules: the file's (read-only through the API), and where API changes go
+    file_rules = load_rules_file(settings.alert_rules_file)
+    owned_rules = None if rule_changes is not None else KafkaRuleChanges.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -152,6 +158,8 @@ def create_app(
                 the_reader.close()
             if owned_states is not None:
                 owned_states.close()
+            if owned_rules is not None:
+                owned_rules.close()
 
     app = FastAPI(
         title="cxpulse",
@@ -170,6 +178,8 @@ def create_app(
     app.state.risk_model = model
     app.state.now = now if now is not None else _utc_now
     app.state.alert_states = the_states
+    app.state.file_rules = file_rules
+    app.state.rule_changes = rule_changes if rule_changes is not None else owned_rules
     app.state.kafka_check = (
         kafka_check if kafka_check is not None else default_kafka_check(settings)
     )
@@ -185,6 +195,7 @@ def create_app(
 
     app.include_router(agents.router)
     app.include_router(alerts.router)
+    app.include_router(rules.router)
     app.include_router(clients.router)
     app.include_router(ops.router)
     app.include_router(demand.router)

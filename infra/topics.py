@@ -19,6 +19,7 @@ def topic_specs(settings: Settings) -> dict[str, int]:
         settings.events_topic: settings.topic_partitions,
         settings.dlq_topic: 1,
         settings.alerts_topic: 1,
+        settings.rules_topic: 1,  # compacted: the latest change of every API rule
         **dict.fromkeys(result_topics(settings), settings.topic_partitions),
     }
 
@@ -32,6 +33,8 @@ def topic_config(settings: Settings, topic: str) -> dict[str, str]:
     """Topic-level settings: result topics take messages as large as their producers'."""
     if topic in result_topics(settings):
         return {"max.message.bytes": str(RESULT_MESSAGE_MAX_BYTES)}
+    if topic == settings.rules_topic:
+        return {"cleanup.policy": "compact"}
     return {}
 
 

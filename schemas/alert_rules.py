@@ -203,3 +203,22 @@ def load_rules_file(path: Path | None) -> dict[str, tuple[Rule, ...]]:
         return parse_rules(doc)
     except RulesFileError as exc:
         raise RulesFileError(f"rules file {path}: {exc}") from exc
+
+
+class RuleChange(BaseModel):
+    """A change of an API rule, as published to the compacted rules topic (key
+    ``<tenant>/<rule_id>``): ``rule`` None is a deletion. ``version`` (wall time, ms)
+    orders the changes of one rule: an older one never replaces a newer one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tenant_id: str = Field(min_length=1, max_length=MAX_ID_CHARS, pattern=TENANT_PATTERN)
+    rule_id: str = Field(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN)
+    rule: Rule | None
+    version: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _same_rule(self) -> RuleChange:
+        if self.rule is not None and self.rule.rule_id != self.rule_id:
+            raise ValueError("rule.rule_id differs from rule_id")
+        return self

@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     def alerts_topic(self) -> str:
         return f"{self.topic_prefix}alerts"
 
+    @property
+    def rules_topic(self) -> str:
+        """Changes of the API's threshold rules (compacted; the live-ops flow reads it)."""
+        return f"{self.topic_prefix}rules"
+
     def results_topic(self, table: str) -> str:
         """The result topic of ``table``: the flows publish its rows there, the storage
         writer (or ClickHouse's Kafka engine) stores them."""
