@@ -131,6 +131,11 @@ class KafkaIO:
     settings: Settings
     until_end: bool = False
 
+    def rules_source(self) -> Source[RawMessage]:
+        """The compacted rules topic from its start (the API's rule changes)."""
+        s = self.settings
+        return KafkaEventSource(s.kafka_bootstrap, s.rules_topic, until_end=self.until_end)
+
     def source(self) -> Source[RawMessage]:
         s = self.settings
         return KafkaEventSource(

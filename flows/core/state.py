@@ -28,7 +28,8 @@ S = TypeVar("S")
 # 4: demand segments keep the forecast made for their next hours (anomaly alerts).
 # 5: live ops keeps complaints, tickets, active sessions and the agent board (issue #12).
 # 6: live ops keeps the open episodes of the tenant's threshold rules (issue #12).
-STATE_FORMAT = 6
+# 7: ... and the tenant's rules defined through the API (from the rules topic).
+STATE_FORMAT = 7
 
 
 class IncompatibleStateError(RuntimeError):

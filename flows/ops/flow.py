@@ -10,8 +10,9 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream
 
 from flows.core.clock import Tick
-from flows.core.clock_flow import per_tenant
+from flows.core.clock_flow import ticked
 from flows.core.io import FlowIO
+from flows.core.keys import event_tenant
 from flows.core.outputs import (
     ALERT_ACTIONS,
     ALERT_FEED_TOPIC,
@@ -20,13 +21,14 @@ from flows.core.outputs import (
     OPS_QUEUE_SNAPSHOTS,
     OPS_SNAPSHOTS,
 )
-from flows.core.wiring import Emitted, letters, pick, pick_out
+from flows.core.wiring import Emitted, letters, pick, pick_out, select
 from flows.ops.live_ops import LIVE_OPS_EVENT_TYPES
 from flows.ops.stateful import LiveOpsLogic
 from schemas.alert_lifecycle import AlertStateChange
+from schemas.alert_rules import RuleChange
 from schemas.ops import OpsSnapshot, QueueRow
 from schemas.results import Alert
-from schemas.transport import Accepted
+from schemas.transport import Accepted, RawMessage
 
 if TYPE_CHECKING:  # annotations only: capabilities never import the composition
     from flows.config import FlowConfig
@@ -34,6 +36,20 @@ if TYPE_CHECKING:  # annotations only: capabilities never import the composition
 
 def queue_rows(s: OpsSnapshot) -> list[QueueRow]:
     return [QueueRow(s.tenant_id, s.as_of, q) for q in s.queues]
+
+
+def rule_change(msg: RawMessage) -> RuleChange | None:
+    """A message of the rules topic (an invalid one is skipped: only the API writes it)."""
+    if msg.value is None:
+        return None
+    try:
+        return RuleChange.model_validate_json(msg.value)
+    except ValueError:
+        return None
+
+
+def change_tenant(change: RuleChange) -> str:
+    return change.tenant_id
 
 
 def alert_feed(item: object) -> Alert | AlertStateChange | None:
@@ -44,7 +60,17 @@ def alert_feed(item: object) -> Alert | AlertStateChange | None:
 def add_live_ops(
     events: Stream[Accepted], ticks: Stream[Tick], cfg: FlowConfig, io: FlowIO
 ) -> Emitted:
-    out = per_tenant("live_ops", events, LIVE_OPS_EVENT_TYPES, ticks, partial(LiveOpsLogic, cfg))
+    # per_tenant's steps (same ids: recovery stores stay valid) plus the API's rule
+    # changes, keyed by tenant into the same state
+    by_tenant = op.key_on(
+        "live_ops_by_tenant", select("live_ops_events", events, LIVE_OPS_EVENT_TYPES), event_tenant
+    )
+    changes = op.filter_map(
+        "live_ops_rule_changes", op.input("rules_in", events.flow(), io.rules_source()), rule_change
+    )
+    keyed_changes = op.key_on("live_ops_rules_by_tenant", changes, change_tenant)
+    data = op.merge("live_ops_with_rules", by_tenant, keyed_changes)
+    out = ticked("live_ops_out", "live_ops", data, ticks, None, partial(LiveOpsLogic, cfg))
     snaps = pick("ops_rows", out, OpsSnapshot)
     op.output("ops_snapshots_out", snaps, io.sink(OPS_SNAPSHOTS))
     rows = op.flat_map("queue_rows", snaps, queue_rows)

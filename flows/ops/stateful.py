@@ -9,13 +9,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flows.core.origin import EventLogic
 from flows.core.timeutil import to_ms
 from flows.ops.cadence import Cadence
 from flows.ops.live_ops import LiveOps
 from flows.ops.rules import RuleEvaluator, RuleOut
+from schemas.alert_rules import Rule, RuleChange
 from schemas.ops import AgentBoardRow, OpsSnapshot
 from schemas.transport import Accepted
 
@@ -29,6 +30,8 @@ class OpsState:
     cadence: Cadence
     changed: bool = field(default=False)
     rules: RuleEvaluator | None = None  # threshold rules' open episodes (issue #12)
+    # the API's rules of the tenant: rule id -> (version, rule; None: deleted)
+    api_rules: dict[str, tuple[int, Rule | None]] = field(default_factory=dict)
 
 
 OpsOut = OpsSnapshot | AgentBoardRow | RuleOut
@@ -69,9 +72,36 @@ class LiveOpsLogic(EventLogic[OpsState, OpsOut]):
             out.extend(self.evaluate(s.ops, s.ops.as_of_ms))
         return out
 
+    def on_batch(self, values: list[Any]) -> tuple[Iterable[Any], bool]:
+        """Rule changes (the API's, from the rules topic) apply on arrival: a rule is
+        configuration, evaluated from the next evaluation point on; events and ticks go
+        the event-time way."""
+        rest = []
+        for v in values:
+            if isinstance(v, RuleChange):
+                self.on_rule_change(v)
+            else:
+                rest.append(v)
+        return super().on_batch(rest)
+
+    def on_rule_change(self, change: RuleChange) -> None:
+        known = self.state.api_rules.get(change.rule_id)
+        if known is None or change.version >= known[0]:  # an older change never wins
+            self.state.api_rules[change.rule_id] = (change.version, change.rule)
+
+    def rules_of(self, tenant: str) -> list[Rule]:
+        """The file's rules, then the API's by rule id (a file rule's id wins)."""
+        rules = list(self.cfg.alert_rules.get(tenant, ()))
+        taken = {r.rule_id for r in rules}
+        for rule_id in sorted(self.state.api_rules):
+            rule = self.state.api_rules[rule_id][1]
+            if rule is not None and rule_id not in taken:
+                rules.append(rule)
+        return rules
+
     def evaluate(self, ops: LiveOps, at_ms: int) -> list[RuleOut]:
         """The tenant's threshold rules at an evaluation point (see flows/ops/rules.py)."""
-        rules = self.cfg.alert_rules.get(ops.tenant_id, ())
+        rules = self.rules_of(ops.tenant_id)
         s = self.state
         if s.rules is None:
             if not rules:

@@ -153,3 +153,26 @@ def test_api_shows_the_threshold_alert_resolved(loaded: Settings) -> None:
         resolved = client.get("/v1/alerts?state=resolved", headers=ACME).json()["items"]
         assert [a["alert_id"] for a in resolved] == [items[0]["alert_id"]]
         assert client.get("/v1/alerts?kind=threshold", headers=GLOBEX).json()["items"] == []
+
+
+def test_a_rule_posted_to_the_api_reaches_the_flow(settings: Settings) -> None:
+    """POST /v1/rules stores the rule and publishes it to the rules topic; the live-ops
+    flow reads it there (never ClickHouse) and the backlog fires and resolves as above."""
+    settings = settings.model_copy(
+        update={"topic_prefix": f"api{settings.topic_prefix}", "topic_partitions": 1}
+    )
+    ensure_topics(settings, log=lambda _m: None)
+    for client in api_client(settings):
+        r = client.post("/v1/rules", json=RULE, headers=ACME)
+        assert r.status_code == 201, r.text
+        assert [i["source"] for i in client.get("/v1/rules", headers=ACME).json()["items"]] == [
+            "api"
+        ]
+    events = sorted(timeline(), key=lambda e: e["occurred_at"])
+    msgs = [(entity_key(parse_event(encode(e))).encode(), encode(e)) for e in events]
+    produce(settings.kafka_bootstrap, settings.events_topic, msgs)
+    run_and_store(settings, FLOWS)
+    for client in api_client(settings):
+        items = client.get("/v1/alerts?kind=threshold", headers=ACME).json()["items"]
+        assert [(i["subject_id"], i["state"]) for i in items] == [("billing-backlog", "resolved")]
+        assert client.get("/v1/alerts?kind=threshold", headers=GLOBEX).json()["items"] == []

@@ -262,9 +262,13 @@ class MemoryIO:
         self.messages = messages
         self.batch_size = batch_size
         self.out: dict[str, list[Any]] = {}
+        self.rules: list[RawMessage] = []  # messages of the rules topic
 
     def source(self) -> Source[RawMessage]:
         return TestingSource(self.messages, batch_size=self.batch_size)
+
+    def rules_source(self) -> Source[RawMessage]:
+        return TestingSource(self.rules)
 
     def sink(self, key: SinkKey[T]) -> Sink[T]:
         return TestingSink(self.out.setdefault(key.name, []))

@@ -20,6 +20,7 @@ from schemas.alert_lifecycle import AlertAction, AlertStateChange
 from schemas.alert_rules import (
     MAX_RULES_PER_TENANT,
     Rule,
+    RuleChange,
     RulesFileError,
     RuleSpec,
     load_rules_file,
@@ -428,3 +429,79 @@ def test_unreadable_rules_file(tmp_path: Path) -> None:
         load_rules_file(path)
     with pytest.raises(RulesFileError, match="rules file"):
         load_rules_file(tmp_path / "missing.json")
+
+
+# ---- the whole dataflow: file rules and the API's rules from the rules topic --------------
+
+
+def _flow_run(rules_file: dict[str, Any], changes: list[RuleChange]) -> dict[str, list[Any]]:
+    from bytewax.testing import run_main
+
+    from flows.config import FlowConfig
+    from flows.pipeline import build_flow
+    from tests.unit.helpers import MemoryIO, envelope, raw_message, to_bytes
+
+    docs = [
+        envelope(
+            "session.queued",
+            {"session_id": f"s{i}", "channel": "chat", "queue": "billing"},
+            occurred_at=from_ms(T0_MS + i * MINUTE_MS),
+            tenant=tenant,
+        )
+        for tenant in ("t1", "t2")
+        for i in range(3)
+    ]
+    docs.sort(key=lambda d: d["occurred_at"])
+    io = MemoryIO([raw_message(to_bytes(d), offset=i) for i, d in enumerate(docs)], 100)
+    io.rules = [
+        raw_message(c.model_dump_json().encode(), topic="rules", offset=i)
+        for i, c in enumerate(changes)
+    ] + [raw_message(b"not json", topic="rules", offset=len(changes))]
+    cfg = FlowConfig(
+        input_partitions=1,
+        idle_advance=False,
+        provisional=False,
+        flows=frozenset({"ingest", "live_ops"}),
+        max_past_s=None,  # fixed test dates
+        alert_rules=parse_rules(rules_file),
+    )
+    run_main(build_flow(cfg, io))
+    return io.out
+
+
+def _change(tenant: str, rid: str, version: int, **kw: Any) -> RuleChange:
+    return RuleChange(
+        tenant_id=tenant,
+        rule_id=rid,
+        rule=None
+        if kw.get("deleted")
+        else rule(rule_id=rid, **{k: v for k, v in kw.items() if k != "deleted"}),
+        version=version,
+    )
+
+
+def test_flow_evaluates_file_and_api_rules_per_tenant() -> None:
+    out = _flow_run(
+        {
+            "t1": [
+                {
+                    "rule_id": "file",
+                    "metric": "queue_depth",
+                    "op": ">",
+                    "threshold": 2,
+                    "for_s": 0,
+                    "severity": "low",
+                }
+            ]
+        },
+        [
+            _change("t1", "api", 1, threshold=1),
+            _change("t2", "gone", 1, threshold=0),
+            _change("t2", "gone", 2, deleted=True),  # deleted: never evaluated
+            _change("t2", "late", 5, threshold=5),
+            _change("t2", "late", 3, threshold=0),  # an older version never wins
+        ],
+    )
+    fired = sorted((a.tenant_id, a.subject_id) for a in out["alerts"] if a.kind == "threshold")
+    assert fired == [("t1", "api"), ("t1", "file")]
+    assert sorted((a.tenant_id, a.subject_id) for a in out["alert_feed_topic"]) == fired
