@@ -1,7 +1,7 @@
 """Property: no tenant ever sees another tenant's data, through any tenant-scoped route.
 
 Three tenants get rows in every table the API reads (agent_performance, alerts,
-alert_actions, client_risk, ops_snapshots / ops_queue_snapshots / ops_agent_board,
+alert_actions, alert_rules, client_risk, ops_snapshots / ops_queue_snapshots / ops_agent_board,
 webhook_subscriptions /
 webhook_deliveries / webhook_attempts) at the same instants, each with ids found nowhere
 else (agent, client, alert, queue, subscription and delivery ids, webhook urls and
@@ -53,6 +53,7 @@ from schemas.risk import FACTOR_NAMES
 from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
+from sinks.reader_rules import RULE_COLUMNS
 from sinks.webhooks.deliveries import Subscription, delivery_id
 from sinks.webhooks.store import default_store
 from tests.integration.test_api import PERF_COLUMNS, perf
@@ -99,6 +100,7 @@ class TenantData:
     deliveries: list[str] = field(default_factory=list)  # one delivery per subscription
     suggestions: list[str] = field(default_factory=list)  # KB suggestion ids
     kb_texts: list[str] = field(default_factory=list)  # their titles and member tickets
+    rules: list[str] = field(default_factory=list)  # threshold rule ids (API rules)
 
     @property
     def ids(self) -> list[str]:
@@ -109,6 +111,7 @@ class TenantData:
             *self.queues,
             *self.subscriptions,
             *self.suggestions,
+            *self.rules,
         ]
 
     @property
@@ -147,6 +150,7 @@ def _tenant_data(tenant: str) -> TenantData:
         secrets=[f"whsec_{_token(tenant, 'secret', i)}" for i in range(2)],
         suggestions=[str(uuid.uuid5(NS, f"{tenant}/suggestion/{i}")) for i in range(2)],
         kb_texts=[_token(tenant, "kbt", i) for i in range(4)],
+        rules=[_token(tenant, "rl", i) for i in range(2)],
         # subscription i delivers alert i
         deliveries=[
             str(delivery_id(uuid.UUID(s), uuid.UUID(a))) for s, a in zip(subs, alerts, strict=True)
@@ -227,6 +231,12 @@ def seed(dsn: str, database: str) -> None:
     ch.insert("ops_queue_snapshots", queues, column_names=QUEUE_COLUMNS)
     ch.insert("ops_agent_board", board, column_names=BOARD_COLUMNS)
     seed_demand_kb(ch)
+    rules = [
+        [tenant, rule_id, json.dumps({**RULE, "scope": {"queue": d.queues[0]}}), 0, 1, AT]
+        for tenant, d in DATA.items()
+        for rule_id in d.rules
+    ]
+    ch.insert("alert_rules", rules, column_names=RULE_COLUMNS)
     ch.close()
     webhooks = [sub for d in DATA.values() for sub in d.webhooks()]
     # subscription i delivers alert i: the first one failed once (pending), the second
@@ -239,6 +249,8 @@ def seed(dsn: str, database: str) -> None:
     stored = seed_webhooks(dsn, database, webhooks, deliveries, AT)
     assert [str(x.delivery_id) for x in stored] == [x for d in DATA.values() for x in d.deliveries]
 
+
+RULE = {"metric": "queue_depth", "op": ">", "threshold": 3, "for_s": 60, "severity": "high"}
 
 FORECAST_COLUMNS = (
     "tenant_id", "segment_type", "segment", "generated_at", "first_target", "model",
@@ -404,6 +416,7 @@ POOLS = {
     "alert_id": "alerts",
     "subscription_id": "subscriptions",
     "suggestion_id": "suggestions",
+    "rule_id": "rules",
 }
 # query parameters naming a tenant's own object: drawn like path ids
 QUERY_POOLS = {"segment": "queues"}
@@ -527,6 +540,10 @@ def check_isolated(tc: TestClient, call: Call) -> None:
         for sub_id in set(call.path_ids) & set(DATA[call.owner].subscriptions):
             owned = tc.get(f"/v1/subscriptions/{sub_id}", headers=_auth(call.owner))
             assert owned.status_code == 200, (call, owned.text)
+        # ... and so is the owner's rule
+        for rule_id in set(call.path_ids) & set(DATA[call.owner].rules):
+            owned = tc.get("/v1/rules", headers=_auth(call.owner))
+            assert rule_id in {i["rule_id"] for i in owned.json()["items"]}, (call, owned.text)
 
 
 # --- tests ------------------------------------------------------------------------------
@@ -547,7 +564,11 @@ def test_every_tenant_scoped_get_is_enumerated(app: FastAPI) -> None:
         "/v1/subscriptions/{subscription_id}/deliveries",
     } <= paths
     assert not paths & set(SKIPPED_PATHS)
-    assert {e.path for e in tenant_scoped_deletes(app)} == {"/v1/subscriptions/{subscription_id}"}
+    assert {e.path for e in tenant_scoped_deletes(app)} == {
+        "/v1/subscriptions/{subscription_id}",
+        "/v1/rules/{rule_id}",
+    }
+    assert "/v1/rules" in paths
     assert {"/v1/demand/forecast", "/v1/demand/segments", "/v1/kb/suggestions"} <= paths
     assert {
         "/v1/kb/suggestions/{suggestion_id}/accept",
@@ -602,6 +623,10 @@ def test_each_tenant_sees_its_own_data(client: TestClient) -> None:
         kb = client.get("/v1/kb/suggestions", headers=auth).json()
         assert sorted(x["suggestion_id"] for x in kb["items"]) == sorted(d.suggestions)
         assert kb["feedback"]["accepted"] >= 1  # its own verdict (the property adds more)
+        rules = client.get("/v1/rules", headers=auth).json()["items"]
+        assert [(r["rule_id"], r["scope"]) for r in rules] == [
+            (rule_id, {"queue": d.queues[0]}) for rule_id in sorted(d.rules)
+        ]
         subs = client.get("/v1/subscriptions", headers=auth).json()["items"]
         assert [(s["id"], s["url"]) for s in subs] == list(
             zip(d.subscriptions, d.urls, strict=True)
