@@ -79,6 +79,7 @@ def list_rules(tenant: TenantDep, reader: ReaderDep, file_rules: FileRulesDep) -
     status_code=status.HTTP_201_CREATED,
     summary="Define a threshold rule (a rule with the same rule_id is replaced)",
     responses={
+        400: {"model": ErrorOut, "description": "The body is not parseable JSON"},
         409: {
             "model": ErrorOut,
             "description": "The rule id belongs to a rule of the file, or the tenant has "

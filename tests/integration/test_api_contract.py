@@ -41,6 +41,7 @@ their 200s.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -67,10 +68,12 @@ from api.app import create_app
 from api.routers import stream, subscriptions
 from infra.migrate import migrate
 from schemas.alert_lifecycle import AlertStateChange
+from schemas.alert_rules import RuleChange
 from schemas.risk import FACTOR_NAMES
 from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from sinks.reader import ResultsReader
+from sinks.reader_rules import RULE_COLUMNS
 from sinks.webhooks.deliveries import Subscription
 from sinks.webhooks.store import WebhookStore
 from tests.integration import test_api, test_api_risk_ops
@@ -106,6 +109,17 @@ GLOBEX_SUBS = [_subscription("globex", "read")]
 READ_IDS = [str(s.subscription_id) for s in (*ACME_SUBS, *GLOBEX_SUBS)]
 DELETE_IDS = [str(s.subscription_id) for s in (*ACME_DELETABLE, *GLOBEX_SUBS)]
 WEBHOOK_URLS = ("https://hooks.example.com/x", "http://127.0.0.1:8080/in?token=t#frag")
+# threshold rules: acme's to read, acme's to delete, globex's (DELETE draws the last two)
+RULE = {"metric": "queue_depth", "op": ">", "threshold": 3, "for_s": 60, "severity": "high"}
+ACME_RULES = ("read-rule",)
+ACME_DELETABLE_RULES = tuple(f"delete-rule-{i}" for i in range(3))
+GLOBEX_RULES = ("globex-rule",)
+VALID_RULES = (
+    RULE,
+    {**RULE, "rule_id": "fuzzed", "scope": {"queue": "billing"}},
+    {"metric": "open_complaints", "scope": {"severity": "critical"}, "op": ">",
+     "threshold": 0, "for_s": 0, "severity": "critical"},
+)  # fmt: skip
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -152,9 +166,10 @@ _APP_SETTINGS = _settings("/nonexistent", "none", Path("/nonexistent"))
 
 
 class _Unannounced:
-    """Alert state changes go nowhere (no broker here; the stream has its own tests)."""
+    """Alert state and rule changes go nowhere (no broker here; the stream and the rules
+    topic have their own tests)."""
 
-    def publish(self, change: AlertStateChange) -> None:
+    def publish(self, change: AlertStateChange | RuleChange) -> None:
         pass
 
 
@@ -164,6 +179,7 @@ APP = create_app(
     kafka_check=lambda: None,
     store_lag=dict,  # no storage writer here: /readyz must not ask a broker
     alert_states=_Unannounced(),
+    rule_changes=_Unannounced(),
 )
 subscriptions.install(APP, WebhookStore(_no_database))
 stream.install(APP, AlertFeed.from_settings(_APP_SETTINGS))
@@ -180,6 +196,7 @@ def flatmap_path_parameters(ctx: Any, path_parameters: dict[str, Any] | None) ->
         "client_id": CLIENT_IDS,
         "subscription_id": DELETE_IDS if deleting else READ_IDS,
         "alert_id": ALERT_IDS,
+        "rule_id": (*ACME_DELETABLE_RULES, *GLOBEX_RULES) if deleting else ACME_RULES,
     }
     if not path_parameters or not ids.keys() & path_parameters.keys():
         return st.just(path_parameters)
@@ -202,7 +219,10 @@ def flatmap_query(ctx: Any, query: dict[str, Any] | None) -> Any:
 
 @schema.hook
 def flatmap_body(ctx: Any, body: Any) -> Any:
-    """Half the time, a valid webhook ``url`` (random strings almost never are one)."""
+    """Half the time, a valid webhook ``url`` or threshold rule (random strings almost
+    never are one)."""
+    if isinstance(body, dict) and "metric" in body:
+        return st.one_of(st.just(body), st.sampled_from(VALID_RULES))
     if not isinstance(body, dict) or not isinstance(body.get("url"), str):
         return st.just(body)
     b = body
@@ -232,6 +252,17 @@ def seeded(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         for code in (503, 200)
     ]
     seed_webhooks(s.dsn, database, subs, deliveries, SEEDED_AT)
+    rules = [
+        [tenant, rule_id, json.dumps(RULE), 0, 1, SEEDED_AT]
+        for tenant, ids in (
+            ("acme", (*ACME_RULES, *ACME_DELETABLE_RULES)),
+            ("globex", GLOBEX_RULES),
+        )
+        for rule_id in ids
+    ]
+    ch = open_client(s.dsn, database)
+    ch.insert("alert_rules", rules, column_names=RULE_COLUMNS)
+    ch.close()
     reader = ResultsReader(lambda: open_client(s.dsn, database))
     store = WebhookStore(lambda: open_client(s.dsn, database))
     previous = APP.state.reader, APP.state.webhook_store
@@ -270,6 +301,7 @@ VALID_PATH_IDS = {
     "subscription_id": READ_IDS[0],
     "suggestion_id": "6f1d3c2e-2b7a-5c1e-9a43-0c1f9f3f5a10",
     "alert_id": ALERT_IDS[0],
+    "rule_id": ACME_RULES[0],
 }
 # Required query parameters, by path (the rest have defaults).
 VALID_QUERIES: dict[str, dict[str, Any]] = {
@@ -290,8 +322,9 @@ def test_every_v1_operation_needs_a_known_key() -> None:
         params = {name: VALID_PATH_IDS[name] for name in _path_parameter_names(operation.path)}
         query = VALID_QUERIES.get(operation.path)
         body: dict[str, Any] = {}
-        if operation.body:  # POST /v1/subscriptions
-            body = {"body": {"url": WEBHOOK_URLS[0]}, "media_type": "application/json"}
+        if operation.body:  # POST /v1/subscriptions, /v1/rules
+            valid = RULE if operation.path == "/v1/rules" else {"url": WEBHOOK_URLS[0]}
+            body = {"body": valid, "media_type": "application/json"}
         for headers in BAD_KEYS:
             case = operation.Case(path_parameters=params, query=query, headers=headers, **body)
             response = case.call()
@@ -314,6 +347,9 @@ def test_every_v1_operation_needs_a_known_key() -> None:
         "GET /v1/subscriptions/{subscription_id}",
         "DELETE /v1/subscriptions/{subscription_id}",
         "GET /v1/subscriptions/{subscription_id}/deliveries",
+        "POST /v1/rules",
+        "GET /v1/rules",
+        "DELETE /v1/rules/{rule_id}",
     } <= set(seen)
     assert _subscription_ids() == before, "a refused request changed the subscriptions"
 
