@@ -16,7 +16,7 @@ from flows.core.timeutil import to_ms
 from flows.ops.cadence import Cadence
 from flows.ops.live_ops import LiveOps
 from flows.ops.rules import RuleEvaluator, RuleOut
-from schemas.alert_rules import Rule, RuleChange
+from schemas.alert_rules import MAX_RULES_PER_TENANT, Rule, RuleChange
 from schemas.ops import AgentBoardRow, OpsSnapshot
 from schemas.transport import Accepted
 
@@ -30,8 +30,8 @@ class OpsState:
     cadence: Cadence
     changed: bool = field(default=False)
     rules: RuleEvaluator | None = None  # threshold rules' open episodes (issue #12)
-    # the API's rules of the tenant: rule id -> (version, rule; None: deleted)
-    api_rules: dict[str, tuple[int, Rule | None]] = field(default_factory=dict)
+    # the API's rules of the tenant: rule id -> (version, rule)
+    api_rules: dict[str, tuple[int, Rule]] = field(default_factory=dict)
 
 
 OpsOut = OpsSnapshot | AgentBoardRow | RuleOut
@@ -85,18 +85,24 @@ class LiveOpsLogic(EventLogic[OpsState, OpsOut]):
         return super().on_batch(rest)
 
     def on_rule_change(self, change: RuleChange) -> None:
-        known = self.state.api_rules.get(change.rule_id)
-        if known is None or change.version >= known[0]:  # an older change never wins
-            self.state.api_rules[change.rule_id] = (change.version, change.rule)
+        """Keep the latest version of each rule; a deletion forgets the rule (so the
+        state holds at most the tenant's rule limit, however many come and go)."""
+        rules = self.state.api_rules
+        known = rules.get(change.rule_id)
+        if known is not None and change.version < known[0]:
+            return  # an older change never wins
+        if change.rule is None:
+            rules.pop(change.rule_id, None)
+        elif known is not None or len(rules) < MAX_RULES_PER_TENANT:  # the API's bound
+            rules[change.rule_id] = (change.version, change.rule)
 
     def rules_of(self, tenant: str) -> list[Rule]:
         """The file's rules, then the API's by rule id (a file rule's id wins)."""
         rules = list(self.cfg.alert_rules.get(tenant, ()))
         taken = {r.rule_id for r in rules}
         for rule_id in sorted(self.state.api_rules):
-            rule = self.state.api_rules[rule_id][1]
-            if rule is not None and rule_id not in taken:
-                rules.append(rule)
+            if rule_id not in taken:
+                rules.append(self.state.api_rules[rule_id][1])
         return rules
 
     def evaluate(self, ops: LiveOps, at_ms: int) -> list[RuleOut]:

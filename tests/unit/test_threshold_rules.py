@@ -505,3 +505,21 @@ def test_flow_evaluates_file_and_api_rules_per_tenant() -> None:
     fired = sorted((a.tenant_id, a.subject_id) for a in out["alerts"] if a.kind == "threshold")
     assert fired == [("t1", "api"), ("t1", "file")]
     assert sorted((a.tenant_id, a.subject_id) for a in out["alert_feed_topic"]) == fired
+
+
+def test_api_rule_changes_keep_the_latest_and_stay_bounded() -> None:
+    from flows.config import FlowConfig
+    from flows.ops.stateful import LiveOpsLogic
+
+    logic = LiveOpsLogic(FlowConfig(), None)
+    for i in range(MAX_RULES_PER_TENANT + 5):  # beyond the API's bound: ignored
+        logic.on_rule_change(_change("t1", f"r{i}", 1, threshold=i))
+    assert len(logic.state.api_rules) == MAX_RULES_PER_TENANT
+    logic.on_rule_change(_change("t1", "r0", 3, threshold=7))
+    logic.on_rule_change(_change("t1", "r0", 2, threshold=9))  # older: ignored
+    assert logic.state.api_rules["r0"][1].threshold == 7
+    for i in range(MAX_RULES_PER_TENANT):  # deletions forget: created and deleted ids
+        logic.on_rule_change(_change("t1", f"r{i}", 4, deleted=True))  # leave nothing
+    assert logic.state.api_rules == {}
+    logic.on_rule_change(_change("t1", "new", 5, threshold=1))
+    assert [r.rule_id for r in logic.rules_of("t1")] == ["new"]
