@@ -58,8 +58,21 @@ ENV_EXTRA = {
 }
 
 
-# tenant -> threshold rules, the CXPULSE_ALERT_RULES_FILE format (none yet)
-RULES: dict[str, list[dict[str, Any]]] = {}
+# tenant -> threshold rules, the CXPULSE_ALERT_RULES_FILE format: acme's "returns"
+# queue may hold more than one waiting session for at most 5 minutes
+RULES: dict[str, list[dict[str, Any]]] = {
+    "acme": [
+        {
+            "rule_id": "returns-backlog",
+            "metric": "queue_depth",
+            "scope": {"queue": "returns"},
+            "op": ">",
+            "threshold": 1,
+            "for_s": 300,
+            "severity": "high",
+        }
+    ]
+}
 
 
 def _at(hhmm: str) -> datetime:
@@ -154,8 +167,25 @@ def board() -> list[dict[str, Any]]:
     ]
 
 
+def _waiting(kind: str, session: str, hhmm: str) -> dict[str, Any]:
+    """A session of the ``returns`` queue that no agent takes (the board keeps its rows)."""
+    return _acme(kind, hhmm, {"session_id": session, "channel": "chat", "queue": "returns"})
+
+
+def backlog() -> list[dict[str, Any]]:
+    """Two sessions wait in ``returns`` from 09:05 (depth 2 > 1): the rule's episode
+    starts there, fires at the first check once 300 s have held and ends when Q1 leaves
+    at 09:15."""
+    return [
+        _waiting("session.queued", "Q1", "09:04"),
+        _waiting("session.queued", "Q2", "09:05"),
+        _waiting("session.ended", "Q1", "09:15"),
+    ]
+
+
 def scenario() -> list[dict[str, Any]]:
-    return demand() + complaints() + board()
+    *created, escalated = complaints()
+    return demand() + created + backlog() + [escalated] + board()
 
 
 # The board at the end (as_of: the newest acme live-ops event, 09:50)
@@ -279,6 +309,26 @@ def test_ack_then_resolve(api: str) -> None:
     item = _escalations(api)["K1"]
     assert item["state"] == "resolved"
     assert _ms(item["state_at"]) == _ms(done["state_at"])
+
+
+def test_a_threshold_rule_fires_once_and_resolves_when_it_clears(api: str) -> None:
+    [alert] = _alerts(api, ACME, kind="threshold")
+    assert alert["severity"] == "high"
+    assert alert["subject_id"] == "returns-backlog"
+    details = alert["details"]
+    assert {k: details[k] for k in ("rule_id", "metric_name", "scope", "threshold")} == {
+        "rule_id": "returns-backlog",
+        "metric_name": "queue_depth",
+        "scope": {"queue": "returns"},
+        "threshold": 1,
+    }
+    assert details["actual_value"] == 2
+    assert datetime.fromisoformat(details["since"]) == _at("09:05")
+    # fired at the first check after 300 s held: here the next acme event (09:15)
+    assert _at("09:10") <= datetime.fromisoformat(alert["event_time"]) <= _at("09:15")
+    assert alert["state"] == "resolved"  # by the flow, when the queue drained
+    assert _ms(alert["state_at"]) == _at("09:15")
+    assert _alerts(api, GLOBEX, kind="threshold") == []
 
 
 def test_the_agents_board_and_open_complaints(api: str) -> None:
