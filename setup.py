@@ -79,6 +79,7 @@ if __name__ == "__main__":  # setuptools runs this file as __main__; tests impor
             f"{NAMESPACE}.schemas": ["risk_model.json"],
             f"{NAMESPACE}.infra": [
                 "clickhouse/*.sql",
+                "demo_rules.json",
                 "kafka/pom.xml",
                 "kafka/*.properties",
                 "kafka/*.xml",

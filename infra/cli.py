@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -495,8 +496,13 @@ def demo(
     broker.ensure_jars(progress=lambda m: typer.echo(m, err=True))
     typer.echo(f"kafka at {broker.up(timeout_s=90)}", err=True)
     _prepare(settings)
+    # demo defaults go into the environment: the compute processes read their settings
+    # from it (the API keys, and threshold rules that the simulator's stories cross)
     if not settings.tenant_keys:
-        settings = Settings(api_keys=_demo_keys())
+        os.environ["CXPULSE_API_KEYS"] = _demo_keys().get_secret_value()
+    if settings.alert_rules_file is None:
+        os.environ["CXPULSE_ALERT_RULES_FILE"] = str(Path(__file__).with_name("demo_rules.json"))
+    settings = _settings()
     sim = threading.Thread(
         target=run_simulation,
         name="simulator",
