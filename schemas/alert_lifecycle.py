@@ -108,7 +108,9 @@ class AlertAction(Row):
             action=action,
             note=note,
             actor=actor,
-            at=at,
+            # to the millisecond, as alert_actions stores it: the POST's answer and the
+            # SSE announcement then equal what GET /v1/alerts reads back
+            at=at.replace(microsecond=at.microsecond // 1000 * 1000),
         )
 
 
