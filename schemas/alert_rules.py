@@ -18,10 +18,11 @@ Metrics and their scopes
   last hour; no ratings in the hour: no value, so the rule does not hold. No scope.
 * ``messages_last_hour``: messages sent in the last hour; no scope.
 * ``open_complaints``: open complaints; scope ``{"severity": s}`` or none (all).
-
-``sla_breaches_1h`` is refused with a reason: SLA breaches are judged by the client-risk
-flow (it has the SLA policy and the tickets' creations), and capabilities do not read
-each other's state, so the live-ops state has no count of them to compare.
+* ``sla_breaches_1h``: the tenant's SLA breaches whose breach time (the ticket's
+  deadline) lies in the last hour; scope ``{"priority": p}`` and/or ``{"queue": q}`` or
+  none. Breaches are judged by the client-risk flow; the pipeline hands them to the
+  live-ops flow as :class:`SlaBreachFact` (capabilities do not import each other), so the
+  metric is 0 unless the ``client_risk`` flow runs too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +55,7 @@ RuleMetric = Literal[
     "low_csat_share_1h",
     "messages_last_hour",
     "open_complaints",
+    "sla_breaches_1h",
 ]
 RULE_METRICS: tuple[str, ...] = RuleMetric.__args__  # type: ignore[attr-defined]
 QUEUE_METRICS = frozenset({"queue_depth", "queue_oldest_wait_s", "queue_avg_wait_s"})
@@ -63,14 +66,10 @@ SCOPE_KEYS: dict[str, frozenset[str]] = {
     "low_csat_share_1h": frozenset(),
     "messages_last_hour": frozenset(),
     "open_complaints": frozenset({"severity"}),
+    "sla_breaches_1h": frozenset({"priority", "queue"}),
 }
 COMPLAINT_SEVERITIES = ("low", "medium", "high", "critical")
-NOT_EVALUATED = {
-    "sla_breaches_1h": (
-        "sla_breaches_1h is not evaluated yet: SLA breaches are judged by the client-risk "
-        "flow, and the live-ops state these rules run on has no count of them"
-    ),
-}
+TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
 
 MAX_RULES_PER_TENANT = 100
 MAX_ID_CHARS = 64
@@ -97,7 +96,8 @@ class RuleSpec(BaseModel):
     scope: dict[str, str] = Field(
         default_factory=dict,
         description='Narrows the metric: {"queue": q} for queue metrics, '
-        '{"severity": s} for open_complaints',
+        '{"severity": s} for open_complaints, {"priority": p} and/or {"queue": q} '
+        "for sla_breaches_1h",
     )
     op: Literal[">", "<"]
     threshold: float = Field(ge=-MAX_THRESHOLD, le=MAX_THRESHOLD)
@@ -109,8 +109,6 @@ class RuleSpec(BaseModel):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, metric: str) -> str:
-        if metric in NOT_EVALUATED:
-            raise ValueError(NOT_EVALUATED[metric])
         if metric not in RULE_METRICS:
             raise ValueError(f"unknown metric {metric[:40]!r}; known: {', '.join(RULE_METRICS)}")
         return metric
@@ -133,6 +131,8 @@ class RuleSpec(BaseModel):
                 raise ValueError(f"scope {key} must be 1..{MAX_SCOPE_CHARS} characters")
             if key == "severity" and value not in COMPLAINT_SEVERITIES:
                 raise ValueError(f"scope severity must be one of {', '.join(COMPLAINT_SEVERITIES)}")
+            if key == "priority" and value not in TICKET_PRIORITIES:
+                raise ValueError(f"scope priority must be one of {', '.join(TICKET_PRIORITIES)}")
         return self
 
     def content(self) -> str:
@@ -222,3 +222,17 @@ class RuleChange(BaseModel):
         if self.rule is not None and self.rule.rule_id != self.rule_id:
             raise ValueError("rule.rule_id differs from rule_id")
         return self
+
+
+@dataclass(frozen=True, slots=True)
+class SlaBreachFact:
+    """One SLA breach, as the live-ops flow sees it (the pipeline derives it from the
+    client-risk flow's ``sla_breach`` alert): a fact, not the alert, so the live-ops
+    capability does not depend on the client-risk one. ``breached_ms``: the ticket's
+    deadline (event time, ms)."""
+
+    tenant_id: str
+    ticket_id: str
+    priority: str
+    queue: str
+    breached_ms: int

@@ -29,7 +29,8 @@ S = TypeVar("S")
 # 5: live ops keeps complaints, tickets, active sessions and the agent board (issue #12).
 # 6: live ops keeps the open episodes of the tenant's threshold rules (issue #12).
 # 7: ... and the tenant's rules defined through the API (from the rules topic).
-STATE_FORMAT = 7
+# 8: ... and the tenant's SLA breaches of the last hour (sla_breaches_1h).
+STATE_FORMAT = 8
 
 
 class IncompatibleStateError(RuntimeError):

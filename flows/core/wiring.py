@@ -15,6 +15,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 
+from flows.core.clock import Tick
 from flows.core.io import FlowIO
 from flows.core.keys import instance_of
 from flows.core.outputs import SinkKey
@@ -25,10 +26,15 @@ T = TypeVar("T")
 
 
 class Emitted(NamedTuple):
-    """What a capability hands back to the pipeline (``alerts`` None: it raises none)."""
+    """What a capability hands back to the pipeline (``alerts`` None: it raises none).
+
+    ``sla``: the client-risk flow's ``sla_breach`` alerts with the watermarks its ticket
+    shards forwarded after them (each ``Tick`` names its shard), for the pipeline to hand
+    to the live-ops flow; None for the other flows."""
 
     alerts: Stream[Alert] | None
     letters: Stream[DeadLetter]
+    sla: Stream[Alert | Tick] | None = None
 
 
 def of_types(types: frozenset[str], a: Accepted) -> bool:

@@ -25,7 +25,7 @@ from flows.core.wiring import Emitted, letters, pick, pick_out, select
 from flows.ops.live_ops import LIVE_OPS_EVENT_TYPES
 from flows.ops.stateful import LiveOpsLogic
 from schemas.alert_lifecycle import AlertStateChange
-from schemas.alert_rules import RuleChange
+from schemas.alert_rules import RuleChange, SlaBreachFact
 from schemas.ops import OpsSnapshot, QueueRow
 from schemas.results import Alert
 from schemas.transport import Accepted, RawMessage
@@ -57,9 +57,21 @@ def alert_feed(item: object) -> Alert | AlertStateChange | None:
     return item if isinstance(item, Alert | AlertStateChange) else None
 
 
+def fact_tenant(fact: SlaBreachFact) -> str:
+    return fact.tenant_id
+
+
 def add_live_ops(
-    events: Stream[Accepted], ticks: Stream[Tick], cfg: FlowConfig, io: FlowIO
+    events: Stream[Accepted],
+    ticks: Stream[Tick],
+    cfg: FlowConfig,
+    io: FlowIO,
+    breaches: Stream[SlaBreachFact | Tick] | None = None,
+    breach_sources: int = 0,
 ) -> Emitted:
+    """``breaches``: SLA breach facts and the watermarks ``breach_sources`` upstream
+    shards forward after them (each ``Tick`` naming its shard), from the pipeline; the
+    step's watermark then waits for theirs too (see flows/ops/stateful.py)."""
     # per_tenant's steps (same ids: recovery stores stay valid) plus the API's rule
     # changes, keyed by tenant into the same state
     by_tenant = op.key_on(
@@ -70,7 +82,18 @@ def add_live_ops(
     )
     keyed_changes = op.key_on("live_ops_rules_by_tenant", changes, change_tenant)
     data = op.merge("live_ops_with_rules", by_tenant, keyed_changes)
-    out = ticked("live_ops_out", "live_ops", data, ticks, None, partial(LiveOpsLogic, cfg))
+    if breaches is not None:
+        facts = op.key_on(
+            "live_ops_breaches_by_tenant",
+            pick("live_ops_breaches", breaches, SlaBreachFact),
+            fact_tenant,
+        )
+        data = op.merge("live_ops_with_breaches", data, facts)
+        ticks = op.merge(
+            "live_ops_vouched_ticks", ticks, pick("live_ops_breach_ticks", breaches, Tick)
+        )
+    logic = partial(LiveOpsLogic, cfg, breach_sources=breach_sources if breaches else 0)
+    out = ticked("live_ops_out", "live_ops", data, ticks, None, logic)
     snaps = pick("ops_rows", out, OpsSnapshot)
     op.output("ops_snapshots_out", snaps, io.sink(OPS_SNAPSHOTS))
     rows = op.flat_map("queue_rows", snaps, queue_rows)

@@ -22,10 +22,17 @@ Semantics
 
 A metric without a value (``low_csat_share_1h`` over an hour without ratings) never
 holds, whatever the op.
+
+``sla_breaches_1h`` counts the :class:`schemas.alert_rules.SlaBreachFact` s the step
+applied (held like events, in event-time order behind a watermark that the client-risk
+flow vouches for too, so a breach is in before any point it counts at) whose breach time
+``b`` lies in the hour ending at the point: ``t - 1 h < b <= t``. :class:`RecentBreaches`
+keeps only the breaches a later point can still count.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +42,7 @@ from uuid import UUID
 from flows.core.timeutil import from_ms
 from flows.ops.live_ops import BUCKET_MS, HOUR_MS, LiveOps, bucket_of
 from schemas.alert_lifecycle import AlertAction, AlertStateChange
-from schemas.alert_rules import QUEUE_METRICS, Rule
+from schemas.alert_rules import QUEUE_METRICS, Rule, SlaBreachFact
 from schemas.ids import stable_id
 from schemas.results import Alert
 
@@ -49,12 +56,48 @@ def threshold_alert_id(tenant_id: str, rule_id: str, since_ms: int) -> UUID:
     return stable_id("threshold", tenant_id, rule_id, since_ms)
 
 
-class Metrics:
-    """The rule metrics of ``ops`` at ``at_ms``, each computed once per evaluation point
-    (the queue figures in one pass over the waiting sessions)."""
+def _breach_ms(entry: tuple[int, str, str, str]) -> int:
+    return entry[0]
 
-    def __init__(self, ops: LiveOps, at_ms: int) -> None:
+
+@dataclass
+class RecentBreaches:
+    """One tenant's SLA breaches that an evaluation point may still count, in time order:
+    (breach ms, ticket id, priority, queue). A ticket breaches once; a repeat is ignored."""
+
+    entries: list[tuple[int, str, str, str]] = field(default_factory=list)
+
+    def add(self, fact: SlaBreachFact) -> None:
+        entry = (fact.breached_ms, fact.ticket_id, fact.priority, fact.queue)
+        i = bisect_left(self.entries, entry)
+        if i < len(self.entries) and self.entries[i][:2] == entry[:2]:
+            return
+        self.entries.insert(i, entry)
+
+    def forget_before(self, point_ms: int) -> None:
+        """Drop what no evaluation point at or after ``point_ms`` counts (breach time at
+        or before ``point_ms - 1 h``): the state holds at most an hour of breaches."""
+        del self.entries[: bisect_right(self.entries, point_ms - HOUR_MS, key=_breach_ms)]
+
+    def count(self, at_ms: int, priority: str | None, queue: str | None) -> int:
+        """Breaches with ``at_ms - 1 h < time <= at_ms`` (of the priority and queue)."""
+        lo = bisect_right(self.entries, at_ms - HOUR_MS, key=_breach_ms)
+        hi = bisect_right(self.entries, at_ms, key=_breach_ms)
+        return sum(
+            1
+            for _, _, p, q in self.entries[lo:hi]
+            if (priority is None or p == priority) and (queue is None or q == queue)
+        )
+
+
+class Metrics:
+    """The rule metrics of ``ops`` (and of the tenant's recent SLA breaches) at
+    ``at_ms``, each computed once per evaluation point (the queue figures in one pass
+    over the waiting sessions)."""
+
+    def __init__(self, ops: LiveOps, at_ms: int, breaches: RecentBreaches | None = None) -> None:
         self.ops, self.at_ms = ops, at_ms
+        self.breaches = breaches
         self._queues: dict[str, list[int]] | None = None
         self._cache: dict[tuple[str, str], float | None] = {}
 
@@ -97,6 +140,10 @@ class Metrics:
             return float(ops.complaint_counts.get(severity, 0))  # type: ignore[call-overload]
         if metric == "messages_last_hour":
             return float(sum(sum(c) for c in self._last_hour(ops.message_buckets)))
+        if metric == "sla_breaches_1h":
+            if self.breaches is None:
+                return 0.0
+            return float(self.breaches.count(self.at_ms, scope.get("priority"), scope.get("queue")))
         if metric == "low_csat_share_1h":
             ratings = [0] * 5
             for counts in self._last_hour(ops.csat_buckets):
@@ -132,14 +179,19 @@ class RuleEvaluator:
     last_ms: int | None = None  # latest evaluation point
 
     def evaluate(
-        self, rules: Iterable[Rule], ops: LiveOps, at_ms: int, fired_at: datetime
+        self,
+        rules: Iterable[Rule],
+        ops: LiveOps,
+        at_ms: int,
+        fired_at: datetime,
+        breaches: RecentBreaches | None = None,
     ) -> list[RuleOut]:
-        """Evaluate ``rules`` on ``ops`` at ``at_ms``; a point earlier than the latest
-        one is skipped (evaluation points only move forward)."""
+        """Evaluate ``rules`` on ``ops`` (and ``breaches``) at ``at_ms``; a point earlier
+        than the latest one is skipped (evaluation points only move forward)."""
         if self.last_ms is not None and at_ms < self.last_ms:
             return []
         self.last_ms = at_ms
-        metrics = Metrics(ops, at_ms)
+        metrics = Metrics(ops, at_ms, breaches)
         out: list[RuleOut] = []
         seen: set[str] = set()
         for rule in rules:

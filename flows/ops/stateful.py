@@ -2,7 +2,13 @@
 behind the tenant's watermark, with history snapshots on an event-time grid and, when
 tailing, live snapshots on a wall-clock timer. Each snapshot comes with the board rows
 of the agents that changed since the previous one (the board table keeps each agent's
-latest row), so a snapshot costs O(changed agents), not O(agents)."""
+latest row), so a snapshot costs O(changed agents), not O(agents).
+
+When the pipeline hands it the client-risk flow's SLA breaches (``breach_sources`` > 0),
+they are held and applied like events, at their breach time, and the tenant's watermark
+is the minimum of the input clock's and of every ticket-risk shard's forwarded one: a
+shard forwards a watermark after the breaches it decided on it, so every breach a point
+counts is applied before it, whatever the batches and interleavings."""
 
 from __future__ import annotations
 
@@ -11,12 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flows.core.origin import EventLogic
+from flows.core.origin import EventLogic, derived_origin, event_order
+from flows.core.stateful import Origin
 from flows.core.timeutil import to_ms
 from flows.ops.cadence import Cadence
 from flows.ops.live_ops import LiveOps
-from flows.ops.rules import RuleEvaluator, RuleOut
-from schemas.alert_rules import MAX_RULES_PER_TENANT, Rule, RuleChange
+from flows.ops.rules import RecentBreaches, RuleEvaluator, RuleOut
+from schemas.alert_rules import MAX_RULES_PER_TENANT, Rule, RuleChange, SlaBreachFact
 from schemas.ops import AgentBoardRow, OpsSnapshot
 from schemas.transport import Accepted
 
@@ -32,6 +39,8 @@ class OpsState:
     rules: RuleEvaluator | None = None  # threshold rules' open episodes (issue #12)
     # the API's rules of the tenant: rule id -> (version, rule)
     api_rules: dict[str, tuple[int, Rule]] = field(default_factory=dict)
+    # the tenant's SLA breaches of about the last hour (sla_breaches_1h)
+    breaches: RecentBreaches = field(default_factory=RecentBreaches)
 
 
 OpsOut = OpsSnapshot | AgentBoardRow | RuleOut
@@ -54,11 +63,41 @@ class LiveOpsLogic(EventLogic[OpsState, OpsOut]):
     cfg: FlowConfig  # the capability tunables, not only the core ones
     hold = True
 
+    def __init__(self, cfg: FlowConfig, snapshot: bytes | None, *, breach_sources: int = 0) -> None:
+        self.breach_sources = breach_sources  # ticket-risk shards forwarding watermarks
+        super().__init__(cfg, snapshot)
+
     def new_state(self) -> OpsState:
         return OpsState(None, Cadence(int(self.cfg.ops_snapshot_interval_s * 1000)))
 
-    def on_item(self, item: Accepted) -> Iterable[OpsOut]:
+    def tick_sources(self) -> int:
+        return 1 + self.breach_sources
+
+    def tenant_of(self, item: Accepted | SlaBreachFact) -> str:
+        return item.tenant_id if isinstance(item, SlaBreachFact) else item.event.tenant_id
+
+    def order_of(self, item: Accepted | SlaBreachFact) -> tuple[int, str]:
+        if isinstance(item, SlaBreachFact):
+            return item.breached_ms, f"sla_breach/{item.ticket_id}"
+        return event_order(item)
+
+    def origin_of(self, item: Accepted | SlaBreachFact) -> Origin:
+        if isinstance(item, SlaBreachFact):
+            return derived_origin(-1, "sla_breach", item.ticket_id, item.tenant_id)
+        return super().origin_of(item)
+
+    def on_item(self, item: Accepted | SlaBreachFact) -> Iterable[OpsOut]:
         s = self.state
+        if isinstance(item, SlaBreachFact):
+            # not an evaluation point: counted from the next one on. No later point is
+            # before the grid point under it, so older breaches are forgotten.
+            s.breaches.add(item)
+            interval = s.cadence.interval_ms
+            floor = item.breached_ms - interval
+            s.breaches.forget_before(
+                floor if s.ops is None else max(floor, s.ops.as_of_ms or floor)
+            )
+            return ()
         if s.ops is None:
             s.ops = LiveOps(item.event.tenant_id)
         due = s.cadence.due(to_ms(item.event.occurred_at))
@@ -70,6 +109,7 @@ class LiveOpsLogic(EventLogic[OpsState, OpsOut]):
         s.changed = True
         if s.ops.as_of_ms is not None:
             out.extend(self.evaluate(s.ops, s.ops.as_of_ms))
+            s.breaches.forget_before(s.ops.as_of_ms)  # later points are after it
         return out
 
     def on_batch(self, values: list[Any]) -> tuple[Iterable[Any], bool]:
@@ -113,12 +153,17 @@ class LiveOpsLogic(EventLogic[OpsState, OpsOut]):
             if not rules:
                 return []
             s.rules = RuleEvaluator(ops.tenant_id)
-        return s.rules.evaluate(rules, ops, at_ms, self.cfg.now())
+        return s.rules.evaluate(rules, ops, at_ms, self.cfg.now(), s.breaches)
 
     def on_timer(self) -> Iterable[OpsOut]:
         if not self.cfg.provisional:
             return ()
-        held = [i for heap in self.time.held.values() for *_, i in sorted(heap)]
+        held = [
+            i
+            for heap in self.time.held.values()
+            for *_, i in sorted(heap)
+            if isinstance(i, Accepted)
+        ]
         if not held and not self.state.changed:
             return ()
         self.state.changed = False

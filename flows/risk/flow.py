@@ -75,11 +75,9 @@ def add_client_risk(
         ),
         sourced,
     )
-    forwarded = op.flat_map(
-        "ticket_risk_forward",
-        pick("ticket_risk_forwarded", ticket_out, Tick),
-        partial(to_shards, cfg.shards),
-    )
+    shard_ticks = pick("ticket_risk_forwarded", ticket_out, Tick)
+    forwarded = op.flat_map("ticket_risk_forward", shard_ticks, partial(to_shards, cfg.shards))
+    sla_alerts = pick("sla_alerts", ticket_out, Alert)
     direct = op.flat_map(
         "client_signals", select("risk_client_events", events, CLIENT_TYPES), direct_signals
     )
@@ -107,7 +105,7 @@ def add_client_risk(
     )
     alerts = op.merge(
         "risk_and_sla_alerts",
-        pick("sla_alerts", ticket_out, Alert),
+        sla_alerts,
         pick("risk_alerts", scored, Alert),
         pick("escalation_alerts", complaint_out, Alert),
     )
@@ -119,4 +117,6 @@ def add_client_risk(
             ("client_risk_letters", scored),
             ("complaint_alert_letters", complaint_out),
         ),
+        # the breaches with the watermarks forwarded after them (see Emitted)
+        op.merge("sla_with_watermarks", sla_alerts, shard_ticks),
     )

@@ -143,7 +143,7 @@ def test_file_rules_are_read_only(client: TestClient, recorder: Recorder) -> Non
     "change",
     [
         {"metric": "nope"},
-        {"metric": "sla_breaches_1h"},
+        {"metric": "sla_breaches_1h", "scope": {"priority": "asap"}},
         {"op": ">="},
         {"op": "!"},
         {"threshold": "NaN"},

@@ -176,3 +176,59 @@ def test_a_rule_posted_to_the_api_reaches_the_flow(settings: Settings) -> None:
         items = client.get("/v1/alerts?kind=threshold", headers=ACME).json()["items"]
         assert [(i["subject_id"], i["state"]) for i in items] == [("billing-backlog", "resolved")]
         assert client.get("/v1/alerts?kind=threshold", headers=GLOBEX).json()["items"] == []
+
+
+def test_an_sla_breach_rule_counts_the_client_risk_flows_breaches(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """sla_breaches_1h: an urgent ticket breaches at 11:00 (client risk); the pipeline
+    hands the breach to live ops, whose rule fires at the next point and is resolved by
+    the system once the breach is an hour old."""
+    rules = tmp_path / "rules.json"
+    rule = {
+        "rule_id": "urgent-breaches",
+        "metric": "sla_breaches_1h",
+        "scope": {"priority": "urgent"},
+        "op": ">",
+        "threshold": 0,
+        "for_s": 0,
+        "severity": "critical",
+    }
+    rules.write_text(json.dumps({"acme": [rule]}))
+    settings = settings.model_copy(
+        update={
+            "topic_prefix": f"sla{settings.topic_prefix}",
+            "topic_partitions": 1,
+            "alert_rules_file": rules,
+        }
+    )
+    ensure_topics(settings, log=lambda _m: None)
+    ticket = {
+        "ticket_id": "T-SLA",
+        "client_id": "C1",
+        "channel": "email",
+        "queue": "billing",
+        "priority": "urgent",  # SLA 1 h: breaches at 11:00
+        "category": "billing",
+        "subject": "Invoice wrong",
+        "description": "Charged twice",
+        "region": "north",
+    }
+    created = event("sla-c1", "ticket.created", "10:00:00", ticket)
+    events = [created, _status("sla-a1", "11:10:00"), _status("sla-a2", "12:05:00")]
+    msgs = [(entity_key(parse_event(encode(e))).encode(), encode(e)) for e in events]
+    produce(settings.kafka_bootstrap, settings.events_topic, msgs)
+    run_and_store(settings, frozenset({"ingest", "client_risk", "live_ops"}))
+    ch = open_client(settings.dsn, settings.clickhouse_database)
+    rows = ch.query(
+        "SELECT alert_id, details, event_time FROM alerts FINAL WHERE kind = 'threshold'"
+    ).result_rows
+    assert len(rows) == 1
+    alert_id, details, event_time = rows[0]
+    assert json.loads(details)["actual_value"] == 1.0
+    assert event_time.isoformat().startswith(f"{DAY}T11:10:00")
+    actions = ch.query(
+        "SELECT alert_id, action, actor, at FROM alert_actions FINAL WHERE tenant_id = 'acme'"
+    ).result_rows
+    assert [(str(a), b, c) for a, b, c, _ in actions] == [(str(alert_id), "resolve", "system")]
+    assert actions[0][3].isoformat().startswith(f"{DAY}T12:05:00")

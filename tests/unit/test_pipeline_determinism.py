@@ -30,10 +30,20 @@ from tests.unit.helpers import MemoryIO
 PARTITIONS = 3
 PROCESSING_TIME = {"fired_at", "received_at", "recorded_at", "ingested_at"}
 START = datetime(2026, 3, 2, tzinfo=UTC)
-# threshold rules that fire and clear in the simulated traffic (alerts and resolutions)
+# threshold rules that fire and clear in the simulated traffic (alerts and resolutions);
+# sla_breaches_1h counts the client-risk flow's breaches, routed into live ops
 RULES = parse_rules(
     {
-        t: [{"metric": "queue_depth", "op": ">", "threshold": 0, "for_s": 5, "severity": "low"}]
+        t: [
+            {"metric": "queue_depth", "op": ">", "threshold": 0, "for_s": 5, "severity": "low"},
+            {
+                "metric": "sla_breaches_1h",
+                "op": ">",
+                "threshold": 0,
+                "for_s": 0,
+                "severity": "high",
+            },
+        ]
         for t in ("acme", "globex", "initech")
     }
 )
@@ -113,6 +123,10 @@ def test_the_reference_run_produces_every_kind_of_output(expected: dict[str, Cou
     assert not empty, {k: sum(v.values()) for k, v in expected.items()}
     assert sum(expected["late_events"].values()) > 0
     assert sum(expected["dead_letters"].values()) >= 1
+    sla_rule_alerts = [
+        r for r in expected["alerts"] if '"metric_name": "sla_breaches_1h"' in r
+    ]  # the breaches reach the live-ops rules
+    assert sla_rule_alerts
 
 
 @pytest.mark.parametrize(

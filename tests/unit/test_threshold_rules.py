@@ -329,7 +329,7 @@ def test_derived_rule_id_is_stable_and_per_tenant() -> None:
     ("change", "why"),
     [
         ({"metric": "nope"}, "unknown metric"),
-        ({"metric": "sla_breaches_1h"}, "not evaluated yet"),
+        ({"metric": "sla_breaches_1h", "scope": {"priority": "asap"}}, "scope priority"),
         ({"op": ">="}, "op"),
         ({"threshold": float("inf")}, "threshold"),
         ({"threshold": 1e13}, "threshold"),
