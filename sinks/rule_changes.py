@@ -9,17 +9,13 @@ every rule, so the topic stays as small as the rule set.
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Any, Protocol
-
-from confluent_kafka import Producer
+from typing import Protocol
 
 from schemas.alert_rules import RuleChange
 from schemas.settings import Settings
-from sinks.alert_states import PublishError
+from sinks.publisher import SyncPublisher
 
 log = logging.getLogger(__name__)
-kafka_log = logging.getLogger(f"{__name__}.kafka")
 
 
 def encode_rule_change(change: RuleChange) -> tuple[bytes, bytes]:
@@ -42,46 +38,15 @@ class RuleChangePublisher(Protocol):
         """Sends ``change`` and waits until the broker has it; ``PublishError`` if not."""
 
 
-class KafkaRuleChanges:
-    """Publishes rule changes; the producer opens on first use (thread-safe)."""
+class KafkaRuleChanges(SyncPublisher):
+    """Publishes rule changes to the rules topic (see :class:`SyncPublisher`)."""
 
     def __init__(self, bootstrap: str, topic: str, timeout_s: float = 5.0) -> None:
-        self.topic = topic
-        self._timeout_s = timeout_s
-        self._config: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
-            "linger.ms": 0,
-            "enable.idempotence": True,
-            "message.timeout.ms": int(timeout_s * 1000),
-            "logger": kafka_log,
-        }
-        self._lock = threading.Lock()
-        self._producer: Producer | None = None
+        super().__init__(bootstrap, topic, "rule change", timeout_s)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KafkaRuleChanges:
         return cls(settings.kafka_bootstrap, settings.rules_topic)
 
     def publish(self, change: RuleChange) -> None:
-        with self._lock:
-            if self._producer is None:
-                self._producer = Producer(self._config)
-            producer = self._producer
-        key, value = encode_rule_change(change)
-        failure: list[str] = []
-        producer.produce(
-            self.topic,
-            value,
-            key,
-            on_delivery=lambda err, _m: failure.append(str(err)) if err is not None else None,
-        )
-        if producer.flush(self._timeout_s + 1.0):
-            raise PublishError(f"no delivery report from {self.topic} in {self._timeout_s}s")
-        if failure:
-            raise PublishError(f"{self.topic} refused the rule change: {failure[0]}")
-
-    def close(self) -> None:
-        with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None and producer.flush(self._timeout_s):
-            log.warning("rule change(s) not delivered at shutdown")
+        self.send(*encode_rule_change(change))

@@ -29,8 +29,8 @@ from schemas.alert_lifecycle import (
 )
 from schemas.settings import Settings
 from sinks import tables
-from sinks.alert_states import PublishError
 from sinks.clickhouse_client import open_client
+from sinks.publisher import PublishError
 from sinks.reader import ResultsReader
 from tests.integration.test_api import ACME, ALERT_COLUMNS, DAY, GLOBEX, NS, H, alert, make_settings
 from tests.integration.test_api import seed as seed_api

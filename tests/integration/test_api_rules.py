@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from schemas.alert_rules import MAX_RULES_PER_TENANT, RuleChange
 from schemas.settings import Settings
-from sinks.alert_states import PublishError
+from sinks.publisher import PublishError
 from tests.integration.test_api import make_settings
 
 pytestmark = pytest.mark.integration
