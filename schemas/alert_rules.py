@@ -31,6 +31,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +47,7 @@ from pydantic import (
 
 from schemas.ids import stable_id
 from schemas.results import AlertSeverity
+from schemas.rows import Row, UtcDatetime
 
 RuleMetric = Literal[
     "queue_depth",
@@ -203,6 +205,32 @@ def load_rules_file(path: Path | None) -> dict[str, tuple[Rule, ...]]:
         return parse_rules(doc)
     except RulesFileError as exc:
         raise RulesFileError(f"rules file {path}: {exc}") from exc
+
+
+class StoredRule(Row):
+    """One version of an API rule: the row type of ``alert_rules`` (the highest
+    ``version`` per rule wins; ``deleted`` 1 is a deletion, with ``rule`` empty)."""
+
+    tenant_id: str
+    rule_id: str
+    rule: str = Field(description="The rule as JSON, without its rule_id; empty when deleted")
+    deleted: int = Field(ge=0, le=1)
+    version: int = Field(ge=0, description="Wall time of the change in ms")
+    updated_at: UtcDatetime
+
+    @classmethod
+    def of(
+        cls, tenant_id: str, rule_id: str, rule: Rule | None, at: datetime, version: int
+    ) -> StoredRule:
+        body = "" if rule is None else rule.model_dump_json(exclude={"rule_id"})
+        return cls(
+            tenant_id=tenant_id,
+            rule_id=rule_id,
+            rule=body,
+            deleted=int(rule is None),
+            version=version,
+            updated_at=at,
+        )
 
 
 class RuleChange(BaseModel):

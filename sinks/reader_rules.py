@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from schemas.alert_rules import Rule
+from schemas.alert_rules import Rule, StoredRule
 from sinks.sql_host import SqlHost
-
-RULE_COLUMNS = ("tenant_id", "rule_id", "rule", "deleted", "version", "updated_at")
+from sinks.tables import ALERT_RULES
 
 _LIVE = (
     "SELECT rule_id, rule FROM alert_rules FINAL WHERE tenant_id = {tenant:String} AND deleted = 0"
@@ -40,6 +39,5 @@ class RuleQueries:
         self: SqlHost, tenant_id: str, rule_id: str, rule: Rule | None, at: datetime, version: int
     ) -> None:
         """Stores a version of a rule (``rule`` None: its deletion)."""
-        body = "" if rule is None else rule.model_dump_json(exclude={"rule_id"})
-        row = [tenant_id, rule_id, body, int(rule is None), version, at]
-        self._insert("alert_rules", [row], RULE_COLUMNS)
+        row = StoredRule.of(tenant_id, rule_id, rule, at, version)
+        self._insert(ALERT_RULES.table, [list(ALERT_RULES.to_row(row))], ALERT_RULES.columns)

@@ -16,6 +16,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, Generic, TypeVar
 
 from schemas.alert_lifecycle import AlertAction
+from schemas.alert_rules import StoredRule
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.kb import KbFeedback, KbSuggestion
 from schemas.ops import AgentBoardRow, OpsSnapshot, OpsSnapshotRow, QueueRow
@@ -236,6 +237,7 @@ DEMAND_FORECAST = row_table(
 DEMAND_BACKTEST = row_table("demand_backtest", BacktestRow, (*_SEGMENT_KEY, "generated_at"))
 KB_SUGGESTIONS = row_table("kb_suggestions", KbSuggestion, ("tenant_id", "suggestion_id"))
 KB_FEEDBACK = row_table("kb_feedback", KbFeedback, ("tenant_id", "suggestion_id"))  # by the API
+ALERT_RULES = row_table("alert_rules", StoredRule, ("tenant_id", "rule_id"))  # by the API
 # by the API (actor api) directly, and by the live-ops flow (actor system: a threshold
 # episode that ended) through its result topic and the storage writer
 ALERT_ACTIONS = row_table("alert_actions", AlertAction, ("tenant_id", "alert_id", "action_id"))
@@ -256,11 +258,12 @@ ROW_TABLES: tuple[TableSpec[Any], ...] = (
     KB_SUGGESTIONS,
     KB_FEEDBACK,
     ALERT_ACTIONS,
+    ALERT_RULES,
 )
 
 # Tables only the API writes, not a flow (alert_actions has both: the flows publish the
 # system's resolutions of threshold alerts, issue #12).
-_API_WRITTEN = (KB_FEEDBACK,)
+_API_WRITTEN = (KB_FEEDBACK, ALERT_RULES)
 
 # Every table the flows publish rows for (each through its result topic; see
 # sinks/result_rows.py).

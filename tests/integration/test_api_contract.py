@@ -73,7 +73,7 @@ from schemas.risk import FACTOR_NAMES
 from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from sinks.reader import ResultsReader
-from sinks.reader_rules import RULE_COLUMNS
+from sinks.tables import ALERT_RULES
 from sinks.webhooks.deliveries import Subscription
 from sinks.webhooks.store import WebhookStore
 from tests.integration import test_api, test_api_risk_ops
@@ -261,7 +261,7 @@ def seeded(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         for rule_id in ids
     ]
     ch = open_client(s.dsn, database)
-    ch.insert("alert_rules", rules, column_names=RULE_COLUMNS)
+    ch.insert(ALERT_RULES.table, rules, column_names=ALERT_RULES.columns)
     ch.close()
     reader = ResultsReader(lambda: open_client(s.dsn, database))
     store = WebhookStore(lambda: open_client(s.dsn, database))

@@ -53,7 +53,7 @@ from schemas.risk import FACTOR_NAMES
 from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
-from sinks.reader_rules import RULE_COLUMNS
+from sinks.tables import ALERT_RULES
 from sinks.webhooks.deliveries import Subscription, delivery_id
 from sinks.webhooks.store import default_store
 from tests.integration.test_api import PERF_COLUMNS, perf
@@ -236,7 +236,7 @@ def seed(dsn: str, database: str) -> None:
         for tenant, d in DATA.items()
         for rule_id in d.rules
     ]
-    ch.insert("alert_rules", rules, column_names=RULE_COLUMNS)
+    ch.insert(ALERT_RULES.table, rules, column_names=ALERT_RULES.columns)
     ch.close()
     webhooks = [sub for d in DATA.values() for sub in d.webhooks()]
     # subscription i delivers alert i: the first one failed once (pending), the second
