@@ -416,7 +416,9 @@ class LiveOps:
             return  # ended already (out of order): never active
         current = self.active.get(sid)
         if current is not None:
-            if ts <= current[0]:
+            # the latest start wins; two at the same instant: the greater agent id, so
+            # that the arrival order never decides
+            if (ts, agent or "") <= (current[0], current[2] or ""):
                 return
             self._deactivate(sid)
         self.active[sid] = (ts, queue, agent)

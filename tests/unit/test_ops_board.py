@@ -316,6 +316,13 @@ def test_board_changes_give_only_agents_that_changed() -> None:
     ]
 
 
+def test_two_starts_of_a_session_at_one_instant_give_one_board_in_any_order() -> None:
+    """Found by the arrival-order property in CI: a session started with two agents at
+    the same instant was credited to whichever start arrived first."""
+    first, second = sess("started", "s1", S, agent="a0"), sess("started", "s1", S, agent="a1")
+    assert feed(first, second).snapshot() == feed(second, first).snapshot()
+
+
 def test_board_state_survives_pickling() -> None:
     ops = feed(
         status("a1", "active", 0),
