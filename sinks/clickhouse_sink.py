@@ -137,9 +137,6 @@ class ClickHouseWriter(Generic[T]):
         self._client: Client | None = None
         self.rows_written = 0
         self.rows_dead_lettered = 0
-        self.progress_every_s: float | None = None  # log throughput this often (None: never)
-        self._reported_at = time.monotonic()
-        self._reported_rows = 0
 
     @property
     def flow(self) -> str:
@@ -191,7 +188,6 @@ class ClickHouseWriter(Generic[T]):
         self.rows_written += stored
         if self._on_written is not None and stored:
             self._on_written(dict(zip(self._spec.columns, columns, strict=True)))
-        self._report()
         return stored
 
     def _columns(self, items: list[T]) -> tuple[list[T], ColumnLists, list[DeadLetter]]:
@@ -325,17 +321,6 @@ class ClickHouseWriter(Generic[T]):
                     )
         self.rows_dead_lettered += len(stored)
         metrics.dead_letters_written({"reason": [d.reason for d in stored]})
-
-    def _report(self) -> None:
-        """Progress for long replays: rows written so far and the recent rate."""
-        if self.progress_every_s is None:
-            return
-        now = time.monotonic()
-        elapsed = now - self._reported_at
-        if elapsed >= self.progress_every_s:
-            rate = (self.rows_written - self._reported_rows) / elapsed
-            log.info("%s: %d rows written (%.0f rows/s)", self._spec.table, self.rows_written, rate)
-            self._reported_at, self._reported_rows = now, self.rows_written
 
     def close(self) -> None:
         if self._client is not None:
