@@ -7,13 +7,26 @@ Every model forbids unknown fields so a typo in a field name is an error, not a 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 Text = Annotated[str, Field(max_length=20_000)]
+
+
+class _FreeTextMarker:
+    """Marks a field as people's free text, which may hold personal data."""
+
+    def __repr__(self) -> str:
+        return "FREE_TEXT"
+
+
+FREE_TEXT = _FreeTextMarker()
+# Written by or about customers: ingest masks the personal data in it when
+# CXPULSE_REDACT_TEXT is on (flows/ingest/redact.py) and no alert copies it.
+FreeText = Annotated[str, Field(max_length=20_000), FREE_TEXT]
 Label = Annotated[str, Field(min_length=1, max_length=128)]
 
 Channel = Literal["phone", "email", "chat", "portal"]
@@ -79,8 +92,8 @@ class TicketCreated(_Strict):
     queue: Label
     priority: Priority
     category: Label
-    subject: Text
-    description: Text
+    subject: FreeText
+    description: FreeText
     region: Label
 
 
@@ -100,7 +113,7 @@ class TicketResolved(_Strict):
     agent_id: Id
     category: Label
     resolution_code: Label
-    resolution_text: Text
+    resolution_text: FreeText
 
 
 class TicketReopened(_Strict):
@@ -112,7 +125,7 @@ class ComplaintCreated(_Strict):
     client_id: Id
     severity: Severity
     category: Label
-    description: Text
+    description: FreeText
     ticket_id: Id | None = None
 
 
@@ -134,7 +147,7 @@ class CsatReceived(_Strict):
     agent_id: Id
     client_id: Id
     rating: Annotated[int, Field(ge=1, le=5)]
-    comment: Text | None = None
+    comment: FreeText | None = None
 
 
 class AgentStatusChanged(_Strict):
@@ -169,7 +182,20 @@ class MessageSent(_Strict):
     kind: Literal["text", "image", "file", "audio", "video"]
 
 
+class ClientErasureRequested(_Strict):
+    """A data subject's erasure (GDPR art. 17): every flow forgets ``client_id`` and later
+    events naming it are suppressed (see README "Privacy"). Written by ``cxpulse erase``
+    and ``DELETE /v1/clients/{client_id}/data``; a producer may send it too."""
+
+    erasure_id: UUID
+    client_id: Id
+
+
 class KbArticleCreated(_Strict):
+    """A knowledge-base article: the company's own published content about its products,
+    not about a data subject, so ``title`` and ``body`` are not ``FreeText``. Masking
+    them would also blank the support numbers and addresses an article exists to give."""
+
     article_id: Id
     title: Annotated[str, Field(min_length=1, max_length=500)]
     body: Text
@@ -227,6 +253,7 @@ PAYLOADS: dict[str, type[_Strict]] = {
     "session.ended": SessionLifecycle,
     "message.sent": MessageSent,
     "kb.article_created": KbArticleCreated,
+    "client.erasure_requested": ClientErasureRequested,
 }
 
 EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
@@ -251,6 +278,28 @@ ENTITY_FIELD: dict[str, str] = {
     "session.ended": "session_id",
     "message.sent": "session_id",
     "kb.article_created": "article_id",
+    "client.erasure_requested": "client_id",
+}
+
+
+
+def _is_free_text(hint: Any) -> bool:
+    """``FreeText``, also inside an optional (``FreeText | None``)."""
+    if get_origin(hint) is Annotated:
+        return any(m is FREE_TEXT for m in hint.__metadata__)
+    return any(_is_free_text(arg) for arg in get_args(hint))
+
+
+def _free_text_fields(payload: type[_Strict]) -> tuple[str, ...]:
+    hints = get_type_hints(payload, include_extras=True)
+    return tuple(name for name, hint in hints.items() if _is_free_text(hint))
+
+
+# The free-text fields of each event type that has any, derived from the ``FreeText``
+# marks above: the one list redaction (and anything else that must treat people's text
+# with care) reads.
+FREE_TEXT_FIELDS: dict[str, tuple[str, ...]] = {
+    et: fields for et, pl in PAYLOADS.items() if (fields := _free_text_fields(pl))
 }
 
 _MODELS: dict[str, type[Event]] = {

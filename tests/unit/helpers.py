@@ -107,6 +107,10 @@ MINIMAL_PAYLOADS: dict[str, dict[str, Any]] = {
         "body": "Refunds take five days.",
         "category": "billing",
     },
+    "client.erasure_requested": {
+        "erasure_id": "7d4f8f3e-6a52-4c1e-9f0e-2b8a5b7e1c11",
+        "client_id": "cl-1",
+    },
 }
 
 

@@ -53,7 +53,7 @@ def test_valid_event_of_every_type_is_accepted(event_type: str) -> None:
     assert isinstance(out, Accepted), out
     assert out.event.event_type == event_type
     assert isinstance(out.event.payload, PAYLOADS[event_type])
-    assert out.event.payload.model_dump(exclude_unset=True) == doc["payload"]
+    assert out.event.payload.model_dump(mode="json", exclude_unset=True) == doc["payload"]
     assert str(out.event.event_id) == doc["event_id"]
     assert out.event.occurred_at == T0
     assert (out.partition, out.offset, out.ingested_at) == (3, 17, RECEIVED)
