@@ -38,7 +38,7 @@ import logging
 import threading
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, Collection
+from collections.abc import AsyncGenerator, Collection, Mapping
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +47,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from api.alert_events import AlertFilter, FeedEvent, decode_message, parse_event_id
 from api.alert_replay import Gap, GapReader
+from schemas.kafka_client import as_config, client_config
 from schemas.metrics import SSE_CLIENTS
 from schemas.results import SEVERITY_RANK
 from schemas.settings import Settings
@@ -112,7 +113,7 @@ class AlertFeed:
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: str | Mapping[str, Any],
         topic: str,
         *,
         buffer_size: int = 10_000,
@@ -131,7 +132,7 @@ class AlertFeed:
         self._poll_timeout_s = poll_timeout_s
         self._start_timeout_s = start_timeout_s
         self._config: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
+            **as_config(bootstrap),
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "enable.partition.eof": False,
@@ -151,7 +152,7 @@ class AlertFeed:
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> AlertFeed:
         """The feed of ``settings.alerts_topic`` on ``settings.kafka_bootstrap``."""
-        return cls(settings.kafka_bootstrap, settings.alerts_topic, **kwargs)
+        return cls(client_config(settings), settings.alerts_topic, **kwargs)
 
     # -- lifecycle ----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from api.routers import agents, alerts, clients, demand, health, kb, ops, rules
 from api.services import BackgroundService
 from schemas import metrics
 from schemas.alert_rules import load_rules_file
+from schemas.kafka_client import client_config
 from schemas.risk import RiskModel
 from schemas.settings import Settings
 from sinks.alert_states import AlertStatePublisher, KafkaAlertStates
@@ -73,7 +74,7 @@ def default_kafka_check(settings: Settings) -> KafkaCheck:
         if admin is None:
             # librdkafka's own log lines go through Python logging, not raw stderr
             conf: dict[str, Any] = {
-                "bootstrap.servers": settings.kafka_bootstrap,
+                **client_config(settings),
                 "logger": kafka_log,
             }
             admin = AdminClient(conf)
@@ -88,7 +89,7 @@ def default_store_lag(settings: Settings, cache_s: float = 2.0) -> StoreLagCheck
     commits under the same group); cached ``cache_s`` so probes stay cheap."""
     topics = [settings.results_topic(spec.table) for spec in RESULT_TABLES]
     config = {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **client_config(settings),
         "group.id": settings.store_group,
         "logger": kafka_log,
     }

@@ -6,10 +6,13 @@ message was not delivered, so a tool never reports success for lost data.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
+
+from schemas.kafka_client import as_config
 
 
 class DeliveryError(RuntimeError):
@@ -17,9 +20,9 @@ class DeliveryError(RuntimeError):
 
 
 class EventProducer:
-    def __init__(self, bootstrap: str, topic: str, **config: Any) -> None:
+    def __init__(self, bootstrap: str | Mapping[str, Any], topic: str, **config: Any) -> None:
         self._config = {
-            "bootstrap.servers": bootstrap,
+            **as_config(bootstrap),
             "enable.idempotence": True,
             "linger.ms": 20,
             "compression.type": "lz4",

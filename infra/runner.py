@@ -29,11 +29,13 @@ from flows.core.outputs import SinkKey
 from flows.demand.anomaly import AnomalyRule
 from flows.demand.tenant import DemandConfig, HotspotRule
 from flows.ingest.kafka_source import KafkaEventSource
+from flows.ingest.tenant_source import TenantTopicsSource
 from flows.kb.clusters import KbConfig
 from flows.pipeline import build_flow
 from infra.policy import load_sla_policy
 from schemas.alert_lifecycle import AlertStateChange
 from schemas.alert_rules import load_rules_file
+from schemas.kafka_client import client_config
 from schemas.results import Alert
 from schemas.risk import RiskModel
 from schemas.settings import Settings
@@ -134,12 +136,20 @@ class KafkaIO:
     def rules_source(self) -> Source[RawMessage]:
         """The compacted rules topic from its start (the API's rule changes)."""
         s = self.settings
-        return KafkaEventSource(s.kafka_bootstrap, s.rules_topic, until_end=self.until_end)
+        return KafkaEventSource(client_config(s), s.rules_topic, until_end=self.until_end)
 
     def source(self) -> Source[RawMessage]:
         s = self.settings
+        if s.tenant_topics:
+            return TenantTopicsSource(
+                client_config(s),
+                s.events_topic,
+                slots=s.topic_partitions,
+                until_end=self.until_end,
+                batch_size=s.kafka_batch_size,
+            )
         return KafkaEventSource(
-            s.kafka_bootstrap,
+            client_config(s),
             s.events_topic,
             until_end=self.until_end,
             batch_size=s.kafka_batch_size,
@@ -152,13 +162,13 @@ class KafkaIO:
         out = OUTPUTS[key]
         if isinstance(out, ResultOut):
             return result_sink(
-                s.kafka_bootstrap,
+                client_config(s),
                 s.results_topic(out.spec.table),
                 out.spec,
                 letters_topic=letters,
                 dlq_max_raw_bytes=cap,
             )
-        producer: dict[str, Any] = {"bootstrap.servers": s.kafka_bootstrap}
+        producer: dict[str, Any] = client_config(s)
         if out.capped:
             # every letter is capped, so this limit never refuses one (and stays under
             # the broker's)
@@ -169,21 +179,25 @@ class KafkaIO:
             out.encode,
             sink=key.name,
             # messages a topic refuses go to the dead_letters result topic
-            on_rejected=LettersToTopic(s.kafka_bootstrap, letters, sink=key.name, cap=cap),
+            on_rejected=LettersToTopic(client_config(s), letters, sink=key.name, cap=cap),
             ident=out.ident,
             dlq_max_raw_bytes=cap,
         )
 
 
 def input_partitions(settings: Settings) -> int:
-    """Partition count of the events topic (watermarks wait for all of them)."""
-    return len(KafkaEventSource(settings.kafka_bootstrap, settings.events_topic).list_parts())
+    """Partition count of the events topic (watermarks wait for all of them); with
+    tenant topics, of each tenant's topic (``cxpulse kafka add-tenant`` creates them so)."""
+    if settings.tenant_topics:
+        return settings.topic_partitions
+    return len(KafkaEventSource(client_config(settings), settings.events_topic).list_parts())
 
 
 def flow_config(settings: Settings, flows: frozenset[str], *, until_end: bool) -> FlowConfig:
     return FlowConfig(
         input_partitions=input_partitions(settings),
         events_topic=settings.events_topic,
+        tenant_topics=settings.tenant_topics,
         flows=flows,
         allowed_lateness_s=settings.allowed_lateness_s,
         dedup_window_s=settings.dedup_window_s,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from schemas import metrics
+from schemas.kafka_client import client_config
 from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from sinks.clickhouse_sink import OnWritten
@@ -29,7 +30,7 @@ def store_topics(settings: Settings) -> list[StoreTopic]:
 def storage_writer(settings: Settings) -> StorageWriter:
     """Nothing opens here: the consumer and the client open in ``setup``."""
     return StorageWriter(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": settings.store_group},
+        {**client_config(settings), "group.id": settings.store_group},
         store_topics(settings),
         partial(open_client, settings.dsn, settings.clickhouse_database),
         batch_rows=settings.store_batch_rows,
@@ -41,7 +42,7 @@ def storage_writer(settings: Settings) -> StorageWriter:
 def store_lag(settings: Settings, timeout_s: float = 5.0) -> dict[str, int]:
     """What the storage writer has yet to store, per result topic (from Kafka)."""
     return committed_lag(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": settings.store_group},
+        {**client_config(settings), "group.id": settings.store_group},
         [t.topic for t in store_topics(settings)],
         timeout_s,
     )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from schemas.kafka_client import client_config
 from schemas.settings import Settings
 from sinks.result_rows import RESULT_MESSAGE_MAX_BYTES
 from sinks.tables import RESULT_TABLES
@@ -48,7 +49,7 @@ def ensure_topics(
     """Create missing topics (``results=False``: not the result topics, for processes
     that only produce events or read alerts); existing ones are left alone. Returns
     those created."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(client_config(settings))
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     wanted = [
         NewTopic(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CXPULSE_", extra="ignore", frozen=True)
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # how every Kafka client authenticates (schemas/kafka_client.py turns these into
+    # librdkafka settings); SASL_* needs the username and password
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_ca_location: Path | None = None  # SASL_SSL: CA bundle (default: the system's)
+    # events input per tenant: <topic_prefix>events.<tenant>, subscribed by pattern; a
+    # message whose tenant_id is not its topic's tenant is dead-lettered (tenant_mismatch)
+    tenant_topics: bool = False
     topic_prefix: str = "cx."
     # result topics and the storage writer's group; empty: "<topic_prefix>results.". Two
     # deployments that read one events topic (a replay into a fresh ClickHouse, blue and
@@ -106,6 +117,17 @@ class Settings(BaseSettings):
                 f"keys must be '<queue|region|service_type>:<name>' with values > 0: {bad}"
             )
         return v
+
+    @model_validator(mode="after")
+    def _sasl_has_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()
+        ):
+            raise ValueError(
+                f"CXPULSE_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "CXPULSE_KAFKA_SASL_USERNAME and CXPULSE_KAFKA_SASL_PASSWORD"
+            )
+        return self
 
     @model_validator(mode="after")
     def _keys_parse(self) -> Settings:

@@ -12,9 +12,10 @@ exactly; every consumer of the topic that wants alerts only skips the other type
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from schemas.alert_lifecycle import ALERT_STATE_TYPE, MESSAGE_TYPE_HEADER, AlertStateChange
+from schemas.kafka_client import client_config
 from schemas.settings import Settings
 from sinks.publisher import SyncPublisher
 
@@ -57,12 +58,14 @@ class AlertStatePublisher(Protocol):
 class KafkaAlertStates(SyncPublisher):
     """Publishes state changes to the alerts topic (see :class:`SyncPublisher`)."""
 
-    def __init__(self, bootstrap: str, topic: str, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, bootstrap: str | Mapping[str, Any], topic: str, timeout_s: float = 5.0
+    ) -> None:
         super().__init__(bootstrap, topic, "state change", timeout_s)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KafkaAlertStates:
-        return cls(settings.kafka_bootstrap, settings.alerts_topic)
+        return cls(client_config(settings), settings.alerts_topic)
 
     def publish(self, change: AlertStateChange) -> None:
         self.send(*encode_alert_state(change))

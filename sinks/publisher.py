@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
+
+from schemas.kafka_client import as_config
 
 log = logging.getLogger(__name__)
 kafka_log = logging.getLogger(f"{__name__}.kafka")
@@ -26,12 +28,14 @@ class SyncPublisher:
     construction) is thread-safe, and another thread's ``poll`` may serve our report.
     """
 
-    def __init__(self, bootstrap: str, topic: str, what: str, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, bootstrap: str | Mapping[str, Any], topic: str, what: str, timeout_s: float = 5.0
+    ) -> None:
         self.topic = topic
         self._what = what  # "state change", "rule change": for errors and logs
         self._timeout_s = timeout_s
         self._config: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
+            **as_config(bootstrap),  # a bootstrap address or schemas.kafka_client's config
             "linger.ms": 0,
             "enable.idempotence": True,
             "message.timeout.ms": int(timeout_s * 1000),

@@ -9,8 +9,10 @@ open ClickHouse (the embedded engine belongs to the storage writer's process).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from schemas.kafka_client import as_config
 from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, DeadLetter
 from sinks.kafka_sink import KafkaTopicSink, TopicWriter
 from sinks.result_rows import RESULT_MESSAGE_MAX_BYTES, RowCodec
@@ -19,11 +21,11 @@ from sinks.tables import DEAD_LETTERS, TableSpec
 T = TypeVar("T")
 
 
-def result_producer(bootstrap: str) -> dict[str, Any]:
+def result_producer(bootstrap: str | Mapping[str, Any]) -> dict[str, Any]:
     """Producer settings of the result topics: large messages allowed (the topics are
     created to take them), compressed batches."""
     return {
-        "bootstrap.servers": bootstrap,
+        **as_config(bootstrap),
         "message.max.bytes": RESULT_MESSAGE_MAX_BYTES,
         "compression.type": "lz4",
     }
@@ -34,7 +36,9 @@ class LettersToTopic:
     result topic. Its producer opens in ``setup`` (never at construction); a letter
     this topic refuses too is logged and counted as unstored by the writer."""
 
-    def __init__(self, bootstrap: str, topic: str, *, sink: str, cap: int) -> None:
+    def __init__(
+        self, bootstrap: str | Mapping[str, Any], topic: str, *, sink: str, cap: int
+    ) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
         self._sink = sink
@@ -66,7 +70,7 @@ class LettersToTopic:
 
 
 def result_sink(
-    bootstrap: str,
+    bootstrap: str | Mapping[str, Any],
     topic: str,
     spec: TableSpec[T],
     *,

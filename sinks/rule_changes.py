@@ -9,9 +9,11 @@ every rule, so the topic stays as small as the rule set.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from schemas.alert_rules import RuleChange
+from schemas.kafka_client import client_config
 from schemas.settings import Settings
 from sinks.publisher import SyncPublisher
 
@@ -41,12 +43,14 @@ class RuleChangePublisher(Protocol):
 class KafkaRuleChanges(SyncPublisher):
     """Publishes rule changes to the rules topic (see :class:`SyncPublisher`)."""
 
-    def __init__(self, bootstrap: str, topic: str, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, bootstrap: str | Mapping[str, Any], topic: str, timeout_s: float = 5.0
+    ) -> None:
         super().__init__(bootstrap, topic, "rule change", timeout_s)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KafkaRuleChanges:
-        return cls(settings.kafka_bootstrap, settings.rules_topic)
+        return cls(client_config(settings), settings.rules_topic)
 
     def publish(self, change: RuleChange) -> None:
         self.send(*encode_rule_change(change))

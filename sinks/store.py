@@ -35,6 +35,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from schemas import metrics
+from schemas.kafka_client import connection_only
 from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES, DeadLetter, make_dead_letter
 from sinks.batch_writer import sink_flow
 from sinks.clickhouse_client import ClickHouseUnavailableError
@@ -177,7 +178,7 @@ class StorageWriter:
                 self._next[(tp.topic, tp.partition)] = -1  # the low watermark, below
         if any(o < 0 for o in self._next.values()):
             if self._admin is None:
-                self._admin = AdminClient({"bootstrap.servers": self._config["bootstrap.servers"]})
+                self._admin = AdminClient(connection_only(self._config))
             lows = offsets(self._admin, list(self._next), OffsetSpec.earliest())  # type: ignore[no-untyped-call]
             self._next = {tp: lows[tp] if o < 0 else o for tp, o in self._next.items()}
         self._start = dict(self._next)
@@ -330,7 +331,7 @@ class StorageWriter:
         """End offset of every partition, in one request (on a client of its own: the
         consumer's connection is busy with its long-poll fetches)."""
         if self._admin is None:
-            self._admin = AdminClient({"bootstrap.servers": self._config["bootstrap.servers"]})
+            self._admin = AdminClient(connection_only(self._config))
         return offsets(self._admin, list(self._next), OffsetSpec.latest())  # type: ignore[no-untyped-call]
 
     def lag(self) -> dict[str, int]:
@@ -369,7 +370,7 @@ def committed_lag(
 ) -> dict[str, int]:
     """The storage writer's lag per topic as Kafka sees it (end offsets minus the
     group's committed offsets), from any process: what ``/readyz`` reports."""
-    admin = AdminClient({"bootstrap.servers": consumer_config["bootstrap.servers"]})
+    admin = AdminClient(connection_only(consumer_config))
     metadata = admin.list_topics(timeout=timeout_s)
     parts = [
         (t, p)

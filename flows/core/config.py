@@ -30,4 +30,5 @@ class CoreConfig:
     input_partitions: int | None = None  # lets watermarks wait for every partition
     idle_timeout_s: float = 30.0  # live mode: a tenant silent this long on a partition
     events_topic: str = "events"  # named in the dead letters of processing errors
+    tenant_topics: bool = False  # input per tenant: <events_topic>.<tenant> (tenant_mismatch)
     now: Callable[[], datetime] = field(default=system_utc)

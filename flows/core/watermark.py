@@ -13,6 +13,7 @@ bounded replays so their results never depend on processing speed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 NO_TIME = -(2**62)
@@ -51,7 +52,9 @@ class Watermark:
     def current(self, now_ms: int) -> int:
         if not self.max_by_partition:
             return self.floor_ms
-        parts = range(self.partitions) if self.partitions else self.max_by_partition.keys()
+        parts: Iterable[int] = self.max_by_partition.keys()
+        if self.partitions:  # a partition beyond the count (added later) counts too
+            parts = set(range(self.partitions)).union(parts)
         maxes = []
         for p in parts:
             if self._idle(p, now_ms):

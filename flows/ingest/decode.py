@@ -5,7 +5,7 @@ Never raises on input: every message ends as exactly one of the two.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
@@ -64,6 +64,20 @@ def _time_error(
     return None
 
 
+# tenant topics: the tenant a topic speaks for (None: no tenant's), see schemas.tenant_topics
+TopicTenant = Callable[[str], str | None]
+
+
+def _tenant_error(tenant_id: str, topic: str, topic_tenant: TopicTenant | None) -> str | None:
+    """Why an event may not come from ``topic``: its producer may only write its tenant's."""
+    if topic_tenant is None:
+        return None
+    owner = topic_tenant(topic)
+    if owner == tenant_id:
+        return None
+    return f"tenant_id: {tenant_id!r} is not the tenant of topic {topic!r} ({owner!r})"
+
+
 def decode(
     msg: RawMessage,
     received_at: datetime,
@@ -71,6 +85,7 @@ def decode(
     *,
     max_past: timedelta | None = None,
     raw_cap: int = DEFAULT_DLQ_MAX_RAW_BYTES,
+    topic_tenant: TopicTenant | None = None,
 ) -> Accepted | DeadLetter:
     """Validate one message; rejections carry the reason and the first ``raw_cap`` bytes.
 
@@ -81,6 +96,8 @@ def decode(
     it would open state (windows, hours, tickets) far behind everything else.
     ``raw_cap``: bytes a dead letter keeps (it records the full size and sha256), so
     that a message of any size fits the dead-letter topic and table.
+    ``topic_tenant``: with tenant topics, an event whose ``tenant_id`` is not its
+    topic's tenant is rejected (``tenant_mismatch``).
     """
     raw = msg.value or b""
     reason: RejectReason
@@ -94,10 +111,14 @@ def decode(
         except ValidationError as exc:
             reason, error = describe_rejection(exc)
         else:
+            mismatch = _tenant_error(event.tenant_id, msg.topic, topic_tenant)
             problem = _time_error(event.occurred_at, received_at, max_future, max_past)
-            if problem is None:
+            if mismatch is not None:
+                reason, error = "tenant_mismatch", mismatch
+            elif problem is None:
                 return Accepted(event, msg.partition, msg.offset, received_at)
-            reason, error = "validation_error", problem
+            else:
+                reason, error = "validation_error", problem
     if not raw:
         reason, error = "invalid_json", "empty message"
     return make_dead_letter(
@@ -132,6 +153,7 @@ def decode_batch(
     *,
     max_past: timedelta | None = None,
     raw_cap: int = DEFAULT_DLQ_MAX_RAW_BYTES,
+    topic_tenant: TopicTenant | None = None,
 ) -> list[Accepted | DeadLetter]:
     """:func:`decode` of every message of a poll, in order, received at one instant.
 
@@ -154,8 +176,21 @@ def decode_batch(
                 pass
             else:
                 at = event.occurred_at
-                if (latest is None or at <= latest) and (earliest is None or at >= earliest):
+                if (
+                    (latest is None or at <= latest)
+                    and (earliest is None or at >= earliest)
+                    and (topic_tenant is None or topic_tenant(msg.topic) == event.tenant_id)
+                ):
                     out.append(Accepted(event, msg.partition, msg.offset, received_at))
                     continue
-        out.append(decode(msg, received_at, max_future, max_past=max_past, raw_cap=raw_cap))
+        out.append(
+            decode(
+                msg,
+                received_at,
+                max_future,
+                max_past=max_past,
+                raw_cap=raw_cap,
+                topic_tenant=topic_tenant,
+            )
+        )
     return out

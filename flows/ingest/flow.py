@@ -22,6 +22,7 @@ from flows.core.outputs import EVENTS
 from flows.ingest.decode import decode_batch
 from flows.ingest.stateful import DedupLogic
 from schemas.results import DeadLetter
+from schemas.tenant_topics import topic_tenant
 from schemas.transport import Accepted, RawMessage
 
 if TYPE_CHECKING:  # annotations only: capabilities never import the composition
@@ -40,6 +41,7 @@ def _decode_batch_now(cfg: FlowConfig, msgs: list[RawMessage]) -> list[Accepted 
         _limit(cfg.max_future_s),
         max_past=_limit(cfg.max_past_s),
         raw_cap=cfg.dlq_max_raw_bytes,
+        topic_tenant=partial(topic_tenant, cfg.events_topic) if cfg.tenant_topics else None,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from confluent_kafka.admin import AdminClient
 
 from flows.core.timeutil import system_utc
+from schemas.kafka_client import as_config
 from schemas.metrics import CONSUMER_LAG, EVENTS_IN
 from schemas.transport import RawMessage
 
@@ -115,42 +117,50 @@ class _Partition(StatefulSourcePartition[RawMessage, int]):
 
 
 class KafkaEventSource(FixedPartitionedSource[RawMessage, int]):
-    """All partitions of one topic; resume offsets come from Bytewax's recovery store."""
+    """All partitions of one topic; resume offsets come from Bytewax's recovery store.
+
+    ``connection``: a bootstrap address or :func:`schemas.kafka_client.client_config`'s
+    result (SASL and all)."""
 
     def __init__(
         self,
-        bootstrap: str,
+        connection: str | Mapping[str, Any],
         topic: str,
         *,
         until_end: bool = False,
         batch_size: int = 5000,
         extra_config: dict[str, Any] | None = None,
     ) -> None:
-        self._bootstrap = bootstrap
+        self._connection = as_config(connection)
         self._topic = topic
         self._until_end = until_end
         self._batch_size = batch_size
         self._extra = extra_config or {}
 
     def list_parts(self) -> list[str]:
-        admin = AdminClient({"bootstrap.servers": self._bootstrap, **self._extra})
+        admin = AdminClient({**self._connection, **self._extra})
         md = admin.list_topics(self._topic, timeout=30).topics.get(self._topic)
         if md is None or md.error is not None:
             raise RuntimeError(
-                f"topic {self._topic!r} not found on {self._bootstrap}: "
+                f"topic {self._topic!r} not found on {self._connection['bootstrap.servers']}: "
                 f"{md.error if md else 'missing'} (run `cxpulse topics` or `cxpulse up`)"
             )
         return [str(p) for p in sorted(md.partitions)]
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _Partition:
-        config: dict[str, Any] = {
-            "bootstrap.servers": self._bootstrap,
-            "group.id": "cxpulse-bytewax",  # offsets live in the recovery store, not here
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-            "fetch.wait.max.ms": 50,
-            **self._extra,
-        }
+        config = consumer_config(self._connection, self._extra)
         return _Partition(
             config, self._topic, int(for_part), resume_state, self._until_end, self._batch_size
         )
+
+
+def consumer_config(connection: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """A source consumer: assigned partitions, offsets kept by the recovery store."""
+    return {
+        **connection,
+        "group.id": "cxpulse-bytewax",  # offsets live in the recovery store, not here
+        "enable.auto.commit": False,
+        "enable.partition.eof": False,
+        "fetch.wait.max.ms": 50,
+        **extra,
+    }

@@ -32,6 +32,7 @@ import httpx
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, Message
 from pydantic import ValidationError
 
+from schemas.kafka_client import client_config
 from schemas.metrics import WEBHOOK_DELIVERIES
 from schemas.results import Alert
 from schemas.settings import Settings
@@ -128,7 +129,7 @@ class WebhookDispatcher:
         self._pool = ThreadPoolExecutor(self._max_in_flight, thread_name_prefix="cxpulse-webhook")
         consumer = Consumer(
             {
-                "bootstrap.servers": self._settings.kafka_bootstrap,
+                **client_config(self._settings),
                 "group.id": consumer_group(self._settings),
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
