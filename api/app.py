@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from api import __version__
+from api.auth_throttle import FailedAuthThrottle
 from api.deps import KafkaCheck, StoreLagCheck
 from api.routers import agents, alerts, clients, demand, health, kb, ops, rules
 from api.services import BackgroundService
@@ -185,6 +186,9 @@ def create_app(
         kafka_check if kafka_check is not None else default_kafka_check(settings)
     )
     app.state.store_lag = store_lag if store_lag is not None else default_store_lag(settings)
+    app.state.auth_throttle = FailedAuthThrottle(
+        settings.auth_failure_burst, settings.auth_failure_refill_s
+    )
 
     @app.exception_handler(ClickHouseUnavailableError)
     async def _clickhouse_down(_: Request, exc: ClickHouseUnavailableError) -> JSONResponse:

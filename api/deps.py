@@ -1,4 +1,9 @@
-"""Request dependencies: the caller's tenant (from its API key), reader, settings, model.
+"""Request dependencies: the caller (tenant, key id, scopes: from its API key), reader,
+settings, model.
+
+Routes state what their caller may do: ``TenantDep`` (the tenant of a key with the
+``read`` scope; GET routes), ``WriteTenantDep`` (``write``: state-changing routes), or
+``Depends(require_scope("admin"))`` / ``AdminCaller`` for the caller itself.
 
 The app keeps its collaborators on ``app.state`` (set by ``create_app``); these
 dependencies hand them to the routes, so tests can build an app with their own.
@@ -8,12 +13,15 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.auth_throttle import FailedAuthThrottle, retry_after_header
+from schemas.api_keys import ApiKey, Scope
 from schemas.risk import RiskModel
 from schemas.settings import Settings
 from sinks.alert_states import AlertStatePublisher
@@ -60,24 +68,112 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def get_tenant(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The tenant owning the bearer key; 401 when the key is missing or unknown."""
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the tenant its key acts for, the key's non-secret id and scopes."""
+
+    tenant: str
+    key_id: str
+    scopes: frozenset[Scope]
+
+
+CALLER_STATE = "caller"  # request.state.<this>: the authenticated caller (for the audit)
+
+
+def client_address(request: Request) -> str:
+    """The peer address as the server saw it (behind a proxy: run uvicorn with
+    ``--proxy-headers`` and ``--forwarded-allow-ips`` so this is the client's)."""
+    return request.client.host if request.client is not None else ""
+
+
+def _match(settings: Settings, presented: bytes) -> ApiKey | None:
+    found: ApiKey | None = None
+    for entry in settings.api_key_list:  # compare every key, in constant time
+        if hmac.compare_digest(entry.key.encode(), presented):
+            found = entry
+    return found
+
+
+def _authenticate(
+    request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None
+) -> Caller:
+    """The caller of ``request``: 429 while its address is throttled for failed keys, 401
+    when the key is missing or unknown (an unknown one counts as a failure)."""
+    throttle: FailedAuthThrottle = request.app.state.auth_throttle
+    address = client_address(request)
+    wait = throttle.retry_after(address)
+    if wait > 0:
+        raise HTTPException(
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            detail="too many failed authentications from this address; retry later",
+            headers={"Retry-After": retry_after_header(wait)},
+        )
     if credentials is None or not credentials.credentials:
         raise _unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-    presented = credentials.credentials.encode()
-    tenant: str | None = None
-    for key, owner in settings.tenant_keys.items():  # compare every key in constant time
-        if hmac.compare_digest(key.encode(), presented):
-            tenant = owner
-    if tenant is None:
+    entry = _match(settings, credentials.credentials.encode())
+    if entry is None:
+        throttle.failed(address)
         raise _unauthorized("unknown API key")
-    return tenant
+    caller = Caller(entry.tenant, entry.key_id, entry.scopes)
+    setattr(request.state, CALLER_STATE, caller)
+    return caller
 
 
-TenantDep = Annotated[str, Depends(get_tenant)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def get_caller(request: Request, settings: SettingsDep, credentials: Credentials) -> Caller:
+    """The authenticated caller, whatever its scopes (401/429 as :func:`_authenticate`)."""
+    return _authenticate(request, settings, credentials)
+
+
+def optional_caller(
+    request: Request, settings: SettingsDep, credentials: Credentials
+) -> Caller | None:
+    """The caller if the request carries a valid key, else None (never 401): for routes
+    open to anyone that show more to a tenant (``/readyz``). A wrong key still counts as
+    a failed authentication, so such a route is no way around the throttle."""
+    if credentials is None or not credentials.credentials:
+        return None
+    try:
+        return _authenticate(request, settings, credentials)
+    except HTTPException:
+        return None
+
+
+def require_scope(scope: Scope) -> Callable[..., Caller]:
+    """A dependency giving the caller if its key has ``scope``: 401 without a valid key,
+    403 when the key lacks the scope. Use as ``Depends(require_scope("admin"))``."""
+
+    def caller_with_scope(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+        if scope not in caller.scopes:
+            raise HTTPException(
+                status_code=status.HTTP_403_FORBIDDEN,
+                detail=f"this API key lacks the '{scope}' scope "
+                f"(it has: {', '.join(sorted(caller.scopes)) or 'none'})",
+            )
+        return caller
+
+    caller_with_scope.__name__ = f"caller_with_{scope}_scope"
+    return caller_with_scope
+
+
+ReadCaller = Annotated[Caller, Depends(require_scope("read"))]
+WriteCaller = Annotated[Caller, Depends(require_scope("write"))]
+AdminCaller = Annotated[Caller, Depends(require_scope("admin"))]
+
+
+def _read_tenant(caller: ReadCaller) -> str:
+    return caller.tenant
+
+
+def _write_tenant(caller: WriteCaller) -> str:
+    return caller.tenant
+
+
+# The tenant of a caller whose key may read (GET routes) / write (state-changing routes).
+TenantDep = Annotated[str, Depends(_read_tenant)]
+WriteTenantDep = Annotated[str, Depends(_write_tenant)]
 
 # The page size every list endpoint takes (newest or biggest first, as each one says).
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most items returned")]

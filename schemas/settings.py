@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.api_keys import ApiKey, parse_api_keys
 from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -22,7 +23,10 @@ _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]{0,100}$")
 class Settings(BaseSettings):
     """Everything a cxpulse process needs to know about its surroundings."""
 
-    model_config = SettingsConfigDict(env_prefix="CXPULSE_", extra="ignore", frozen=True)
+    # errors never echo the input: it may hold API keys or passwords
+    model_config = SettingsConfigDict(
+        env_prefix="CXPULSE_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     # how every Kafka client authenticates (schemas/kafka_client.py turns these into
@@ -92,6 +96,13 @@ class Settings(BaseSettings):
     webhook_backoff_base_s: float = Field(default=1.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=100)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # request limits of the API (issue #14): request bodies above this get 413 before
+    # authentication; open alert streams per tenant (429 past it); failed
+    # authentications an address may make at once, and how fast it earns one back
+    api_max_body_bytes: int = Field(default=65_536, ge=1024)
+    sse_streams_per_tenant: int = Field(default=20, ge=1)
+    auth_failure_burst: int = Field(default=10, ge=1)
+    auth_failure_refill_s: float = Field(default=6.0, gt=0)
 
     @field_validator("clickhouse_database")
     @classmethod
@@ -131,7 +142,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _keys_parse(self) -> Settings:
-        _ = self.tenant_keys  # raises on a malformed CXPULSE_API_KEYS
+        _ = self.api_key_list  # raises on a malformed CXPULSE_API_KEYS or scope
         return self
 
     @property
@@ -181,17 +192,11 @@ class Settings(BaseSettings):
         return self.data_dir / "recovery"
 
     @cached_property
+    def api_key_list(self) -> tuple[ApiKey, ...]:
+        """The configured API keys with their tenants and scopes (see schemas/api_keys.py)."""
+        return parse_api_keys(self.api_keys.get_secret_value())
+
+    @property
     def tenant_keys(self) -> dict[str, str]:
-        """API key -> tenant, from ``tenant:key,tenant:key``."""
-        out: dict[str, str] = {}
-        raw = self.api_keys.get_secret_value().strip()
-        if not raw:
-            return out
-        for pair in raw.split(","):
-            tenant, sep, key = pair.strip().partition(":")
-            if not sep or not tenant or not key:
-                raise ValueError("CXPULSE_API_KEYS must look like 'tenant:key,tenant:key'")
-            if key in out:
-                raise ValueError("CXPULSE_API_KEYS gives one key to two tenants")
-            out[key] = tenant
-        return out
+        """API key -> tenant."""
+        return {k.key: k.tenant for k in self.api_key_list}

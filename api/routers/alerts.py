@@ -18,7 +18,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, HTTPException, Path, Query, status
 from pydantic import ConfigDict, Field
 
-from api.deps import AlertStatesDep, Limit, NowDep, ReaderDep, TenantDep
+from api.deps import AlertStatesDep, Limit, NowDep, ReaderDep, TenantDep, WriteTenantDep
 from api.models import UNAUTHORIZED, AlertList, ErrorOut, UtcDatetime, _Out, not_found
 from schemas.alert_lifecycle import (
     MAX_NOTE_CHARS,
@@ -132,7 +132,7 @@ def _act(
     responses=_RESPONSES,
 )
 def acknowledge(
-    tenant: TenantDep,
+    tenant: WriteTenantDep,
     reader: ReaderDep,
     publisher: AlertStatesDep,
     now: NowDep,
@@ -149,7 +149,7 @@ def acknowledge(
     responses=_RESPONSES,
 )
 def resolve(
-    tenant: TenantDep,
+    tenant: WriteTenantDep,
     reader: ReaderDep,
     publisher: AlertStatesDep,
     now: NowDep,

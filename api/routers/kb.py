@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from api.deps import Limit, NowDep, ReaderDep, TenantDep
+from api.deps import Limit, NowDep, ReaderDep, TenantDep, WriteTenantDep
 from api.kb_models import KbFeedbackOut, KbSuggestionList
 from api.models import UNAUTHORIZED, not_found
 from schemas.kb import KbStatus, Verdict
@@ -60,7 +60,7 @@ SuggestionId = Annotated[UUID, Path(description="suggestion_id of the suggestion
     responses=_NOT_FOUND,
 )
 def accept(
-    tenant: TenantDep, reader: ReaderDep, now: NowDep, suggestion_id: SuggestionId
+    tenant: WriteTenantDep, reader: ReaderDep, now: NowDep, suggestion_id: SuggestionId
 ) -> KbFeedbackOut:
     return _record(tenant, reader, suggestion_id, "accepted", now)
 
@@ -72,6 +72,6 @@ def accept(
     responses=_NOT_FOUND,
 )
 def dismiss(
-    tenant: TenantDep, reader: ReaderDep, now: NowDep, suggestion_id: SuggestionId
+    tenant: WriteTenantDep, reader: ReaderDep, now: NowDep, suggestion_id: SuggestionId
 ) -> KbFeedbackOut:
     return _record(tenant, reader, suggestion_id, "dismissed", now)

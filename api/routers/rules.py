@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import Field
 
-from api.deps import NowDep, ReaderDep, TenantDep, app_state
+from api.deps import NowDep, ReaderDep, TenantDep, WriteTenantDep, app_state
 from api.models import UNAUTHORIZED, ErrorOut, _Out, not_found
 from schemas.alert_rules import (
     ID_PATTERN,
@@ -90,7 +90,7 @@ def list_rules(tenant: TenantDep, reader: ReaderDep, file_rules: FileRulesDep) -
 )
 def create_rule(
     spec: RuleSpec,
-    tenant: TenantDep,
+    tenant: WriteTenantDep,
     reader: ReaderDep,
     file_rules: FileRulesDep,
     publisher: RuleChangesDep,
@@ -130,7 +130,7 @@ def create_rule(
 )
 def delete_rule(
     rule_id: RuleId,
-    tenant: TenantDep,
+    tenant: WriteTenantDep,
     reader: ReaderDep,
     file_rules: FileRulesDep,
     publisher: RuleChangesDep,

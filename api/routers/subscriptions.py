@@ -11,7 +11,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
 
-from api.deps import Limit, TenantDep
+from api.deps import Limit, TenantDep, WriteTenantDep
 from api.models import UNAUTHORIZED, ErrorOut
 from api.webhook_models import (
     AttemptItem,
@@ -95,7 +95,7 @@ def _delivery(view: DeliveryView) -> DeliveryItem:
     summary="Subscribe an endpoint to the tenant's alerts",
 )
 def create_subscription(
-    body: SubscriptionCreate, tenant: TenantDep, store: StoreDep, response: Response
+    body: SubscriptionCreate, tenant: WriteTenantDep, store: StoreDep, response: Response
 ) -> SubscriptionCreated:
     """Every alert of the tenant published from now on that matches ``kinds`` and
     ``min_severity`` is POSTed to ``url`` as JSON (the alert as ``GET /v1/alerts`` serves
@@ -131,7 +131,7 @@ def get_subscription(subscription_id: UUID, tenant: TenantDep, store: StoreDep) 
     responses=NOT_FOUND,
     summary="Delete a subscription",
 )
-def delete_subscription(subscription_id: UUID, tenant: TenantDep, store: StoreDep) -> Response:
+def delete_subscription(subscription_id: UUID, tenant: WriteTenantDep, store: StoreDep) -> Response:
     """Nothing more is delivered to it; its pending deliveries end as ``dead``."""
     if not store.delete_subscription(tenant, subscription_id):
         raise _not_found()
