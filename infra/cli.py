@@ -102,11 +102,16 @@ def topics() -> None:
 
 @app.command()
 def migrate() -> None:
-    """Apply pending ClickHouse migrations (idempotent)."""
+    """Apply pending ClickHouse migrations and the configured retention (idempotent)."""
     from infra.migrate import migrate as run_migrations
 
     settings = _settings()
-    run_migrations(settings.dsn, settings.clickhouse_database, log=typer.echo)
+    run_migrations(
+        settings.dsn,
+        settings.clickhouse_database,
+        log=typer.echo,
+        retention_days=settings.retention_days,
+    )
 
 
 @app.command()
@@ -254,7 +259,12 @@ def _prepare(settings: Settings) -> None:
     from infra.topics import ensure_topics
 
     ensure_topics(settings, log=typer.echo)
-    run_migrations(settings.dsn, settings.clickhouse_database, log=typer.echo)
+    run_migrations(
+        settings.dsn,
+        settings.clickhouse_database,
+        log=typer.echo,
+        retention_days=settings.retention_days,
+    )
 
 
 def _addresses(raw: str) -> list[str]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from infra.retention import apply_retention
 from sinks.clickhouse_client import open_client, quote_ident
 
 MIGRATIONS_DIR = Path(__file__).parent / "clickhouse"
@@ -79,8 +80,11 @@ def migrate(
     *,
     log: Callable[[str], None] = print,
     client: Client | None = None,
+    retention_days: Mapping[str, int] | None = None,
 ) -> list[int]:
-    """Create the database if needed and apply pending migrations; returns those applied."""
+    """Create the database if needed, apply pending migrations, then set every table's
+    retention to ``retention_days`` (``CXPULSE_RETENTION_DAYS``; unset tables take their
+    defaults, see :mod:`infra.retention`); returns the migrations applied."""
     root = client or open_client(dsn)
     root.command(f"CREATE DATABASE IF NOT EXISTS {quote_ident(database)}")
     db = open_client(dsn, database) if client is None else client
@@ -116,4 +120,5 @@ def migrate(
         done.append(m.version)
     if not done:
         log(f"{database} is up to date")
+    apply_retention(db, database, retention_days or {}, log=log)
     return done

@@ -5,9 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from schemas.kafka_client import client_config
+from schemas.retention import effective_retention
 from schemas.settings import Settings
 from sinks.result_rows import RESULT_MESSAGE_MAX_BYTES
 from sinks.tables import RESULT_TABLES
@@ -30,13 +38,53 @@ def result_topics(settings: Settings) -> list[str]:
     return [settings.results_topic(spec.table) for spec in RESULT_TABLES]
 
 
+def dlq_retention_ms(settings: Settings) -> int:
+    """Dead letters carry raw bytes (personal data unredacted): the dead-letter topic keeps
+    them no longer than the ``dead_letters`` table does."""
+    return effective_retention(settings.retention_days)["dead_letters"] * 86_400_000
+
+
 def topic_config(settings: Settings, topic: str) -> dict[str, str]:
-    """Topic-level settings: result topics take messages as large as their producers'."""
+    """Topic-level settings: result topics take messages as large as their producers';
+    the dead-letter topic's retention follows the ``dead_letters`` table. The others keep
+    the broker's retention (``log.retention.hours``; README "Privacy: Retention")."""
     if topic in result_topics(settings):
         return {"max.message.bytes": str(RESULT_MESSAGE_MAX_BYTES)}
     if topic == settings.rules_topic:
         return {"cleanup.policy": "compact"}
+    if topic == settings.dlq_topic:
+        return {"retention.ms": str(dlq_retention_ms(settings))}
     return {}
+
+
+def align_dlq_retention(
+    admin: AdminClient, settings: Settings, log: Callable[[str], None], timeout_s: float
+) -> bool:
+    """Set an existing dead-letter topic's ``retention.ms`` to the configured one if it
+    differs (a changed ``CXPULSE_RETENTION_DAYS``); returns whether it changed. A broker
+    that refuses (no AlterConfigs right) is logged, not fatal: the topic keeps working."""
+    topic = settings.dlq_topic
+    wanted = str(dlq_retention_ms(settings))
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    try:
+        (described,) = admin.describe_configs([resource], request_timeout=timeout_s).values()
+        entry = described.result().get("retention.ms")
+        if entry is not None and entry.value == wanted:
+            return False
+        change = ConfigResource(
+            ResourceType.TOPIC,
+            topic,
+            incremental_configs=[
+                ConfigEntry("retention.ms", wanted, incremental_operation=AlterConfigOpType.SET)
+            ],
+        )
+        for fut in admin.incremental_alter_configs([change], request_timeout=timeout_s).values():
+            fut.result()
+    except KafkaException as exc:
+        log(f"could not set retention.ms={wanted} on {topic}: {exc}")
+        return False
+    log(f"retention.ms of {topic} set to {wanted}")
+    return True
 
 
 def ensure_topics(
@@ -47,10 +95,13 @@ def ensure_topics(
     results: bool = True,
 ) -> list[str]:
     """Create missing topics (``results=False``: not the result topics, for processes
-    that only produce events or read alerts); existing ones are left alone. Returns
-    those created."""
+    that only produce events or read alerts); existing ones are left alone, but for the
+    dead-letter topic's retention (see :func:`align_dlq_retention`). Returns those
+    created."""
     admin = AdminClient(client_config(settings))
     existing = set(admin.list_topics(timeout=timeout_s).topics)
+    if settings.dlq_topic in existing:
+        align_dlq_retention(admin, settings, log, timeout_s)
     wanted = [
         NewTopic(
             name,

@@ -10,11 +10,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, StrictInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.api_keys import ApiKey, parse_api_keys
 from schemas.results import DEFAULT_DLQ_MAX_RAW_BYTES
+from schemas.retention import check_retention_days
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]{0,100}$")
@@ -96,6 +97,10 @@ class Settings(BaseSettings):
     webhook_backoff_base_s: float = Field(default=1.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=100)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # days each ClickHouse table keeps its rows, JSON {"events": 400, "dead_letters": 30};
+    # unset tables take their defaults (schemas/retention.py); applied by cxpulse migrate,
+    # and the dead-letter topic's retention.ms follows dead_letters
+    retention_days: dict[str, StrictInt] = Field(default_factory=dict)
     # request limits of the API (issue #14): request bodies above this get 413 before
     # authentication; open alert streams per tenant (429 past it); failed
     # authentications an address may make at once, and how fast it earns one back
@@ -117,6 +122,11 @@ class Settings(BaseSettings):
         if not _TOPIC_PREFIX.match(v):
             raise ValueError("may only hold letters, digits, '.', '_' and '-'")
         return v
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention_is_known(cls, v: dict[str, int]) -> dict[str, int]:
+        return check_retention_days(v)
 
     @field_validator("hotspot_thresholds")
     @classmethod

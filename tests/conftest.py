@@ -17,7 +17,12 @@ import pytest
 from infra.kafka_local import LocalKafka, free_port
 from infra.migrate import migrate
 from infra.topics import ensure_topics
+from schemas.retention import MAX_RETENTION_DAYS, RETENTION
 from schemas.settings import Settings
+
+# The scenarios use fixed dates, which age past the default retention (a TTL merge would
+# delete their rows mid-test): tests keep everything; tests of retention set their own.
+KEEP_TEST_ROWS = dict.fromkeys(RETENTION, MAX_RETENTION_DAYS)
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +53,7 @@ def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def database(chdb_path: Path) -> str:
     """A fresh, migrated database on the session's embedded engine."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    migrate(f"chdb://{chdb_path}", name, log=lambda _m: None)
+    migrate(f"chdb://{chdb_path}", name, log=lambda _m: None, retention_days=KEEP_TEST_ROWS)
     return name
 
 
@@ -66,6 +71,7 @@ def settings(kafka_bootstrap: str, chdb_path: Path, database: str, tmp_path: Pat
         provisional_interval_s=0.2,
         shards=8,
         max_past_s=0,  # the scenarios use fixed dates; tests of the bound set it themselves
+        retention_days=KEEP_TEST_ROWS,
     )
     # the result topics only where flows run (run_and_store): 12 topics per test add up
     ensure_topics(s, log=lambda _m: None, results=False)

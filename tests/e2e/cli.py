@@ -17,6 +17,7 @@ import httpx
 from confluent_kafka import Consumer, TopicPartition
 
 from infra.kafka_local import free_port
+from tests.conftest import KEEP_TEST_ROWS
 
 CXPULSE = [sys.executable, "-m", "infra.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,7 @@ def cli_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
         CXPULSE_API_KEYS="acme:key-acme,globex:key-globex",
         PYTHONPATH=str(ROOT),
         CXPULSE_MAX_PAST_S="0",  # the scenarios use fixed dates (tests of the bound set it)
+        CXPULSE_RETENTION_DAYS=json.dumps(KEEP_TEST_ROWS),  # nor age past the retention
     )
     env.update(extra)
     return env

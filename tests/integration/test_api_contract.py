@@ -76,6 +76,7 @@ from sinks.reader import ResultsReader
 from sinks.tables import ALERT_RULES
 from sinks.webhooks.deliveries import Subscription
 from sinks.webhooks.store import WebhookStore
+from tests.conftest import KEEP_TEST_ROWS
 from tests.integration import test_api, test_api_risk_ops
 from tests.integration.test_webhooks import seed_webhooks
 
@@ -240,7 +241,7 @@ def seeded(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     session's engine path like ``conftest.database``.
     """
     database = f"t_{uuid.uuid4().hex[:12]}"
-    migrate(f"chdb://{chdb_path}", database, log=lambda _m: None)
+    migrate(f"chdb://{chdb_path}", database, log=lambda _m: None, retention_days=KEEP_TEST_ROWS)
     s = _settings(chdb_path, database, tmp_path_factory.mktemp("data"))
     test_api.seed(s.dsn, database)
     test_api_risk_ops.seed(s.dsn, database)

@@ -26,6 +26,7 @@ from schemas.kb import KbSuggestion
 from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
+from tests.conftest import KEEP_TEST_ROWS
 from tests.integration.api_support import api_settings
 
 pytestmark = pytest.mark.integration
@@ -218,7 +219,7 @@ def _client(settings: Settings, clock: Clock) -> Iterator[TestClient]:
 def client(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """For the tests that only read (or are refused): one seeded database for the module."""
     database = f"t_{uuid.uuid4().hex[:12]}"
-    migrate(f"chdb://{chdb_path}", database, log=lambda _m: None)
+    migrate(f"chdb://{chdb_path}", database, log=lambda _m: None, retention_days=KEEP_TEST_ROWS)
     tmp = tmp_path_factory.mktemp("demand_kb_api")
     yield from _client(api_settings(chdb_path, database, tmp, KEYS), Clock())
 

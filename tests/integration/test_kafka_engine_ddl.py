@@ -43,6 +43,7 @@ from sinks.clickhouse_client import open_client
 from sinks.clickhouse_sink import ClickHouseWriter
 from sinks.result_rows import RowCodec
 from sinks.tables import RESULT_TABLES, TableSpec
+from tests.conftest import KEEP_TEST_ROWS
 from tests.unit.helpers import make_event, uid
 
 pytestmark = pytest.mark.integration
@@ -89,7 +90,7 @@ def settings(chdb_path: Path, database: str, tmp_path: Path) -> Settings:
 def shared(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """One database for the tests that only parse, or clear what they write."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    migrate(f"chdb://{chdb_path}", name, log=lambda _m: None)
+    migrate(f"chdb://{chdb_path}", name, log=lambda _m: None, retention_days=KEEP_TEST_ROWS)
     return _settings(chdb_path, name, tmp_path_factory.mktemp("kafka_engine"))
 
 
@@ -331,7 +332,7 @@ def test_the_views_store_what_the_storage_writer_stores(settings: Settings, clie
     db = settings.clickhouse_database
     _install(client, kafka_engine_ddl(settings, physical_columns(client, db)))
     by_writer = f"t_{uuid.uuid4().hex[:12]}"
-    migrate(settings.dsn, by_writer, log=lambda _m: None)
+    migrate(settings.dsn, by_writer, log=lambda _m: None, retention_days=KEEP_TEST_ROWS)
     writer_client = open_client(settings.dsn, by_writer)
     try:
         for table, make in SAMPLES.items():

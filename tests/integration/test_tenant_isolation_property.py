@@ -56,6 +56,7 @@ from sinks.clickhouse_client import open_client
 from sinks.tables import ALERT_RULES
 from sinks.webhooks.deliveries import Subscription, delivery_id
 from sinks.webhooks.store import default_store
+from tests.conftest import KEEP_TEST_ROWS
 from tests.integration.test_api import PERF_COLUMNS, perf
 from tests.integration.test_api_risk_ops import (
     BOARD_COLUMNS,
@@ -308,7 +309,7 @@ def app(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     (the tests only read, or delete what does not exist for the caller), on the session's
     engine path like ``conftest.database``."""
     database = f"t_{uuid.uuid4().hex[:12]}"
-    migrate(f"chdb://{chdb_path}", database, log=lambda _m: None)
+    migrate(f"chdb://{chdb_path}", database, log=lambda _m: None, retention_days=KEEP_TEST_ROWS)
     s = Settings(
         api_keys=",".join(f"{t}:{k}" for t, k in KEYS.items()),
         clickhouse_dsn=f"chdb://{chdb_path}",
