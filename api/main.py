@@ -14,17 +14,26 @@ from api import metrics, page
 from api.alert_feed import AlertFeed
 from api.app import create_app
 from api.routers import stream, subscriptions
+from api.services import BackgroundService
 from schemas.settings import Settings
 from sinks.webhooks.dispatcher import WebhookDispatcher
 from sinks.webhooks.store import default_store
 
 
-def build_app(settings: Settings) -> FastAPI:
+def build_app(settings: Settings, *, dispatch: bool | None = None) -> FastAPI:
+    """The API; with ``dispatch``, the webhook dispatcher runs in this process too.
+
+    Default: only on the embedded engine, whose one process is then the one dispatcher
+    (``api``, ``up``, ``demo``); API replicas on a ClickHouse server never dispatch, the
+    deployment runs one ``cxpulse dispatch`` instead.
+    """
     feed = AlertFeed.from_settings(settings)
     store = default_store(settings)
-    dispatcher = WebhookDispatcher(settings, store)
-    # started in this order, stopped in reverse: the store closes after the dispatcher
-    app = create_app(settings, services=[feed, store, dispatcher])
+    services: list[BackgroundService] = [feed, store]
+    if settings.embedded_clickhouse if dispatch is None else dispatch:
+        # started in this order, stopped in reverse: the store closes after the dispatcher
+        services.append(WebhookDispatcher(settings, store))
+    app = create_app(settings, services=services)
     stream.install(app, feed)
     subscriptions.install(app, store)
     page.install(app)

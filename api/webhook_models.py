@@ -24,7 +24,8 @@ class SubscriptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH)] = Field(
-        description="http(s) endpoint each matching alert is POSTed to",
+        description="https endpoint each matching alert is POSTed to; its host must resolve "
+        "to public addresses (private targets only where the operator allows them)",
         examples=["https://hooks.example.com/cxpulse"],
     )
     kinds: list[AlertKind] | None = Field(
@@ -40,13 +41,24 @@ class SubscriptionCreate(BaseModel):
         return validate_url(v)
 
 
+_SIGNATURE_KEY_DOC = (
+    "Key of X-Cxpulse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "
+    "'<t>.<raw body>')>; shown only in this answer"
+)
+
+
 class SubscriptionCreated(_Out):
     """The new subscription's id and signing secret (the only time the secret is shown)."""
 
     id: UUID
-    secret: str = Field(
-        description="Key of X-Cxpulse-Signature: sha256=<hex HMAC-SHA256 of the raw body>"
-    )
+    secret: str = Field(description=_SIGNATURE_KEY_DOC)
+
+
+class SubscriptionSecret(_Out):
+    """The subscription's new signing secret (the only time it is shown)."""
+
+    id: UUID
+    secret: str = Field(description=_SIGNATURE_KEY_DOC)
 
 
 class SubscriptionItem(_Out):
@@ -72,7 +84,8 @@ class AttemptItem(_Out):
     at: UtcDatetime = Field(description="When the request was sent")
     status_code: int | None = Field(description="HTTP status answered; null without an answer")
     error: str = Field(
-        description="Why it failed (timeout, connection error, non-2xx); empty if not"
+        description="Why it failed, in cxpulse's words (timeout, connection refused, blocked "
+        "address, 'HTTP 503 Service Unavailable'...): never the receiver's answer; empty if not"
     )
     duration_ms: float
     outcome: Literal["delivered", "retry", "dead"]
@@ -92,7 +105,7 @@ class DeliveryItem(_Out):
         description="When the next attempt is due; null unless pending"
     )
     last_status_code: int | None
-    last_error: str
+    last_error: str = Field(description="Why the latest attempt failed (see attempt_log.error)")
     created_at: UtcDatetime
     updated_at: UtcDatetime
     attempt_log: list[AttemptItem] = Field(description="Every attempt, oldest first")

@@ -419,13 +419,19 @@ def store(
         writer.close()
 
 
-def _api_server(settings: Settings, host: str, port: int) -> Any:
+def _api_server(settings: Settings, host: str, port: int, dispatch: bool | None = None) -> Any:
     import uvicorn
 
     from api.main import build_app
+    from sinks.webhooks.secret_box import MissingSecretKeyError
 
+    try:
+        built = build_app(settings, dispatch=dispatch)
+    except MissingSecretKeyError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from exc
     config = uvicorn.Config(
-        build_app(settings),
+        built,
         host=host,
         port=port,
         log_level="warning",
@@ -455,9 +461,9 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
 
 
 def _serve_in_thread(settings: Settings, host: str, port: int) -> threading.Thread:
-    """Start the API beside the flows; exit at once if it cannot serve (e.g. port taken)
-    rather than run flows nobody can query."""
-    server = _api_server(settings, host, port)
+    """Start the API (and the webhook dispatcher) beside the flows; exit at once if it
+    cannot serve (e.g. port taken) rather than run flows nobody can query."""
+    server = _api_server(settings, host, port, dispatch=True)
     thread = threading.Thread(target=server.run, name="api", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -467,6 +473,40 @@ def _serve_in_thread(settings: Settings, host: str, port: int) -> threading.Thre
             raise typer.Exit(1)
         time.sleep(0.05)
     return thread
+
+
+@app.command()
+def dispatch() -> None:
+    """The webhook dispatcher alone: alerts topic -> signed POSTs. Run exactly one per
+    deployment with a ClickHouse server (API replicas never dispatch); `up`, `demo` and
+    `api` on the embedded engine run it in their own process."""
+    import asyncio
+
+    from sinks.webhooks.dispatcher import WebhookDispatcher
+    from sinks.webhooks.secret_box import MissingSecretKeyError
+    from sinks.webhooks.store import default_store
+
+    settings = _settings()
+    try:
+        store = default_store(settings)
+    except MissingSecretKeyError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from exc
+    dispatcher = WebhookDispatcher(settings, store)
+    stop = threading.Event()
+    _stop_on_sigterm(stop)
+    asyncio.run(dispatcher.start())
+    typer.echo(f"dispatching webhooks for {settings.alerts_topic}", err=True)
+    try:
+        while not stop.wait(1.0):
+            if not dispatcher.running:
+                _err("the webhook dispatcher stopped (see the log)")
+                raise typer.Exit(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        asyncio.run(dispatcher.stop())
+        store.close()
 
 
 @app.command()

@@ -96,7 +96,19 @@ class Settings(BaseSettings):
     # webhooks: retries wait up to base * 2^(attempt - 1) (full jitter), then dead-letter
     webhook_backoff_base_s: float = Field(default=1.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    # one deadline for a whole attempt: connect + TLS + send + the answer's headers
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # SSRF guard (sinks/webhooks/guard.py): host names and CIDRs whose private addresses
+    # webhooks may reach (and over http), comma-separated; http elsewhere only if allowed
+    webhook_allowed_hosts: str = ""
+    webhook_allow_http: bool = False
+    # fair delivery: attempts in flight in all, per tenant at most; subscriptions per tenant
+    webhook_senders: int = Field(default=16, ge=1, le=1024)
+    webhook_tenant_senders: int = Field(default=4, ge=1, le=1024)
+    webhook_max_subscriptions: int = Field(default=25, ge=1, le=10_000)
+    # encrypts webhook secrets at rest (base64url 32-byte AES keys, comma-separated: the
+    # first encrypts); unset: a key file in data_dir on the embedded engine, required else
+    secret_key: SecretStr = SecretStr("")
     # days each ClickHouse table keeps its rows, JSON {"events": 400, "dead_letters": 30};
     # unset tables take their defaults (schemas/retention.py); applied by cxpulse migrate,
     # and the dead-letter topic's retention.ms follows dead_letters

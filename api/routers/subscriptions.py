@@ -2,6 +2,7 @@
 
 Mounted by :func:`install` (the app works without it). Every route is scoped to the
 tenant of the API key: another tenant's subscription id is a 404, like an unknown one.
+A secret is in an answer twice only: creating the subscription and rotating its secret.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 
 from api.deps import Limit, TenantDep, WriteTenantDep
 from api.models import UNAUTHORIZED, ErrorOut
@@ -22,15 +24,17 @@ from api.webhook_models import (
     SubscriptionCreated,
     SubscriptionItem,
     SubscriptionList,
+    SubscriptionSecret,
 )
 from sinks.webhooks.deliveries import Subscription
-from sinks.webhooks.store import DeliveryView, WebhookStore
+from sinks.webhooks.guard import BlockedUrlError
+from sinks.webhooks.store import DeliveryView, SubscriptionLimitError, WebhookStore
 
 TAG = {
     "name": "webhooks",
-    "description": "Alerts POSTed to your endpoints: signed (X-Cxpulse-Signature: sha256=<hex "
-    "HMAC-SHA256 of the raw body>), retried with backoff, at least once (deduplicate on "
-    "X-Cxpulse-Delivery)",
+    "description": "Alerts POSTed to your endpoints: signed (X-Cxpulse-Signature: "
+    "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.<raw body>')>), retried with backoff, "
+    "at least once (deduplicate on X-Cxpulse-Delivery). Endpoints must be public https URLs.",
 }
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["webhooks"], responses=UNAUTHORIZED)
@@ -91,7 +95,10 @@ def _delivery(view: DeliveryView) -> DeliveryItem:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=SubscriptionCreated,
-    responses={400: {"model": ErrorOut, "description": "The body is not parseable JSON"}},
+    responses={
+        400: {"model": ErrorOut, "description": "The body is not parseable JSON"},
+        409: {"model": ErrorOut, "description": "The tenant has the most subscriptions allowed"},
+    },
     summary="Subscribe an endpoint to the tenant's alerts",
 )
 def create_subscription(
@@ -99,8 +106,20 @@ def create_subscription(
 ) -> SubscriptionCreated:
     """Every alert of the tenant published from now on that matches ``kinds`` and
     ``min_severity`` is POSTed to ``url`` as JSON (the alert as ``GET /v1/alerts`` serves
-    it). The answer holds the signing secret: it is not shown again."""
-    sub = store.create_subscription(tenant, body.url, body.kinds or (), body.min_severity)
+    it). The answer holds the signing secret: it is not shown again.
+
+    The URL must be ``https`` and its host must resolve to public addresses only
+    (loopback, private, link-local, metadata... are a 422), unless the operator allowed
+    it (``CXPULSE_WEBHOOK_ALLOWED_HOSTS``); it is checked again before every attempt.
+    Past ``CXPULSE_WEBHOOK_MAX_SUBSCRIPTIONS`` per tenant: 409."""
+    try:
+        sub = store.create_subscription(tenant, body.url, body.kinds or (), body.min_severity)
+    except BlockedUrlError as exc:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "url"), "msg": str(exc), "input": body.url}]
+        ) from None
+    except SubscriptionLimitError as exc:
+        raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(exc)) from None
     response.headers["Location"] = f"{router.prefix}/{sub.subscription_id}"
     return SubscriptionCreated(id=sub.subscription_id, secret=sub.secret)
 
@@ -136,6 +155,24 @@ def delete_subscription(subscription_id: UUID, tenant: WriteTenantDep, store: St
     if not store.delete_subscription(tenant, subscription_id):
         raise _not_found()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{subscription_id}/rotate-secret",
+    response_model=SubscriptionSecret,
+    responses=NOT_FOUND,
+    summary="Replace the signing secret; the old one keeps signing for 24 h",
+)
+def rotate_secret(
+    subscription_id: UUID, tenant: WriteTenantDep, store: StoreDep
+) -> SubscriptionSecret:
+    """A new signing secret, shown this once. For 24 hours every delivery is signed with
+    both (two ``v1=`` values in X-Cxpulse-Signature), so receivers can switch to the new
+    secret at their pace; a second rotation within that time ends the oldest at once."""
+    secret = store.rotate_secret(tenant, subscription_id)
+    if secret is None:
+        raise _not_found()
+    return SubscriptionSecret(id=subscription_id, secret=secret)
 
 
 @router.get(

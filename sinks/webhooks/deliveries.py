@@ -58,7 +58,11 @@ def next_delay(attempt: int, base: float, rng: random.Random, cap: float = MAX_D
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """One tenant endpoint and what it wants; ``kinds`` empty = every kind."""
+    """One tenant endpoint and what it wants; ``kinds`` empty = every kind.
+
+    ``secret`` signs (empty when the stored one could not be decrypted);
+    ``previous_secret`` also signs until ``previous_secret_until`` (after a rotation).
+    """
 
     subscription_id: uuid.UUID
     tenant_id: str
@@ -67,6 +71,8 @@ class Subscription:
     min_severity: str
     secret: str
     created_at: datetime
+    previous_secret: str = ""
+    previous_secret_until: datetime | None = None
 
 
 def matches(sub: Subscription, alert: Alert, published_at: datetime | None = None) -> bool:

@@ -5,9 +5,17 @@ the group ``cxpulse-webhooks-<prefix>`` and stores one delivery per (matching
 subscription, alert) *before* committing the offsets, so an alert is never lost: after
 a crash it is read again and, since the delivery id is the uuid5 of (subscription,
 alert), finds its delivery already stored. Messages of the topic that are no alerts (header
-``cxpulse.type``, e.g. ``alert_state``) are skipped. The delivery loop loads every pending
-delivery at start (a restart resumes them), sends the due ones from a small thread
-pool, records each attempt and reschedules (backoff) or ends it (delivered/dead).
+``cxpulse.type``, e.g. ``alert_state``) are skipped. The delivery loop first encrypts any
+secret still stored in plain text (subscriptions made before migration 012), loads every
+pending delivery (a restart resumes them), then sends the due ones from
+``webhook_senders`` threads, fairly (:mod:`sinks.webhooks.fairness`: a bounded share per
+tenant, one attempt per subscription at a time), each attempt checked against the SSRF
+rules, pinned and under one deadline (:mod:`sinks.webhooks.sender`); it records each
+attempt and reschedules (backoff) or ends it (delivered/dead).
+
+Exactly one dispatcher runs per deployment: ``cxpulse dispatch`` with a ClickHouse
+server (API replicas never dispatch), or inside the one process that owns the embedded
+engine (``cxpulse up``, ``demo``, ``api``).
 
 Receivers get the same ``X-Cxpulse-Delivery`` and the same body on every attempt and
 should deduplicate on it: delivery is at least once (a crash between a 2xx answer and
@@ -20,15 +28,14 @@ import asyncio
 import logging
 import random
 import threading
-import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, Message
 from pydantic import ValidationError
 
@@ -37,6 +44,7 @@ from schemas.metrics import WEBHOOK_DELIVERIES
 from schemas.results import Alert
 from schemas.settings import Settings
 from sinks.alert_states import is_alert
+from sinks.webhooks.addresses import AllowList
 from sinks.webhooks.deliveries import (
     AttemptResult,
     Clock,
@@ -47,28 +55,35 @@ from sinks.webhooks.deliveries import (
     new_delivery,
     utc_now,
 )
-from sinks.webhooks.signing import sign
+from sinks.webhooks.fairness import pick_due
+from sinks.webhooks.guard import UrlGuard
+from sinks.webhooks.sender import Sender
+from sinks.webhooks.signing import signed_headers, valid_secrets
 from sinks.webhooks.store import WebhookStore
 
 log = logging.getLogger(__name__)
 kafka_log = logging.getLogger(f"{__name__}.kafka")
-
-USER_AGENT = "cxpulse-webhooks/1"
-_ERROR_SNIPPET = 200
 
 
 def consumer_group(settings: Settings) -> str:
     return f"cxpulse-webhooks-{settings.topic_prefix}"
 
 
+def url_guard(settings: Settings) -> UrlGuard:
+    """The SSRF guard of ``CXPULSE_WEBHOOK_ALLOWED_HOSTS`` / ``_ALLOW_HTTP``."""
+    return UrlGuard(
+        AllowList.parse(settings.webhook_allowed_hosts), allow_http=settings.webhook_allow_http
+    )
+
+
 class WebhookDispatcher:
     """Background service: alerts topic -> stored deliveries -> signed HTTP POSTs.
 
-    ``clock`` stamps attempts and schedules retries; ``rng`` draws the backoff jitter;
-    ``http`` replaces the HTTP client (its timeout then is the caller's). Waits are on
-    an internal event, so :meth:`stop` interrupts them at once; attempts in flight when
-    it is called finish (at most ``webhook_timeout_s`` per phase) and are recorded,
-    queued ones stay pending for the next start.
+    ``clock`` stamps attempts, schedules retries and decides which secrets sign; ``rng``
+    draws the backoff jitter; ``sender`` replaces the HTTP side (tests give one with a
+    stub resolver). Waits are on an internal event, so :meth:`stop` interrupts them at
+    once; attempts in flight when it is called finish (at most ``webhook_timeout_s``)
+    and are recorded, queued ones stay pending for the next start.
 
     Run one dispatcher per deployment: each loads every pending delivery at start.
     """
@@ -80,35 +95,35 @@ class WebhookDispatcher:
         *,
         clock: Clock = utc_now,
         rng: random.Random | None = None,
-        http: httpx.Client | None = None,
-        max_in_flight: int = 8,
+        sender: Sender | None = None,
         poll_s: float = 0.2,
         idle_s: float = 1.0,
         retry_s: float = 2.0,
         batch_size: int = 500,
     ) -> None:
-        if max_in_flight < 1:
-            raise ValueError("max_in_flight must be at least 1")
         self._settings = settings
         self._store = store
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
-        self._given_http = http
-        self._max_in_flight = max_in_flight
+        self._given_sender = sender
+        self._max_in_flight = settings.webhook_senders
+        self._tenant_cap = settings.webhook_tenant_senders
         self._poll_s = poll_s
         self._idle_s = idle_s
         self._retry_s = retry_s
         self._batch_size = batch_size
         self._rng_lock = threading.Lock()
-        self._lock = threading.Lock()  # guards _pending and _inflight
+        self._lock = threading.Lock()  # guards _pending, _inflight, _busy_*
         self._pending: dict[uuid.UUID, Delivery] = {}
         self._inflight: set[uuid.UUID] = set()
+        self._busy_subscriptions: set[uuid.UUID] = set()
+        self._busy_tenants: Counter[str] = Counter()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._loaded = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pool: ThreadPoolExecutor | None = None
-        self._http: httpx.Client | None = None
+        self._sender: Sender | None = None
 
     # -- lifecycle
 
@@ -121,10 +136,10 @@ class WebhookDispatcher:
         with self._lock:
             self._pending.clear()
             self._inflight.clear()
-        self._http = self._given_http or httpx.Client(
-            timeout=self._settings.webhook_timeout_s,
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT},
+            self._busy_subscriptions.clear()
+            self._busy_tenants.clear()
+        self._sender = self._given_sender or Sender(
+            url_guard(self._settings), self._settings.webhook_timeout_s
         )
         self._pool = ThreadPoolExecutor(self._max_in_flight, thread_name_prefix="cxpulse-webhook")
         consumer = Consumer(
@@ -165,9 +180,7 @@ class WebhookDispatcher:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-        if self._http is not None and self._given_http is None:
-            self._http.close()
-        self._http = None
+        self._sender = None
 
     @property
     def running(self) -> bool:
@@ -263,26 +276,42 @@ class WebhookDispatcher:
             self._wake.set()
 
     def _take_due(self, now: datetime) -> tuple[list[Delivery], datetime | None]:
-        """Due deliveries (marked in flight, at most the free capacity) and the next due."""
+        """Due deliveries to start now, fairly (marked in flight), and the next due."""
         with self._lock:
-            waiting = sorted(
-                (d for d in self._pending.values() if d.delivery_id not in self._inflight),
-                key=lambda d: d.next_attempt_at,
+            waiting = [d for d in self._pending.values() if d.delivery_id not in self._inflight]
+            due = pick_due(
+                waiting,
+                now,
+                room=self._max_in_flight - len(self._inflight),
+                tenant_cap=self._tenant_cap,
+                busy_subscriptions=self._busy_subscriptions,
+                busy_tenants=self._busy_tenants,
             )
-            room = self._max_in_flight - len(self._inflight)
-            if room <= 0:  # full: an attempt finishing wakes the loop
-                return [], None
-            due = [d for d in waiting if d.next_attempt_at <= now][:room]
             for d in due:
                 self._inflight.add(d.delivery_id)
-            rest = waiting[len(due) :]
-        return due, (rest[0].next_attempt_at if rest else None)
+                self._busy_subscriptions.add(d.subscription_id)
+                self._busy_tenants[d.tenant_id] += 1
+            later = [d.next_attempt_at for d in waiting if d.next_attempt_at > now]
+        # a delivery due but held back (its tenant or subscription busy) waits for an
+        # attempt to finish, which wakes the loop
+        return due, (min(later) if later else None)
+
+    def _release(self, delivery: Delivery) -> None:
+        """Caller holds ``_lock``: ``delivery`` is no longer in flight."""
+        self._inflight.discard(delivery.delivery_id)
+        self._busy_subscriptions.discard(delivery.subscription_id)
+        self._busy_tenants[delivery.tenant_id] -= 1
+        if self._busy_tenants[delivery.tenant_id] <= 0:
+            del self._busy_tenants[delivery.tenant_id]
 
     def _delivery_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
             if not self._loaded.is_set():
                 try:
+                    sealed = self._store.seal_plaintext_secrets()
+                    if sealed:
+                        log.info("webhooks: encrypted %d secret(s) stored in plain text", sealed)
                     pending = self._store.pending_deliveries()
                 except Exception:
                     log.exception("webhooks: loading pending deliveries failed; retrying")
@@ -302,7 +331,8 @@ class WebhookDispatcher:
                     pool.submit(self._attempt, d)
                 except RuntimeError:  # the pool is shutting down: we are stopping
                     with self._lock:
-                        self._inflight.difference_update(x.delivery_id for x in due[i:])
+                        for x in due[i:]:
+                            self._release(x)
                     return
             timeout = self._idle_s
             if upcoming is not None:
@@ -349,7 +379,7 @@ class WebhookDispatcher:
                 updated = replace(updated, next_attempt_at=max(updated.next_attempt_at, later))
         finally:
             with self._lock:
-                self._inflight.discard(delivery.delivery_id)
+                self._release(delivery)
                 if updated.status == "pending":
                     self._pending[delivery.delivery_id] = updated
                 else:
@@ -357,42 +387,12 @@ class WebhookDispatcher:
             self._wake.set()
 
     def _send(self, sub: Subscription, delivery: Delivery) -> tuple[datetime, AttemptResult]:
-        http = self._http
-        assert http is not None
+        sender = self._sender
+        assert sender is not None
         at = self._clock()
-        headers = {
-            "Content-Type": "application/json",
-            "X-Cxpulse-Delivery": str(delivery.delivery_id),
-            "X-Cxpulse-Timestamp": str(int(at.timestamp())),
-            "X-Cxpulse-Signature": sign(sub.secret, delivery.body),
-        }
-        started = time.monotonic()
-        code: int | None = None
-        error = ""
-        try:
-            with http.stream("POST", sub.url, content=delivery.body, headers=headers) as resp:
-                code = resp.status_code
-                if not 200 <= code < 300:
-                    error = f"HTTP {code}"
-                    snippet = _read_snippet(resp)
-                    if snippet:
-                        error += f": {snippet}"
-        except httpx.TimeoutException as exc:
-            error = f"timeout ({type(exc).__name__}) after {self._settings.webhook_timeout_s}s"
-        except Exception as exc:  # connection refused, TLS, DNS, invalid URL...: a failed attempt
-            error = f"{type(exc).__name__}: {exc}"[:500]
-        duration_ms = (time.monotonic() - started) * 1000.0
-        return at, AttemptResult(status_code=code, error=error, duration_ms=duration_ms)
-
-
-def _read_snippet(resp: httpx.Response) -> str:
-    """The start of an error answer's body, for ``last_error`` (never the whole body)."""
-    buf = b""
-    try:
-        for chunk in resp.iter_bytes():
-            buf += chunk
-            if len(buf) >= _ERROR_SNIPPET:
-                break
-    except httpx.HTTPError:
-        pass
-    return buf[:_ERROR_SNIPPET].decode(errors="replace").strip()
+        if not sub.secret:
+            reason = "signing secret unreadable (was CXPULSE_SECRET_KEY changed?)"
+            return at, AttemptResult(status_code=None, error=reason, duration_ms=0.0)
+        secrets_ = valid_secrets(sub.secret, sub.previous_secret, sub.previous_secret_until, at)
+        headers = signed_headers(str(delivery.delivery_id), secrets_, at, delivery.body)
+        return at, sender.send(sub.url, delivery.body, headers)

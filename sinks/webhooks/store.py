@@ -1,18 +1,22 @@
-"""Subscriptions, deliveries and the attempt log in ClickHouse (``003_webhooks.sql``).
+"""Subscriptions, deliveries and the attempt log in ClickHouse (``003_webhooks.sql``,
+``012_webhook_secrets.sql``).
 
 Every row is versioned (ReplacingMergeTree on ``updated_at``) and read with ``FINAL``,
 every query is parameterized and bound to a tenant where a tenant asks, and rows are
 read by column name, so a column added to a table cannot shift what a field means.
 The API (subscription CRUD, delivery history) and the dispatcher share one store.
+Signing secrets are stored sealed (:mod:`sinks.webhooks.secret_box`) and URLs pass the
+SSRF guard (:mod:`sinks.webhooks.guard`) before a subscription is stored.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,18 +26,27 @@ from schemas.results import SEVERITY_RANK
 from schemas.settings import Settings
 from sinks.clickhouse_client import LazyClient, is_embedded, open_client
 from sinks.time_values import as_utc
+from sinks.webhooks.addresses import AllowList
 from sinks.webhooks.deliveries import (
     AttemptResult,
+    Clock,
     Delivery,
     Outcome,
     Subscription,
     utc_now,
 )
-from sinks.webhooks.policy import validate_url
-from sinks.webhooks.signing import new_secret
+from sinks.webhooks.guard import UrlGuard
+from sinks.webhooks.secret_box import SecretBox, SecretUnreadableError, new_key, secret_box
+from sinks.webhooks.signing import ROTATION_OVERLAP, new_secret
 
 ClientFactory = Callable[[], Client]
 Row = Mapping[str, Any]
+log = logging.getLogger(__name__)
+_NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class SubscriptionLimitError(Exception):
+    """The tenant already has as many subscriptions as allowed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +70,10 @@ class DeliveryView:
     attempt_log: list[AttemptRecord]
 
 
-_SUB_COLUMNS = "subscription_id, tenant_id, url, kinds, min_severity, secret, created_at"
+_SUB_COLUMNS = (
+    "subscription_id, tenant_id, url, kinds, min_severity, secret, secret_sealed, "
+    "previous_secret_sealed, previous_secret_until, created_at"
+)
 _SUB_INSERT = [*_SUB_COLUMNS.split(", "), "updated_at", "deleted"]
 _DELIVERY_COLUMNS = (
     "delivery_id, subscription_id, tenant_id, alert_id, body, status, attempts, "
@@ -89,6 +105,19 @@ _ONE_SUB_SQL = (
     f"SELECT {_SUB_COLUMNS} FROM webhook_subscriptions FINAL "
     "WHERE tenant_id = {tenant:String} AND subscription_id = {id:UUID} AND NOT deleted"
 )
+_COUNT_SUBS_SQL = (
+    "SELECT count() AS n FROM webhook_subscriptions FINAL "
+    "WHERE tenant_id = {tenant:String} AND NOT deleted"
+)
+_PLAINTEXT_SQL = (
+    f"SELECT {_SUB_COLUMNS}, deleted FROM webhook_subscriptions FINAL WHERE secret != ''"
+)
+# any stored version, not only the latest: older versions hold it until merged away
+_PLAINTEXT_LEFT_SQL = "SELECT count() AS n FROM webhook_subscriptions WHERE secret != ''"
+_BLANK_PLAINTEXT_SQL = (
+    "ALTER TABLE webhook_subscriptions UPDATE secret = '' WHERE secret != '' "
+    "SETTINGS mutations_sync = 2"
+)
 _EXISTING_DELIVERIES_SQL = (
     "SELECT DISTINCT delivery_id FROM webhook_deliveries "
     "WHERE tenant_id IN {tenants:Array(String)} AND subscription_id IN {subs:Array(UUID)} "
@@ -113,15 +142,30 @@ def _text(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes | bytearray) else str(raw)
 
 
-def _subscription(row: Row) -> Subscription:
+def _open(box: SecretBox, sealed: str, subscription_id: uuid.UUID) -> str:
+    """The secret, or ``""`` when it does not open (logged: the key was changed?)."""
+    try:
+        return box.open(sealed, subscription_id)
+    except SecretUnreadableError:
+        log.error("webhook subscription %s: its secret does not decrypt", subscription_id)
+        return ""
+
+
+def _subscription(row: Row, box: SecretBox) -> Subscription:
+    sub_id = _uuid(row["subscription_id"])
+    sealed, previous = _text(row["secret_sealed"]), _text(row["previous_secret_sealed"])
+    until = as_utc(row["previous_secret_until"])
     return Subscription(
-        subscription_id=_uuid(row["subscription_id"]),
+        subscription_id=sub_id,
         tenant_id=str(row["tenant_id"]),
         url=str(row["url"]),
         kinds=tuple(str(k) for k in row["kinds"]),
         min_severity=str(row["min_severity"]),
-        secret=_text(row["secret"]),
+        # a row from before migration 012 holds it in plain text until sealed
+        secret=_open(box, sealed, sub_id) if sealed else _text(row["secret"]),
         created_at=as_utc(row["created_at"]),
+        previous_secret=_open(box, previous, sub_id) if previous else "",
+        previous_secret_until=None if until <= _NO_TIME else until,
     )
 
 
@@ -161,8 +205,12 @@ class WebhookStore:
     """Subscriptions, deliveries and attempts in ClickHouse; safe to share between threads.
 
     ``open_client`` must return a client bound to the cxpulse database; it is opened on
-    first use (and again after :meth:`close`). Active subscriptions are cached for
-    ``subscription_ttl_s`` (and dropped on every change made through this store), so the
+    first use (and again after :meth:`close`). ``box`` seals secrets (default: a key of
+    this store's own, for throwaway stores; :func:`default_store` passes the configured
+    one), ``guard`` checks URLs (default: no private targets, https only),
+    ``max_subscriptions`` caps each tenant, ``clock`` dates rotations. Active
+    subscriptions are cached for ``subscription_ttl_s`` (and dropped on every change
+    made through this store), so the
     dispatcher's per-batch lookups cost no query while a subscription made by another
     process is seen within that time.
 
@@ -170,8 +218,22 @@ class WebhookStore:
     so an app can hand it to ``create_app(services=[...])`` to have it closed on shutdown.
     """
 
-    def __init__(self, open_client: ClientFactory, *, subscription_ttl_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        open_client: ClientFactory,
+        *,
+        subscription_ttl_s: float = 1.0,
+        box: SecretBox | None = None,
+        guard: UrlGuard | None = None,
+        max_subscriptions: int = 25,
+        clock: Clock = utc_now,
+    ) -> None:
         self._lazy = LazyClient(open_client)
+        self._box = box if box is not None else SecretBox.from_text(new_key())
+        self._guard = guard if guard is not None else UrlGuard()
+        self._max_subscriptions = max_subscriptions
+        self._clock = clock
+        self._create_lock = threading.Lock()
         self._ttl_s = subscription_ttl_s
         self._cache: dict[uuid.UUID, Subscription] | None = None
         self._cache_at = 0.0
@@ -216,50 +278,98 @@ class WebhookStore:
     def create_subscription(
         self, tenant_id: str, url: str, kinds: Iterable[str] = (), min_severity: str = "info"
     ) -> Subscription:
-        """A new subscription of ``tenant_id`` with a fresh secret (returned only here)."""
+        """A new subscription of ``tenant_id`` with a fresh secret (returned only here).
+
+        ``BlockedUrlError`` if the SSRF guard refuses ``url``; :class:`SubscriptionLimitError`
+        past ``max_subscriptions`` (checked under a lock: exact within this process).
+        """
         if min_severity not in SEVERITY_RANK:
             raise ValueError(f"unknown severity {min_severity!r}")
-        version = self._version()
-        sub = Subscription(
-            subscription_id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            url=validate_url(url),
-            kinds=tuple(sorted(set(kinds))),
-            min_severity=min_severity,
-            secret=new_secret(),
-            created_at=version,
-        )
-        self._write_subscription(sub, version, deleted=False)
+        self._guard.check(url)
+        with self._create_lock:
+            (row,) = self._rows(_COUNT_SUBS_SQL, {"tenant": tenant_id})
+            if int(row["n"]) >= self._max_subscriptions:
+                raise SubscriptionLimitError(
+                    f"a tenant has at most {self._max_subscriptions} subscriptions"
+                )
+            version = self._version()
+            sub = Subscription(
+                subscription_id=uuid.uuid4(),
+                tenant_id=tenant_id,
+                url=url,
+                kinds=tuple(sorted(set(kinds))),
+                min_severity=min_severity,
+                secret=new_secret(),
+                created_at=version,
+            )
+            self._write_subscription(sub, version, deleted=False)
         return sub
 
+    def rotate_secret(self, tenant_id: str, subscription_id: uuid.UUID) -> str | None:
+        """A new secret for the subscription (returned only here); the current one keeps
+        signing for :data:`ROTATION_OVERLAP` (an older previous one stops at once).
+        ``None`` if the tenant has no such subscription."""
+        sub = self.get_subscription(tenant_id, subscription_id)
+        if sub is None:
+            return None
+        rotated = replace(
+            sub,
+            secret=new_secret(),
+            previous_secret=sub.secret,
+            previous_secret_until=self._clock() + ROTATION_OVERLAP,
+        )
+        self._write_subscription(rotated, self._version(), deleted=False)
+        return rotated.secret
+
     def _write_subscription(self, sub: Subscription, version: datetime, deleted: bool) -> None:
-        row = [
-            sub.subscription_id,
-            sub.tenant_id,
-            sub.url,
-            list(sub.kinds),
-            sub.min_severity,
-            "" if deleted else sub.secret,
-            sub.created_at,
-            version,
-            deleted,
-        ]
+        def seal(secret: str) -> str:
+            return "" if deleted or not secret else self._box.seal(secret, sub.subscription_id)
+
+        until = sub.previous_secret_until if sub.previous_secret and not deleted else None
+        row = {
+            "subscription_id": sub.subscription_id,
+            "tenant_id": sub.tenant_id,
+            "url": sub.url,
+            "kinds": list(sub.kinds),
+            "min_severity": sub.min_severity,
+            "secret": "",  # never in plain text (the column predates 012)
+            "secret_sealed": seal(sub.secret),
+            "previous_secret_sealed": seal(sub.previous_secret),
+            "previous_secret_until": until or _NO_TIME,
+            "created_at": sub.created_at,
+            "updated_at": version,
+            "deleted": deleted,
+        }
         try:
-            self._insert("webhook_subscriptions", [row], _SUB_INSERT)
+            self._insert("webhook_subscriptions", [list(row.values())], list(row))
         finally:
             self.invalidate_subscriptions()
 
+    def seal_plaintext_secrets(self) -> int:
+        """Encrypt the secrets stored in plain text before migration 012, then blank the
+        plain-text column in every stored version; returns how many were sealed."""
+        rows = self._rows(_PLAINTEXT_SQL)
+        for row in rows:
+            self._write_subscription(
+                _subscription(row, self._box), self._version(), deleted=bool(row["deleted"])
+            )
+        (left,) = self._rows(_PLAINTEXT_LEFT_SQL)
+        if int(left["n"]):
+            self._get_client().command(_BLANK_PLAINTEXT_SQL)
+        return len(rows)
+
     def list_subscriptions(self, tenant_id: str) -> list[Subscription]:
         """The tenant's active subscriptions, oldest first."""
-        return [_subscription(r) for r in self._rows(_TENANT_SUBS_SQL, {"tenant": tenant_id})]
+        rows = self._rows(_TENANT_SUBS_SQL, {"tenant": tenant_id})
+        return [_subscription(r, self._box) for r in rows]
 
     def get_subscription(self, tenant_id: str, subscription_id: uuid.UUID) -> Subscription | None:
         """The tenant's active subscription with this id; ``None`` if deleted or not theirs."""
         rows = self._rows(_ONE_SUB_SQL, {"tenant": tenant_id, "id": subscription_id})
-        return _subscription(rows[0]) if rows else None
+        return _subscription(rows[0], self._box) if rows else None
 
     def delete_subscription(self, tenant_id: str, subscription_id: uuid.UUID) -> bool:
-        """Delete (tombstone, secret blanked); ``False`` if the tenant has no such one.
+        """Delete (tombstone, secrets blanked); ``False`` if the tenant has no such one.
 
         Its pending deliveries end as ``dead`` ("subscription deleted") when next due.
         """
@@ -278,7 +388,8 @@ class WebhookStore:
         with self._cache_lock:
             if self._cache is None or time.monotonic() - self._cache_at > self._ttl_s:
                 self._cache = {
-                    s.subscription_id: s for s in map(_subscription, self._rows(_ACTIVE_SUBS_SQL))
+                    s.subscription_id: s
+                    for s in (_subscription(r, self._box) for r in self._rows(_ACTIVE_SUBS_SQL))
                 }
                 self._cache_at = time.monotonic()
             return self._cache
@@ -388,8 +499,10 @@ class WebhookStore:
         ]
 
 
-def default_store(settings: Settings) -> WebhookStore:
-    """A store on ``settings.dsn`` / ``settings.clickhouse_database``, opened lazily."""
+def default_store(settings: Settings, *, clock: Clock = utc_now) -> WebhookStore:
+    """A store on ``settings.dsn`` / ``settings.clickhouse_database``, opened lazily, with
+    the configured secret key (``MissingSecretKeyError`` without one, see
+    :func:`~sinks.webhooks.secret_box.secret_box`), SSRF guard and subscription cap."""
     dsn, database = settings.dsn, settings.clickhouse_database
     # Over HTTP one client serves many threads: no shared server session.
     extra: dict[str, Any] = {} if is_embedded(dsn) else {"autogenerate_session_id": False}
@@ -397,4 +510,13 @@ def default_store(settings: Settings) -> WebhookStore:
     def factory() -> Client:
         return open_client(dsn, database, **extra)
 
-    return WebhookStore(factory)
+    return WebhookStore(
+        factory,
+        box=secret_box(settings),
+        guard=UrlGuard(
+            AllowList.parse(settings.webhook_allowed_hosts),
+            allow_http=settings.webhook_allow_http,
+        ),
+        max_subscriptions=settings.webhook_max_subscriptions,
+        clock=clock,
+    )

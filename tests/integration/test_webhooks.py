@@ -2,8 +2,10 @@
 
 Alerts are published to ``<prefix>alerts`` the way the flows publish them
 (``TopicWriter`` + ``encode_alert``); the dispatcher consumes them, stores deliveries and
-POSTs them to a threaded ``http.server`` on 127.0.0.1 whose answers each test scripts.
-``MaxJitter`` pins the backoff jitter at its ceiling so waits are exact lower bounds.
+POSTs them to a threaded ``http.server`` on 127.0.0.1 whose answers each test scripts
+(allowed through ``CXPULSE_WEBHOOK_ALLOWED_HOSTS=127.0.0.1``, as an on-premises receiver
+would be). ``MaxJitter`` pins the backoff jitter at its ceiling so waits are exact lower
+bounds. The attacks on webhooks are in ``test_webhooks_security.py``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from schemas.results import Alert
 from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from sinks.kafka_sink import TopicWriter, encode_alert
+from sinks.webhooks.addresses import AllowList
 from sinks.webhooks.deliveries import (
     AttemptResult,
     Delivery,
@@ -42,9 +45,11 @@ from sinks.webhooks.deliveries import (
     delivery_id,
     new_delivery,
 )
-from sinks.webhooks.dispatcher import WebhookDispatcher, consumer_group
-from sinks.webhooks.signing import sign, verify
+from sinks.webhooks.dispatcher import WebhookDispatcher, consumer_group, url_guard
+from sinks.webhooks.guard import UrlGuard
+from sinks.webhooks.secret_box import secret_box
 from sinks.webhooks.store import WebhookStore, default_store
+from sinks.webhooks.verify import compute_signature, verify_signature
 
 pytestmark = pytest.mark.integration
 
@@ -122,7 +127,13 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
 
 
 def tuned(settings: Settings, **webhook: Any) -> Settings:
-    return settings.model_copy(update=webhook)
+    """``settings`` with the local receivers allowed, and ``webhook`` changes."""
+    return settings.model_copy(update={"webhook_allowed_hosts": "127.0.0.1", **webhook})
+
+
+def public_resolver(host: str, port: int) -> list[str]:
+    """Every name is a public address (no DNS in tests; nothing is sent there)."""
+    return ["93.184.215.14"]
 
 
 def make_alert(
@@ -321,10 +332,12 @@ def test_retries_with_backoff_then_delivers_signed(
     body = AlertItem(**alert.model_dump()).model_dump_json(exclude={"state", "state_at"}).encode()
     for h in hits:
         assert h.body == body  # the exact same bytes every time
-        assert h.headers["X-Cxpulse-Signature"] == sign(secret, h.body)
-        assert verify(secret, h.body, h.headers["X-Cxpulse-Signature"])
+        t = int(h.headers["X-Cxpulse-Timestamp"])
+        expected = f"t={t},v1={compute_signature(secret, t, h.body)}"
+        assert h.headers["X-Cxpulse-Signature"] == expected
+        assert verify_signature(secret, h.body, h.headers["X-Cxpulse-Signature"])
         assert h.headers["Content-Type"] == "application/json"
-        assert int(t0) - 1 <= int(h.headers["X-Cxpulse-Timestamp"]) <= time.time() + 1
+        assert int(t0) - 1 <= t <= time.time() + 1
     assert json.loads(hits[0].body)["alert_id"] == str(alert.alert_id)
 
     # backoff: ceilings 0.05 s then 0.1 s (jitter pinned at the top), measured at the receiver
@@ -344,7 +357,7 @@ def test_retries_with_backoff_then_delivers_signed(
         (2, 500, "retry"),
         (3, 200, "delivered"),
     ]
-    assert log[0]["error"] == "HTTP 500: try again"
+    assert log[0]["error"] == "HTTP 500 Internal Server Error"  # never the answer's body
     assert all(a["duration_ms"] >= 0 for a in log)
     assert again == items
     assert by_status == {"pending": [], "delivered": items, "dead": []}
@@ -381,7 +394,7 @@ def test_failing_receivers_end_dead_after_max_attempts(
 
     assert len(rec.on("/down")) == 3
     assert (down["attempts"], down["last_status_code"]) == (3, 503)
-    assert down["last_error"] == "HTTP 503: try again"
+    assert down["last_error"] == "HTTP 503 Service Unavailable"
     assert [a["outcome"] for a in down["attempt_log"]] == ["retry", "retry", "dead"]
     assert down["next_attempt_at"] is None
 
@@ -392,7 +405,7 @@ def test_failing_receivers_end_dead_after_max_attempts(
     assert all(200 <= a["duration_ms"] < 1000 for a in hang["attempt_log"])
 
     assert (gone["attempts"], gone["last_status_code"]) == (3, None)
-    assert gone["last_error"].startswith("ConnectError")
+    assert gone["last_error"] == "connection refused"
     assert [a["outcome"] for a in gone["attempt_log"]] == ["retry", "retry", "dead"]
 
 
@@ -481,7 +494,11 @@ class FlakyStore(WebhookStore):
     """ClickHouse refusing to store deliveries until ``healthy`` is set."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(lambda: open_client(settings.dsn, settings.clickhouse_database))
+        super().__init__(
+            lambda: open_client(settings.dsn, settings.clickhouse_database),
+            box=secret_box(settings),
+            guard=url_guard(settings),
+        )
         self.healthy = threading.Event()
         self.refused = 0
 
@@ -575,7 +592,11 @@ def test_kind_severity_tenant_and_creation_filters(
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[TestClient]:
-    store = default_store(settings)
+    store = WebhookStore(
+        lambda: open_client(settings.dsn, settings.clickhouse_database),
+        box=secret_box(settings),
+        guard=UrlGuard(AllowList(), allow_http=True, resolver=public_resolver),
+    )
     with app_with_webhooks(settings, store) as tc:  # routes only, no dispatcher
         yield tc
 
