@@ -26,6 +26,7 @@ class FlowConfig(CoreConfig):
     """The core tunables plus each capability's; which flows run."""
 
     flows: frozenset[str] = frozenset(FLOW_NAMES)
+    redact_text: bool = True  # mask personal data in free text at ingest (ingest/redact.py)
     ops_snapshot_interval_s: float = 60.0  # live-ops history grid (event time)
     risk_model: RiskModel = field(default_factory=RiskModel)
     sla_policy: SlaPolicy = field(default_factory=SlaPolicy)

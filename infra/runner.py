@@ -204,6 +204,7 @@ def flow_config(settings: Settings, flows: frozenset[str], *, until_end: bool) -
         max_future_s=settings.max_future_s,
         max_past_s=settings.max_past_s or None,  # 0 disables the bound
         dlq_max_raw_bytes=settings.dlq_max_raw_bytes,
+        redact_text=settings.redact_text,
         provisional_interval_s=settings.provisional_interval_s,
         shards=settings.shards,
         ops_snapshot_interval_s=settings.ops_snapshot_interval_s,

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # dead-letter producer's message.max.bytes follows it and must stay under the
     # broker's default 1 MB (see sinks/kafka_sink.py)
     dlq_max_raw_bytes: int = Field(default=DEFAULT_DLQ_MAX_RAW_BYTES, ge=0, le=900_000)
+    # mask e-mail addresses, phone, card and IBAN numbers in events' free text at ingest,
+    # before anything stores or uses it (flows/ingest/redact.py, README "Privacy")
+    redact_text: bool = True
     provisional_interval_s: float = Field(default=5.0, gt=0)
     shards: int = Field(default=32, ge=1, le=4096)
     workers: int = Field(default=1, ge=1, le=64)

@@ -20,6 +20,7 @@ from flows.core.io import FlowIO
 from flows.core.keys import accepted_only, by_ticket_key, rejected_only, values
 from flows.core.outputs import EVENTS
 from flows.ingest.decode import decode_batch
+from flows.ingest.redact import redact_batch
 from flows.ingest.stateful import DedupLogic
 from schemas.results import DeadLetter
 from schemas.tenant_topics import topic_tenant
@@ -53,6 +54,8 @@ def add_ingest(
     decoded = op.flat_map_batch("decode", raw, partial(_decode_batch_now, cfg))
     accepted = op.flat_map_batch("accepted", decoded, accepted_only)
     rejected = op.flat_map_batch("rejected", decoded, rejected_only)
+    if cfg.redact_text:  # before anything stores, uses or keeps the text in state
+        accepted = op.flat_map_batch("redact", accepted, redact_batch)
     judged, ticks = add_clock(accepted, cfg)
     # Keyed like the ticket steps downstream: a ticket's events then keep their partition
     # order end to end (a join emitted on arrival, e.g. a KB text, sees created first).
