@@ -9,8 +9,11 @@ from schemas.events import CsatReceived, Event
 from schemas.ids import stable_id
 from schemas.results import Alert, AlertSeverity
 
-# the survey's fields a supervisor needs next to the rating
-_EVIDENCE = {"rating", "ticket_id", "client_id", "survey_id", "comment"}
+# the survey's ids and figures a supervisor needs next to the rating; never its comment:
+# alerts leave through webhooks and streams, the comment is free text
+# (schemas.events.FreeText) and stays in the stored event, so the alert only says
+# whether there is one
+_EVIDENCE = {"rating", "ticket_id", "client_id", "survey_id"}
 
 
 def coaching_alert(event: Event, fired_at: datetime) -> Alert | None:
@@ -27,7 +30,11 @@ def coaching_alert(event: Event, fired_at: datetime) -> Alert | None:
         subject_type="agent",
         subject_id=p.agent_id,
         title=f"Low CSAT ({p.rating}/5) for agent {p.agent_id}",
-        details={**p.model_dump(mode="json", include=_EVIDENCE), "event_id": str(event.event_id)},
+        details={
+            **p.model_dump(mode="json", include=_EVIDENCE),
+            "has_comment": bool(p.comment),
+            "event_id": str(event.event_id),
+        },
         event_time=event.occurred_at,
         fired_at=fired_at,
     )

@@ -561,7 +561,10 @@ class KbClusters:
 
 
 def kb_alert(change: KbChange, fired_at: datetime) -> Alert:
-    """The ``kb_suggestion`` alert of a suggestion that just opened (one per suggestion)."""
+    """The ``kb_suggestion`` alert of a suggestion that just opened (one per suggestion).
+
+    Ids and figures only: the suggestion's title is a ticket subject (free text) and
+    stays behind the tenant-scoped API (``/v1/kb/suggestions``), out of webhooks."""
     s = change.suggestion
     return Alert(
         alert_id=stable_id("kb_suggestion_alert", s.suggestion_id),
@@ -570,10 +573,9 @@ def kb_alert(change: KbChange, fired_at: datetime) -> Alert:
         severity="low",
         subject_type="kb_suggestion",
         subject_id=str(s.suggestion_id),
-        title=f"KB article suggested: {s.title} ({s.size} similar tickets)",
+        title=f"KB article suggested for {s.size} similar {s.category} tickets",
         details={
             "suggestion_id": str(s.suggestion_id),
-            "title": s.title,
             "category": s.category,
             "size": s.size,
             "ticket_ids": list(s.ticket_ids),

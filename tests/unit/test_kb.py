@@ -579,6 +579,9 @@ def test_kb_alert() -> None:
     assert alert.event_time == s.updated_at
     assert alert.fired_at == fired
     assert alert.details["ticket_ids"] == s.ticket_ids
-    for key in ("title", "category", "size", "confidence"):
+    for key in ("category", "size", "confidence"):
         assert alert.details[key] == getattr(s, key)
+    # the title is a ticket subject (free text): kept behind the API, out of the alert
+    assert "title" not in alert.details
+    assert s.title not in alert.title
     assert to_ms(alert.event_time) == T0_MS + 2 * 60_000
