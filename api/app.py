@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from api import __version__
 from api.auth_throttle import FailedAuthThrottle
 from api.deps import KafkaCheck, StoreLagCheck
-from api.routers import agents, alerts, clients, demand, health, kb, ops, rules
+from api.routers import agents, alerts, clients, demand, health, kb, ops, privacy, rules
 from api.services import BackgroundService
 from schemas import metrics
 from schemas.alert_rules import load_rules_file
@@ -28,6 +28,7 @@ from schemas.risk import RiskModel
 from schemas.settings import Settings
 from sinks.alert_states import AlertStatePublisher, KafkaAlertStates
 from sinks.clickhouse_client import ClickHouseUnavailableError, is_embedded, open_client
+from sinks.erasure_requests import ErasureRequester, ErasureRequests
 from sinks.reader import ResultsReader
 from sinks.rule_changes import KafkaRuleChanges, RuleChangePublisher
 from sinks.store import committed_lag
@@ -43,6 +44,7 @@ _TAGS = [
     {"name": "ops", "description": "Live operations: queues, agents, CSAT and messages"},
     {"name": "demand", "description": "Hourly demand forecasts with intervals and backtests"},
     {"name": "kb", "description": "Knowledge-base suggestions from recurring resolved tickets"},
+    {"name": "privacy", "description": "Erasure of a data subject, with a receipt (admin keys)"},
     {"name": "health", "description": "Liveness and readiness probes"},
 ]
 
@@ -118,6 +120,7 @@ def create_app(
     now: Callable[[], datetime] | None = None,
     alert_states: AlertStatePublisher | None = None,
     rule_changes: RuleChangePublisher | None = None,
+    erasure_requests: ErasureRequester | None = None,
 ) -> FastAPI:
     """The API for ``settings``; ``reader`` and ``kafka_check`` default to the real ones.
 
@@ -144,6 +147,8 @@ def create_app(
     # threshold rules: the file's (read-only through the API), and where API changes go
     file_rules = load_rules_file(settings.alert_rules_file)
     owned_rules = None if rule_changes is not None else KafkaRuleChanges.from_settings(settings)
+    # erasures go to the ledger, the erasures result topic and the events topic
+    owned_erasures = None if erasure_requests is not None else ErasureRequests(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -162,6 +167,8 @@ def create_app(
                 owned_states.close()
             if owned_rules is not None:
                 owned_rules.close()
+            if owned_erasures is not None:
+                owned_erasures.close()
 
     app = FastAPI(
         title="cxpulse",
@@ -182,6 +189,9 @@ def create_app(
     app.state.alert_states = the_states
     app.state.file_rules = file_rules
     app.state.rule_changes = rule_changes if rule_changes is not None else owned_rules
+    app.state.erasure_requests = (
+        erasure_requests if erasure_requests is not None else owned_erasures
+    )
     app.state.kafka_check = (
         kafka_check if kafka_check is not None else default_kafka_check(settings)
     )
@@ -205,5 +215,6 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(demand.router)
     app.include_router(kb.router)
+    app.include_router(privacy.router)
     app.include_router(health.router)
     return app

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from flows.core.config import CoreConfig
 from flows.demand.tenant import DemandConfig
@@ -34,6 +36,9 @@ class FlowConfig(CoreConfig):
     kb: KbConfig = field(default_factory=KbConfig)
     # threshold rules of the rules file, by tenant (flows/ops/rules.py)
     alert_rules: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+    # the erasures recorded before this run, by subject digest (schemas/privacy.py; read
+    # from the erasures topic at start, so a replay suppresses the erased clients' events)
+    erased: Mapping[bytes, UUID] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = self.flows - set(FLOW_NAMES)

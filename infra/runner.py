@@ -42,6 +42,7 @@ from schemas.settings import Settings
 from schemas.transport import RawMessage
 from sinks import tables
 from sinks.alert_states import encode_alert_state
+from sinks.erasure_requests import read_ledger
 from sinks.kafka_sink import (
     Encoded,
     KafkaTopicSink,
@@ -104,6 +105,7 @@ OUTPUTS: dict[SinkKey[Any], ResultOut[Any] | TopicOut[Any]] = {
         ResultOut(outputs.DEMAND_BACKTEST, tables.DEMAND_BACKTEST),
         ResultOut(outputs.KB_SUGGESTIONS, tables.KB_SUGGESTIONS),
         ResultOut(outputs.ALERT_ACTIONS, tables.ALERT_ACTIONS),
+        ResultOut(outputs.ERASURES, tables.ERASURES),
         TopicOut(
             outputs.DLQ_TOPIC,
             attrgetter("dlq_topic"),
@@ -213,6 +215,7 @@ def flow_config(settings: Settings, flows: frozenset[str], *, until_end: bool) -
         demand=demand_config(settings),
         kb=kb_config(settings),
         alert_rules=load_rules_file(settings.alert_rules_file),
+        erased=read_ledger(settings),
         idle_advance=not until_end,  # a bounded replay must not depend on wall time
         provisional=not until_end,  # nobody reads a replay's live rows; finals suffice
     )

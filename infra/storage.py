@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import partial
 
 from schemas import metrics
@@ -9,8 +10,15 @@ from schemas.kafka_client import client_config
 from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from sinks.clickhouse_sink import OnWritten
+from sinks.eraser import ErasureGuard
+from sinks.erasure_requests import ReceiptAnnouncer
 from sinks.store import StorageWriter, StoreTopic, committed_lag
 from sinks.tables import RESULT_TABLES
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 # Rows counted by kind when they are stored (once, whatever the replays upstream).
 ON_WRITTEN: dict[str, OnWritten] = {
@@ -29,13 +37,15 @@ def store_topics(settings: Settings) -> list[StoreTopic]:
 
 def storage_writer(settings: Settings) -> StorageWriter:
     """Nothing opens here: the consumer and the client open in ``setup``."""
+    connect = partial(open_client, settings.dsn, settings.clickhouse_database)
     return StorageWriter(
         {**client_config(settings), "group.id": settings.store_group},
         store_topics(settings),
-        partial(open_client, settings.dsn, settings.clickhouse_database),
+        connect,
         batch_rows=settings.store_batch_rows,
         flush_interval_s=settings.store_flush_interval_s,
         dlq_max_raw_bytes=settings.dlq_max_raw_bytes,
+        guard=ErasureGuard(connect, _utc_now, ReceiptAnnouncer(settings)),
     )
 
 

@@ -29,6 +29,7 @@ def topic_specs(settings: Settings) -> dict[str, int]:
         settings.dlq_topic: 1,
         settings.alerts_topic: 1,
         settings.rules_topic: 1,  # compacted: the latest change of every API rule
+        settings.erasures_topic: 1,  # compacted: the erasure ledger (issue #13)
         **dict.fromkeys(result_topics(settings), settings.topic_partitions),
     }
 
@@ -50,7 +51,7 @@ def topic_config(settings: Settings, topic: str) -> dict[str, str]:
     the broker's retention (``log.retention.hours``; README "Privacy: Retention")."""
     if topic in result_topics(settings):
         return {"max.message.bytes": str(RESULT_MESSAGE_MAX_BYTES)}
-    if topic == settings.rules_topic:
+    if topic in (settings.rules_topic, settings.erasures_topic):
         return {"cleanup.policy": "compact"}
     if topic == settings.dlq_topic:
         return {"retention.ms": str(dlq_retention_ms(settings))}

@@ -39,6 +39,7 @@ RejectReason = Literal[
     "processing_error",  # a flow's logic raised on this event
     "sink_error",  # a sink could not store or publish this item
     "tenant_mismatch",  # tenant_id is not the tenant of its input topic (tenant topics)
+    "erased_subject",  # names a client erased before (kept without its bytes, issue #13)
 ]
 
 # Raw bytes a dead letter keeps (``CXPULSE_DLQ_MAX_RAW_BYTES``): a copy of every byte of a

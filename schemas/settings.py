@@ -187,6 +187,12 @@ class Settings(BaseSettings):
         """Changes of the API's threshold rules (compacted; the live-ops flow reads it)."""
         return f"{self.topic_prefix}rules"
 
+    @property
+    def erasures_topic(self) -> str:
+        """The erasure ledger (compacted, key ``<tenant>/<client>``): every run starts by
+        reading it, so a replay suppresses erased clients from the first event on."""
+        return f"{self.topic_prefix}erasures"
+
     def results_topic(self, table: str) -> str:
         """The result topic of ``table``: the flows publish its rows there, the storage
         writer (or ClickHouse's Kafka engine) stores them."""

@@ -23,6 +23,7 @@ from sinks.clickhouse_client import LazyClient
 from sinks.reader_alerts import AlertQueries
 from sinks.reader_demand import DemandQueries
 from sinks.reader_kb import KbQueries
+from sinks.reader_privacy import ErasureQueries
 from sinks.reader_rules import RuleQueries
 from sinks.sql_host import read_rows, select_list
 from sinks.time_values import clamp_ts
@@ -122,7 +123,7 @@ ORDER BY agent_id
 """
 
 
-class ResultsReader(AlertQueries, DemandQueries, KbQueries, RuleQueries):
+class ResultsReader(AlertQueries, DemandQueries, KbQueries, RuleQueries, ErasureQueries):
     """Tenant-scoped reads of cxpulse results; opens its client on first use.
 
     ``open_client`` must return a client bound to the cxpulse database. The reader is

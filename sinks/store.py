@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -98,6 +98,23 @@ def with_coordinator(call: Callable[[], R], timeout_s: float = 60.0) -> R:
             time.sleep(0.5)
 
 
+class RowGuard(Protocol):
+    """What the writer lets through and what it does after a batch is stored, besides
+    inserting (:class:`sinks.eraser.ErasureGuard`: rows of erased clients never go in)."""
+
+    first: str  # the table whose batch is stored first in a flush (the guard learns it)
+
+    def setup(self) -> None: ...
+
+    def admit(self, table: str, columns: Mapping[str, Sequence[Any]]) -> list[int] | None:
+        """Indexes of the decoded rows to store (None: all)."""
+
+    def settle(self) -> None:
+        """After every batch of a flush is stored, before its offsets are committed."""
+
+    def close(self) -> None: ...
+
+
 class StorageWriter:
     """Consumes the result topics and stores them; see the module doc.
 
@@ -117,6 +134,7 @@ class StorageWriter:
         max_pause_s: float = 30.0,
         dlq_max_raw_bytes: int = DEFAULT_DLQ_MAX_RAW_BYTES,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        guard: RowGuard | None = None,
     ) -> None:
         if "group.id" not in consumer_config:
             raise ValueError("the storage writer commits offsets: consumer_config needs group.id")
@@ -140,6 +158,7 @@ class StorageWriter:
         self._max_pause_s = max_pause_s
         self._cap = dlq_max_raw_bytes
         self._now = now
+        self._guard = guard
         self._consumer: Consumer | None = None
         self._admin: AdminClient | None = None
         self._start: dict[TP, int] = {}
@@ -185,6 +204,8 @@ class StorageWriter:
         consumer.assign(start)
         for writer in self._writers.values():
             writer.setup()
+        if self._guard is not None:
+            self._guard.setup()
         self._consumer = consumer
 
     def close(self) -> None:
@@ -194,6 +215,8 @@ class StorageWriter:
         self._admin = None
         for writer in self._writers.values():
             writer.close()
+        if self._guard is not None:
+            self._guard.close()
 
     # ---- running ----------------------------------------------------------------------
 
@@ -265,15 +288,31 @@ class StorageWriter:
         """Insert every pending batch, then commit the offsets read (only then)."""
         if not self._buffered:
             return
-        for topic, pending in self._pending.items():
+        guard = self._guard
+        for topic in self._flush_order():
+            pending = self._pending[topic]
             if pending.values:
                 self._store(topic, pending)
+        if guard is not None:
+            guard.settle()
         self._pending.clear()
         self._buffered = 0
         self._commit()
 
+    def _flush_order(self) -> list[str]:
+        """The pending topics, the guard's table first (it learns from it)."""
+        if self._guard is None:
+            return list(self._pending)
+        first = self._guard.first
+        return sorted(self._pending, key=lambda t: self._topics[t].spec.table != first)
+
     def _store(self, topic: str, pending: _Pending) -> None:
         columns, bad = self._codecs[topic].decode_batch(pending.values)
+        if self._guard is not None:
+            spec = self._topics[topic].spec
+            keep = self._guard.admit(spec.table, dict(zip(spec.columns, columns, strict=True)))
+            if keep is not None:
+                columns = [[column[i] for i in keep] for column in columns]
         letters = [self._malformed(topic, pending.messages[i]) for i in bad]
         self.messages_dead_lettered += len(letters)
         self.rows_stored += self._writers[topic].write_columns(columns, letters)

@@ -20,6 +20,7 @@ from schemas.alert_rules import StoredRule
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.kb import KbFeedback, KbSuggestion
 from schemas.ops import AgentBoardRow, OpsSnapshot, OpsSnapshotRow, QueueRow
+from schemas.privacy import Erasure
 from schemas.results import AgentWindow, Alert, DeadLetter, LateEvent
 from schemas.risk import ClientRisk
 from schemas.rows import column_lists, column_values, columns_of, row_fields
@@ -241,6 +242,9 @@ ALERT_RULES = row_table("alert_rules", StoredRule, ("tenant_id", "rule_id"))  # 
 # by the API (actor api) directly, and by the live-ops flow (actor system: a threshold
 # episode that ended) through its result topic and the storage writer
 ALERT_ACTIONS = row_table("alert_actions", AlertAction, ("tenant_id", "alert_id", "action_id"))
+# by the flows (applied), the API and CLI (requested) through its result topic, and the
+# storage writer itself (completed, once it deleted the client's rows; issue #13)
+ERASURES = row_table("erasures", Erasure, ("tenant_id", "erasure_id"))
 
 # Every table written from a row type (the DDL test checks each against its migrations).
 ROW_TABLES: tuple[TableSpec[Any], ...] = (
@@ -259,6 +263,7 @@ ROW_TABLES: tuple[TableSpec[Any], ...] = (
     KB_FEEDBACK,
     ALERT_ACTIONS,
     ALERT_RULES,
+    ERASURES,
 )
 
 # Tables only the API writes, not a flow (alert_actions has both: the flows publish the

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flows.core.sharding import shard_of
+from schemas.events import ClientErasureRequested
 from schemas.results import DeadLetter
 from schemas.transport import Accepted
 
@@ -49,6 +51,12 @@ def accepted_only(items: list[Accepted | DeadLetter]) -> list[Accepted]:
     return [a for a in items if isinstance(a, Accepted)]
 
 
+def instances_of(cls: type[T], items: list[Any]) -> list[T]:
+    """The ``cls`` items of a batch, in order (splits a step's mixed output by type, one
+    Python call per batch)."""
+    return [item for item in items if isinstance(item, cls)]
+
+
 def rejected_only(items: list[Accepted | DeadLetter]) -> list[DeadLetter]:
     """The dead letters of a decoded batch, in order."""
     return [d for d in items if isinstance(d, DeadLetter)]
@@ -57,6 +65,26 @@ def rejected_only(items: list[Accepted | DeadLetter]) -> list[DeadLetter]:
 def by_ticket_key(shards: int, items: list[Accepted]) -> list[tuple[str, Accepted]]:
     """:func:`ticket_key` of a whole batch, as a keyed stream's items."""
     return [(ticket_key(shards, a), a) for a in items]
+
+
+def is_erasure(a: Accepted) -> bool:
+    """Whether ``a`` is a data subject's erasure (``client.erasure_requested``)."""
+    return isinstance(a.event.payload, ClientErasureRequested)
+
+
+def erasures_to_every_shard(
+    shards: int, key: Callable[[Accepted], str], items: list[Accepted]
+) -> list[tuple[str, Accepted]]:
+    """A sharded step's keyed batch: each event to its ``key``, but an erasure to every
+    shard key ``"0"`` .. ``str(shards - 1)``, since any shard may hold something of the
+    client (its tickets, its complaints), and each must forget it."""
+    out: list[tuple[str, Accepted]] = []
+    for a in items:
+        if is_erasure(a):
+            out.extend((str(s), a) for s in range(shards))
+        else:
+            out.append((key(a), a))
+    return out
 
 
 def values(items: list[tuple[str, T]]) -> list[T]:

@@ -15,6 +15,7 @@ from schemas.alert_lifecycle import AlertAction, AlertStateChange
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.kb import KbSuggestion
 from schemas.ops import AgentBoardRow, OpsSnapshot, QueueRow
+from schemas.privacy import Erasure
 from schemas.results import AgentWindow, Alert, DeadLetter, LateEvent
 from schemas.risk import ClientRisk
 from schemas.transport import Accepted
@@ -45,6 +46,8 @@ DEMAND_HOURLY = SinkKey("demand_hourly", DemandHourly)
 DEMAND_FORECAST = SinkKey("demand_forecast", ForecastSnapshot)
 DEMAND_BACKTEST = SinkKey("demand_backtest", BacktestRow)
 KB_SUGGESTIONS = SinkKey("kb_suggestions", KbSuggestion)
+# an erasure the flows have applied (its receipt, status applied; issue #13)
+ERASURES = SinkKey("erasures", Erasure)
 # a threshold episode that ended resolves its alert (actor system), stored and announced
 ALERT_ACTIONS = SinkKey("alert_actions", AlertAction)
 # the alerts topic fed alerts and their state changes through one producer, in order (a
@@ -70,6 +73,7 @@ ALL_OUTPUTS: tuple[SinkKey[Any], ...] = (
     DEMAND_FORECAST,
     DEMAND_BACKTEST,
     KB_SUGGESTIONS,
+    ERASURES,
     ALERT_ACTIONS,
     ALERT_FEED_TOPIC,
 )

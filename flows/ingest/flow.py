@@ -17,11 +17,13 @@ from bytewax.dataflow import Dataflow, Stream
 from flows.core.clock import Tick
 from flows.core.clock_flow import add_clock
 from flows.core.io import FlowIO
-from flows.core.keys import accepted_only, by_ticket_key, rejected_only, values
-from flows.core.outputs import EVENTS
+from flows.core.keys import accepted_only, instances_of, rejected_only, values
+from flows.core.outputs import ERASURES, EVENTS
 from flows.ingest.decode import decode_batch
+from flows.ingest.erasure import by_ticket_key_with_erasures, stored_events
 from flows.ingest.redact import redact_batch
 from flows.ingest.stateful import DedupLogic
+from schemas.privacy import Erasure
 from schemas.results import DeadLetter
 from schemas.tenant_topics import topic_tenant
 from schemas.transport import Accepted, RawMessage
@@ -59,9 +61,17 @@ def add_ingest(
     judged, ticks = add_clock(accepted, cfg)
     # Keyed like the ticket steps downstream: a ticket's events then keep their partition
     # order end to end (a join emitted on arrival, e.g. a KB text, sees created first).
-    keyed = op.flat_map_batch("by_ticket_dedup", judged, partial(by_ticket_key, cfg.shards))
-    unique = op.stateful_batch("dedup", keyed, partial(DedupLogic, cfg))
-    events = op.flat_map_batch("unique", unique, values)
+    # An erasure event reaches every shard (any may meet the client's events).
+    keyed = op.flat_map_batch(
+        "by_ticket_dedup", judged, partial(by_ticket_key_with_erasures, cfg.shards)
+    )
+    judged_once = op.stateful_batch("dedup", keyed, partial(DedupLogic, cfg, cfg.erased))
+    passed = op.flat_map_batch("unique", judged_once, values)
+    events = op.flat_map_batch("events", passed, partial(instances_of, Accepted))
+    suppressed = op.flat_map_batch("suppressed", passed, partial(instances_of, DeadLetter))
+    applied = op.flat_map_batch("erasures_applied", passed, partial(instances_of, Erasure))
+    op.output("erasures_out", applied, io.sink(ERASURES))
     if "ingest" in cfg.flows:
-        op.output("events_out", events, io.sink(EVENTS))
-    return events, ticks, rejected
+        stored = op.flat_map_batch("stored_events", events, stored_events)
+        op.output("events_out", stored, io.sink(EVENTS))
+    return events, ticks, op.merge("ingest_letters", rejected, suppressed)
