@@ -1,0 +1,1 @@
+"""Examples for integrators (not part of the running product)."""
