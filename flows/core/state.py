@@ -30,7 +30,9 @@ S = TypeVar("S")
 # 6: live ops keeps the open episodes of the tenant's threshold rules (issue #12).
 # 7: ... and the tenant's rules defined through the API (from the rules topic).
 # 8: ... and the tenant's SLA breaches of the last hour (sla_breaches_1h).
-STATE_FORMAT = 8
+# 9: every step can forget an erased client (#13): KB texts, clusters and complaint
+#    creations, decided SLA tickets, agent tickets and live-ops complaints name theirs.
+STATE_FORMAT = 9
 
 
 class IncompatibleStateError(RuntimeError):

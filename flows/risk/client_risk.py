@@ -28,6 +28,7 @@ from uuid import UUID
 from flows.agents.facts import LOW_CSAT_MAX
 from flows.core.timeutil import from_ms, to_ms
 from schemas.events import (
+    ClientErasureRequested,
     ClientHealthUpdated,
     ComplaintCreated,
     ComplaintEscalated,
@@ -44,6 +45,7 @@ from schemas.risk import FACTOR_NAMES, HEALTH_FACTOR, ClientRisk, RiskLevel, Ris
 
 DAY_MS = 86_400_000
 ACTIVITY = "activity"  # a signal that only makes the client known
+ERASURE = "erasure"  # the client was erased: its scoring state is forgotten
 TOP_FACTORS = 3
 
 
@@ -63,7 +65,7 @@ class RiskSignal:
     order_ms: int | None = None  # when it was late: the bound it missed (orders it)
 
     def __post_init__(self) -> None:
-        if self.factor not in FACTOR_NAMES and self.factor != ACTIVITY:
+        if self.factor not in FACTOR_NAMES and self.factor not in (ACTIVITY, ERASURE):
             raise ValueError(f"unknown risk factor {self.factor!r}; known: {list(FACTOR_NAMES)}")
 
 
@@ -100,6 +102,17 @@ def signals_from_event(
             return []
         return [RiskSignal(tenant, client, "reopenings", at, 1.0, eid)]
     return []
+
+
+def erasure_signals(event: Event) -> list[RiskSignal]:
+    """A ``client.erasure_requested`` as the one item that reaches the client's scoring
+    shard, in event-time order with its signals (it moves no factor: the shard forgets
+    the client); nothing for any other event."""
+    p = event.payload
+    if not isinstance(p, ClientErasureRequested):
+        return []
+    at = to_ms(event.occurred_at)
+    return [RiskSignal(event.tenant_id, p.client_id, ERASURE, at, 0.0, event.event_id)]
 
 
 @dataclass
@@ -143,6 +156,22 @@ class TicketClients:
             heapq.heappush(self._expiry, (at, 1, *key))
         self._expire()
         return out
+
+    def forget_client(self, tenant: str, client_id: str) -> int:
+        """Forget which of the tenant's tickets were the client's (a data subject's
+        erasure); returns how many. A reopening still waiting for its ticket's creation
+        names no client: it expires on its own (the creation never comes: ingest
+        suppresses an erased client's events)."""
+        gone = {k for k, c in self.clients.items() if k[0] == tenant and c == client_id}
+        if not gone:
+            return 0
+        for key in gone:
+            del self.clients[key]
+            self.created_ms.pop(key, None)
+        kept = [e for e in self._expiry if (e[2], e[3]) not in gone]
+        heapq.heapify(kept)
+        self._expiry = kept
+        return len(gone)
 
     def _expire(self) -> None:
         cutoff = self.max_ms - self.retention_ms
@@ -226,6 +255,11 @@ class ClientRiskTracker:
         row = self._row(signal.tenant_id, signal.client_id, c, c.scored_ms)
         c.level = row.risk_level
         return row
+
+    def forget_client(self, tenant_id: str, client_id: str) -> bool:
+        """Drop the client's scoring state (a data subject's erasure; its rows are
+        deleted from ClickHouse, no new row is due); whether it was known."""
+        return self.clients.pop((tenant_id, client_id), None) is not None
 
     def last_level(self, tenant_id: str, client_id: str) -> RiskLevel | None:
         """The level of the client's latest row (None before its first signal)."""

@@ -53,6 +53,7 @@ class Created:
     at_ms: int
     category: str
     severity: Severity
+    client_id: str  # whose complaint it is (so an erasure can forget it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +178,7 @@ class ComplaintAlerts:
         self, tenant: str, p: ComplaintCreated, at_ms: int, fired_at: datetime
     ) -> list[Alert]:
         key = (tenant, p.complaint_id)
-        self.created.setdefault(key, []).append(Created(at_ms, p.category, p.severity))
+        self.created.setdefault(key, []).append(Created(at_ms, p.category, p.severity, p.client_id))
         heapq.heappush(self.expiry.setdefault(tenant, []), (at_ms, p.complaint_id))
         waiting = self.pending.get(key)
         if not waiting:
@@ -233,6 +234,33 @@ class ComplaintAlerts:
                 self.created.pop(key, None)
         if heap is not None and not heap:
             del self.expiry[tenant]
+
+    def forget_client(self, tenant: str, client_id: str) -> int:
+        """Drop the tenant's client's complaints: their creations and the escalations
+        still waiting (which then raise no alert: the client is erased); returns how
+        many complaints."""
+        gone = {
+            key[1]
+            for key, created in self.created.items()
+            if key[0] == tenant and any(c.client_id == client_id for c in created)
+        }
+        gone |= {
+            key[1]
+            for key, waiting in self.pending.items()
+            if key[0] == tenant and any(e.client_id == client_id for e in waiting)
+        }
+        for complaint in gone:
+            self.created.pop((tenant, complaint), None)
+            self.pending.pop((tenant, complaint), None)
+        heap = self.expiry.get(tenant)
+        if gone and heap is not None:
+            kept = [entry for entry in heap if entry[1] not in gone]
+            heapq.heapify(kept)
+            if kept:
+                self.expiry[tenant] = kept
+            else:
+                del self.expiry[tenant]
+        return len(gone)
 
     def flush(self, fired_at: datetime) -> list[Alert]:
         """End of input: every escalation still waiting goes out (nothing else will come)."""

@@ -14,20 +14,23 @@ from bytewax.dataflow import Stream
 from flows.core.clock import Tick
 from flows.core.clock_flow import sourced, ticked, to_shards, with_ticks
 from flows.core.io import FlowIO
-from flows.core.keys import ticket_key
+from flows.core.keys import erasures_to_every_shard, ticket_key
 from flows.core.outputs import CLIENT_RISK
 from flows.core.sharding import shard_of
 from flows.core.wiring import Emitted, letters, pick, pick_out, select, stateful
-from flows.risk.client_risk import RiskSignal, signals_from_event
+from flows.risk.client_risk import RiskSignal, erasure_signals, signals_from_event
 from flows.risk.complaints import COMPLAINT_TYPES
 from flows.risk.stateful import ClientRiskLogic, ComplaintAlertLogic, TicketRiskLogic
+from schemas.privacy import ERASURE_EVENT
 from schemas.results import Alert
 from schemas.transport import Accepted
 
 if TYPE_CHECKING:  # annotations only: capabilities never import the composition
     from flows.config import FlowConfig
 
-TICKET_TYPES = frozenset({"ticket.created", "ticket.resolved", "ticket.reopened"})
+# an erasure reaches every step that may hold the client: all ticket and complaint
+# shards (broadcast), its own client shard (as a signal)
+TICKET_TYPES = frozenset({"ticket.created", "ticket.resolved", "ticket.reopened", ERASURE_EVENT})
 CLIENT_TYPES = frozenset(
     {
         "complaint.created",
@@ -36,6 +39,7 @@ CLIENT_TYPES = frozenset(
         "csat.received",
         "client.health_updated",
         "service.requested",
+        ERASURE_EVENT,
     }
 )
 
@@ -43,7 +47,7 @@ CLIENT_TYPES = frozenset(
 def direct_signals(a: Accepted) -> list[RiskSignal]:
     """Signals that name their client (reopenings need the ticket map, not here); a late
     event's signals sort at the bound it missed."""
-    signals = signals_from_event(a.event, {})
+    signals = signals_from_event(a.event, {}) or erasure_signals(a.event)
     if a.late_bound_ms is None:
         return signals
     return [replace(s, order_ms=a.late_bound_ms) for s in signals]
@@ -61,10 +65,10 @@ def complaint_key(shards: int, a: Accepted) -> str:
 def add_client_risk(
     events: Stream[Accepted], ticks: Stream[Tick], cfg: FlowConfig, io: FlowIO
 ) -> Emitted:
-    tickets = op.key_on(
+    tickets = op.flat_map_batch(
         "risk_by_ticket",
         select("risk_ticket_events", events, TICKET_TYPES),
-        partial(ticket_key, cfg.shards),
+        partial(erasures_to_every_shard, cfg.shards, partial(ticket_key, cfg.shards)),
     )
     ticket_out = op.map(
         "ticket_risk_out",
@@ -90,10 +94,10 @@ def add_client_risk(
         partial(ClientRiskLogic, cfg),
     )
     pick_out(io, "risk_rows", "client_risk_out", scored, CLIENT_RISK)
-    complaints = op.key_on(
+    complaints = op.flat_map_batch(
         "by_complaint",
-        select("complaint_alert_events", events, COMPLAINT_TYPES),
-        partial(complaint_key, cfg.shards),
+        select("complaint_alert_events", events, COMPLAINT_TYPES | {ERASURE_EVENT}),
+        partial(erasures_to_every_shard, cfg.shards, partial(complaint_key, cfg.shards)),
     )
     complaint_out = ticked(
         "complaint_alerts_out",

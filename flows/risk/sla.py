@@ -22,6 +22,7 @@ import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
 from flows.core.timeutil import from_ms, to_ms
@@ -30,6 +31,7 @@ from schemas.events import DERIVED_TIME_MARGIN, Event, Priority, TicketCreated, 
 from schemas.ids import stable_id
 from schemas.results import Alert, AlertSeverity
 
+E = TypeVar("E", bound=tuple[Any, ...])  # a heap entry whose last item is a ticket id
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
@@ -109,7 +111,7 @@ class SlaTracker:
     orphan_retention_ms: int = 7 * DAY_MS
     open: dict[Key, _Open] = field(default_factory=dict)
     early_resolutions: dict[Key, int] = field(default_factory=dict)  # before the creation
-    done: dict[Key, int] = field(default_factory=dict)  # decided tickets -> deadline
+    done: dict[Key, tuple[int, str]] = field(default_factory=dict)  # -> (deadline, client)
     # per tenant: each tenant's deadlines fall due on its own watermark
     _deadlines: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     _forget: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)  # ms, kind
@@ -165,7 +167,7 @@ class SlaTracker:
             if t is None or t.deadline_ms != deadline:
                 continue  # superseded by an earlier creation of the same ticket
             del self.open[key]
-            self.done[key] = deadline
+            self.done[key] = (deadline, t.client_id)
             heapq.heappush(
                 self._forget.setdefault(tenant, []), (deadline + self.done_retention_ms, 0, ticket)
             )
@@ -192,12 +194,28 @@ class SlaTracker:
             until, kind, ticket = heapq.heappop(heap)
             key = (tenant, ticket)
             if kind == 0:
-                if self.done.get(key, None) == until - self.done_retention_ms:
+                decided = self.done.get(key)
+                if decided is not None and decided[0] == until - self.done_retention_ms:
                     del self.done[key]
             elif self.early_resolutions.get(key) == until - self.orphan_retention_ms:
                 del self.early_resolutions[key]
         if not heap:
             self._forget.pop(tenant, None)
+
+    def forget_client(self, tenant: str, client_id: str) -> int:
+        """Drop every ticket of the tenant's client (open or decided) with its scheduled
+        deadline and forget entries (a data subject's erasure); returns how many. A
+        resolution whose creation never came names no client: it expires on its own."""
+        gone = {k[1] for k, o in self.open.items() if k[0] == tenant and o.client_id == client_id}
+        gone |= {k[1] for k, (_, c) in self.done.items() if k[0] == tenant and c == client_id}
+        if not gone:
+            return 0
+        for ticket in gone:
+            self.open.pop((tenant, ticket), None)
+            self.done.pop((tenant, ticket), None)
+        _drop_tickets(self._deadlines, tenant, gone)
+        _drop_tickets(self._forget, tenant, gone)
+        return len(gone)
 
     def held(self) -> int:
         """Tickets held in any form (open, tombstoned, or resolved before creation).
@@ -205,6 +223,17 @@ class SlaTracker:
         A method, not ``__len__``: an empty tracker must stay truthy (restore code does
         ``restored or SlaTracker()``)."""
         return len(self.open) + len(self.done) + len(self.early_resolutions)
+
+
+def _drop_tickets(heaps: dict[str, list[E]], tenant: str, gone: set[str]) -> None:
+    """Remove the entries of ``gone`` tickets from a tenant's heap (ticket id last)."""
+    heap = heaps.get(tenant, [])
+    kept = [entry for entry in heap if entry[-1] not in gone]
+    heapq.heapify(kept)
+    if kept:
+        heaps[tenant] = kept
+    else:
+        heaps.pop(tenant, None)
 
 
 _SEVERITY: dict[str, AlertSeverity] = {

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from flows.core.origin import EventLogic, derived_origin, event_order
 from flows.core.stateful import EventTimeLogic, Origin
 from flows.risk.client_risk import (
+    ERASURE,
     ClientRiskTracker,
     RiskSignal,
     TicketClients,
@@ -24,6 +25,7 @@ from flows.risk.client_risk import (
 )
 from flows.risk.complaints import ComplaintAlerts
 from flows.risk.sla import SlaTracker, breach_alert, breach_signal
+from schemas.events import ClientErasureRequested
 from schemas.results import Alert
 from schemas.risk import ClientRisk
 from schemas.transport import Accepted
@@ -57,6 +59,11 @@ class TicketRiskLogic(EventLogic[TicketRiskState, Alert | RiskSignal]):
 
     def on_item(self, item: Accepted) -> Iterable[Alert | RiskSignal]:
         s = self.state
+        request = item.event.payload
+        if isinstance(request, ClientErasureRequested):  # reaches every ticket shard
+            s.sla.forget_client(item.event.tenant_id, request.client_id)
+            s.clients.forget_client(item.event.tenant_id, request.client_id)
+            return ()
         s.sla.on_event(item.event)
         signals = [*s.clients.on_event(item.event)]
         signals.extend(signals_from_event(item.event, s.clients.clients))
@@ -113,6 +120,9 @@ class ClientRiskLogic(EventTimeLogic[ClientRiskTracker, RiskSignal, ClientRisk |
 
     def on_item(self, item: RiskSignal) -> Iterable[ClientRisk | Alert]:
         tracker = self.state
+        if item.factor == ERASURE:  # its rows are deleted from ClickHouse: none is due
+            tracker.forget_client(item.tenant_id, item.client_id)
+            return ()
         before = tracker.last_level(item.tenant_id, item.client_id)
         row = tracker.on_signal(item)
         if row is None:
@@ -133,6 +143,10 @@ class ComplaintAlertLogic(EventLogic[ComplaintAlerts, Alert]):
 
     def on_item(self, item: Accepted) -> Iterable[Alert]:
         tenant = item.event.tenant_id
+        request = item.event.payload
+        if isinstance(request, ClientErasureRequested):  # reaches every complaint shard
+            self.state.forget_client(tenant, request.client_id)
+            return ()
         late = item.late_bound_ms is not None
         return self.state.on_event(item.event, late, self.time.watermark(tenant), self.cfg.now())
 
