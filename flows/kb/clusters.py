@@ -74,6 +74,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import numpy as np
 from scipy import sparse
@@ -155,6 +156,7 @@ class ResolvedTicket:
     subject: str
     text: str
     resolved_at_ms: int
+    client_id: str = ""  # the creation's ("" when its text was unknown): for erasures
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +189,9 @@ class TicketTexts:
 
     def __init__(self, cfg: KbConfig) -> None:
         self.cfg = cfg
-        self._texts: dict[str, tuple[int, str, str]] = {}  # key -> (created ms, subj, desc)
-        self._done: dict[str, int] = {}  # key -> resolved ms (markers)
+        # key -> (created ms, client, subject, description)
+        self._texts: dict[str, tuple[int, str, str, str]] = {}
+        self._done: dict[str, tuple[int, str]] = {}  # key -> (resolved ms, client): markers
         self._heap: list[tuple[int, int, str]] = []  # (ms, kind, key), stale entries skipped
         self._clock: int | None = None
 
@@ -208,7 +211,8 @@ class TicketTexts:
         if isinstance(p, TicketCreated):
             if key not in self._texts and key not in self._done and not self._too_old(at):
                 subject = p.subject[:MAX_SUBJECT_CHARS]
-                self._texts[key] = (at, subject, p.description[:MAX_DESCRIPTION_CHARS])
+                description = p.description[:MAX_DESCRIPTION_CHARS]
+                self._texts[key] = (at, p.client_id, subject, description)
                 self._push(at, _TEXT, key)
             return []
         if key in self._done:
@@ -216,15 +220,38 @@ class TicketTexts:
         resolution = p.resolution_text[:MAX_RESOLUTION_CHARS]
         stored = self._texts.pop(key, None)
         if stored is None:
+            client = ""
             subject = f"{p.category}: {p.resolution_code}"
             text = f"{subject}\n{resolution}"
         else:
-            _, subject, description = stored
+            _, client, subject, description = stored
             text = f"{subject}\n{description}\n{resolution}"
         if not self._too_old(at):
-            self._done[key] = at
+            self._done[key] = (at, client)
             self._push(at, _DONE, key)
-        return [ResolvedTicket(event.tenant_id, p.ticket_id, p.category, subject, text, at)]
+        tenant = event.tenant_id
+        return [ResolvedTicket(tenant, p.ticket_id, p.category, subject, text, at, client)]
+
+    def forget_client(self, tenant: str, client_id: str) -> int:
+        """Drop the texts and markers of the tenant's client's tickets (a data subject's
+        erasure); returns how many tickets. A marker of a ticket whose creation text was
+        unknown names no client and stays until it expires (ingest suppresses the
+        erased client's ticket events, so it never matches again)."""
+        prefix = f"{tenant}\x1f"
+        gone = {k for k, v in self._texts.items() if v[1] == client_id and k.startswith(prefix)}
+        gone |= {k for k, v in self._done.items() if v[1] == client_id and k.startswith(prefix)}
+        if gone:
+            for key in gone:
+                self._texts.pop(key, None)
+                self._done.pop(key, None)
+            self._reheap()
+        return len(gone)
+
+    def _reheap(self) -> None:
+        """The expiry heap of what is held, without stale entries."""
+        self._heap = [(t, _TEXT, k) for k, (t, *_) in self._texts.items()]
+        self._heap += [(t, _DONE, k) for k, (t, _) in self._done.items()]
+        heapq.heapify(self._heap)
 
     def _too_old(self, at: int) -> bool:
         assert self._clock is not None
@@ -235,9 +262,7 @@ class TicketTexts:
         while len(self) > self.cfg.max_pending_tickets:
             self._pop_oldest()
         if len(self._heap) > 2 * len(self) + 1024:  # drop stale entries
-            self._heap = [(t, _TEXT, k) for k, (t, _, _) in self._texts.items()]
-            self._heap += [(t, _DONE, k) for k, t in self._done.items()]
-            heapq.heapify(self._heap)
+            self._reheap()
 
     def _pop_oldest(self) -> None:
         while self._heap:
@@ -245,7 +270,7 @@ class TicketTexts:
             if kind == _TEXT and self._texts.get(key, (None,))[0] == at:
                 del self._texts[key]
                 return
-            if kind == _DONE and self._done.get(key) == at:
+            if kind == _DONE and self._done.get(key, (None,))[0] == at:
                 del self._done[key]
                 return
 
@@ -256,7 +281,7 @@ class TicketTexts:
             at, kind, key = heapq.heappop(self._heap)
             if kind == _TEXT and self._texts.get(key, (None,))[0] == at:
                 del self._texts[key]
-            elif kind == _DONE and self._done.get(key) == at:
+            elif kind == _DONE and self._done.get(key, (None,))[0] == at:
                 del self._done[key]
 
 
@@ -264,16 +289,29 @@ class TicketTexts:
 
 
 @dataclass(slots=True)
+class _Share:
+    """What one client's members add to a cluster, so an erasure can take it back."""
+
+    members: int = 0
+    sim_sum: float = 0.0
+    categories: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class _Cluster:
     """One cluster's lifecycle (its centroid lives in the index, at its slot)."""
 
-    seed: str
+    suggestion_id: UUID  # from the seed ticket; stays when the seed is erased
+    seed_client: str | None  # the seed's client (None: the seed was erased)
     first_ms: int
     updated_ms: int
     size: int = 1
     sim_sum: float = 0.0  # sum of join cosines of the non-seed members
     ticket_ids: list[str] = field(default_factory=list)
+    ticket_clients: list[str] = field(default_factory=list)  # the client of each listed one
+    shares: dict[str, _Share] = field(default_factory=dict)  # by client ("": unknown)
     categories: dict[str, int] = field(default_factory=dict)
+    cand_clients: list[str] = field(default_factory=list)
     cand_subjects: list[str] = field(default_factory=list)
     cand_idx: list[Ids] = field(default_factory=list)
     cand_val: list[Floats] = field(default_factory=list)
@@ -399,6 +437,31 @@ class KbClusters:
                 changes.append(KbChange(self._row(c), opened=False))
         return changes
 
+    def forget_client(self, client_id: str, at_ms: int) -> list[KbChange]:
+        """Take an erased client's tickets out of every cluster (a data subject's
+        erasure at event time ``at_ms``); returns the suggestion rows that change.
+
+        A cluster keeps its other members and restarts its centroid from its stored
+        member vectors that remain (its first members, not erased): a large cluster's
+        centroid then rests on fewer members, the price of holding nothing of the erased
+        texts. A suggestion that keeps ``min_size`` members gets a new version without the
+        client's tickets (same id). One that falls below, or keeps no stored member to
+        title it, is withdrawn: a last version, ``covered`` with no covering article, and
+        the cluster is dissolved (similar tickets seed a new one, as after an eviction).
+        A cluster of the client's tickets only vanishes without a row (all its rows are
+        the client's: they are deleted from ClickHouse). The idf counts of the tenant
+        stay as they are: a number per hashed 4-gram over all its tickets, no text.
+        """
+        changes: list[KbChange] = []
+        touched = False
+        for slot, c in enumerate(self._clusters):
+            if c is not None and client_id in c.shares:
+                touched = True
+                changes.extend(self._without(slot, c, client_id, at_ms))
+        if touched:  # the erased members' buffered vectors go with the rebuild
+            self.index.rebuild()
+        return changes
+
     def suggestions(self) -> list[KbSuggestion]:
         """Current rows of the live clusters that opened a suggestion (by seed time, id)."""
         rows = [self._row(c) for c in self._clusters if c is not None and c.status is not None]
@@ -424,21 +487,28 @@ class KbClusters:
 
     # ---- cluster updates ------------------------------------------------------------------
 
-    def _touch(self, c: _Cluster, slot: int, t: ResolvedTicket) -> None:
+    def _touch(self, c: _Cluster, slot: int, t: ResolvedTicket, cos: float) -> None:
         self._seq += 1
         self._last_join[slot] = self._seq
         c.first_ms = min(c.first_ms, t.resolved_at_ms)
         c.updated_ms = max(c.updated_ms, t.resolved_at_ms)
         if len(c.ticket_ids) < KB_MAX_TICKET_IDS:
             c.ticket_ids.append(t.ticket_id)
+            c.ticket_clients.append(t.client_id)
         c.categories[t.category] = c.categories.get(t.category, 0) + 1
+        share = c.shares.get(t.client_id)
+        if share is None:
+            share = c.shares[t.client_id] = _Share()
+        share.members += 1
+        share.sim_sum += cos
+        share.categories[t.category] = share.categories.get(t.category, 0) + 1
 
     def _join(self, slot: int, idx: Ids, w: F64, dot: float, cos: float, t: ResolvedTicket) -> None:
         c = self._cluster(slot)
         self.index.join(slot, idx, w, dot)
         c.size += 1
         c.sim_sum += cos
-        self._touch(c, slot, t)
+        self._touch(c, slot, t, cos)
         q = self.index.scratch()
         overlap = [
             float(np.take(q, ci) @ cv) for ci, cv in zip(c.cand_idx, c.cand_val, strict=True)
@@ -446,6 +516,7 @@ class KbClusters:
         for j, d in enumerate(overlap):
             c.cand_score[j] += d
         if len(c.cand_idx) < TITLE_CANDIDATES:  # all members so far are candidates: exact
+            c.cand_clients.append(t.client_id)
             c.cand_subjects.append(t.subject)
             c.cand_idx.append(idx)
             c.cand_val.append(w.astype(np.float32))
@@ -453,14 +524,16 @@ class KbClusters:
 
     def _seed(self, idx: Ids, w: F64, t: ResolvedTicket) -> int:
         slot = self._free.pop() if self._free else self._evict()
-        c = _Cluster(t.ticket_id, t.resolved_at_ms, t.resolved_at_ms)
+        sid = stable_id("kb_suggestion", self.tenant_id, t.ticket_id)
+        c = _Cluster(sid, t.client_id, t.resolved_at_ms, t.resolved_at_ms)
+        c.cand_clients.append(t.client_id)
         c.cand_subjects.append(t.subject)
         c.cand_idx.append(idx)
         c.cand_val.append(w.astype(np.float32))
         c.cand_score.append(1.0)
         self._clusters[slot] = c
         self.index.seed(slot, idx, w)
-        self._touch(c, slot, t)
+        self._touch(c, slot, t, 0.0)
         return slot
 
     def _evict(self) -> int:
@@ -496,6 +569,62 @@ class KbClusters:
         c.version += 1
         c.updated_ms = max(c.updated_ms, at)
         return [KbChange(self._row(c), opened=False)]
+
+    def _without(self, slot: int, c: _Cluster, client_id: str, at_ms: int) -> list[KbChange]:
+        """``c`` without the client's members (see :meth:`forget_client`)."""
+        share = c.shares.pop(client_id)
+        c.size -= share.members
+        rest = c.sim_sum - share.sim_sum  # the join cosines of the members that stay
+        if c.seed_client == client_id and c.size > 0:  # one of them takes the seed's place
+            rest *= (c.size - 1) / c.size
+            c.seed_client = None
+        c.sim_sum = max(0.0, rest)
+        for category, n in share.categories.items():
+            c.categories[category] -= n
+            if c.categories[category] <= 0:
+                del c.categories[category]
+        listed = [j for j, who in enumerate(c.ticket_clients) if who != client_id]
+        c.ticket_ids = [c.ticket_ids[j] for j in listed]
+        c.ticket_clients = [c.ticket_clients[j] for j in listed]
+        kept = [j for j, who in enumerate(c.cand_clients) if who != client_id]
+        c.cand_clients = [c.cand_clients[j] for j in kept]
+        c.cand_subjects = [c.cand_subjects[j] for j in kept]
+        c.cand_idx = [c.cand_idx[j] for j in kept]
+        c.cand_val = [c.cand_val[j] for j in kept]
+        if c.size > 0 and kept and (c.status is None or c.size >= self.cfg.min_size):
+            self._restart(slot, c)
+            if c.status is None:
+                return []
+            c.version += 1
+            c.updated_ms = max(c.updated_ms, at_ms)
+            return [KbChange(self._row(c), opened=False)]
+        self._clusters[slot] = None
+        self._open[slot] = False
+        self.index.drop(slot)
+        self._free.append(slot)
+        if c.status is None or c.size == 0:
+            return []
+        c.cand_score = [float(j) for j in range(len(kept), 0, -1)]  # the first one titles
+        c.status = "covered"  # withdrawn: no longer a suggestion
+        c.version += 1
+        c.updated_ms = max(c.updated_ms, at_ms)
+        return [KbChange(self._row(c), opened=False)]
+
+    def _restart(self, slot: int, c: _Cluster) -> None:
+        """The slot's centroid rebuilt as the sum of the cluster's stored member vectors
+        (its title candidates), whose scores are taken against it again."""
+        ids, inverse = np.unique(np.concatenate(c.cand_idx), return_inverse=True)
+        weights = np.concatenate(c.cand_val).astype(np.float64)
+        sums: F64 = np.bincount(inverse, weights=weights).astype(np.float64)
+        self.index.restart(slot, ids.astype(np.int32), sums)
+        q = self.index.scratch()
+        q[ids] = sums
+        try:
+            c.cand_score = [
+                float(np.take(q, ci) @ cv) for ci, cv in zip(c.cand_idx, c.cand_val, strict=True)
+            ]
+        finally:
+            q[ids] = 0.0
 
     def _cluster(self, slot: int) -> _Cluster:
         c = self._clusters[slot]
@@ -542,15 +671,20 @@ class KbClusters:
 
     def _row(self, c: _Cluster) -> KbSuggestion:
         assert c.status is not None
-        best = max(range(len(c.cand_score)), key=lambda j: (c.cand_score[j], -j))
+        category = max(c.categories, key=c.categories.__getitem__)
+        if c.cand_subjects:
+            best = max(range(len(c.cand_score)), key=lambda j: (c.cand_score[j], -j))
+            title = c.cand_subjects[best]
+        else:  # a withdrawn suggestion whose stored members were all erased
+            title = category
         confidence = 1.0 - math.exp(-c.sim_sum)
         return KbSuggestion(
-            suggestion_id=stable_id("kb_suggestion", self.tenant_id, c.seed),
+            suggestion_id=c.suggestion_id,
             version=c.version,
             tenant_id=self.tenant_id,
             status=c.status,
-            title=c.cand_subjects[best],
-            category=max(c.categories, key=c.categories.__getitem__),
+            title=title,
+            category=category,
             ticket_ids=list(c.ticket_ids),
             size=c.size,
             confidence=min(1.0, max(1e-4, round(confidence, 4))),

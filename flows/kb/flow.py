@@ -12,7 +12,7 @@ from bytewax.dataflow import Stream
 from flows.core.clock import Tick
 from flows.core.clock_flow import ticked
 from flows.core.io import FlowIO
-from flows.core.keys import ticket_key
+from flows.core.keys import erasures_to_every_shard, ticket_key
 from flows.core.outputs import KB_SUGGESTIONS
 from flows.core.wiring import Emitted, letters, pick, pick_out, select, stateful
 from flows.kb.stateful import (
@@ -22,19 +22,25 @@ from flows.kb.stateful import (
     article_item,
     item_tenant,
 )
+from schemas.privacy import ERASURE_EVENT
 from schemas.results import Alert
 from schemas.transport import Accepted
 
 if TYPE_CHECKING:  # annotations only: capabilities never import the composition
     from flows.config import FlowConfig
 
-TICKET_TEXT_TYPES = frozenset({"ticket.created", "ticket.resolved"})
-ARTICLE_TYPES = frozenset({"kb.article_created"})
+# an erasure reaches every ticket shard (texts) and the tenant's clusters (in event time)
+TICKET_TEXT_TYPES = frozenset({"ticket.created", "ticket.resolved", ERASURE_EVENT})
+ARTICLE_TYPES = frozenset({"kb.article_created", ERASURE_EVENT})
 
 
 def add_kb(events: Stream[Accepted], ticks: Stream[Tick], cfg: FlowConfig, io: FlowIO) -> Emitted:
     texts = select("kb_ticket_events", events, TICKET_TEXT_TYPES)
-    tickets = op.key_on("kb_by_ticket", texts, partial(ticket_key, cfg.shards))
+    tickets = op.flat_map_batch(
+        "kb_by_ticket",
+        texts,
+        partial(erasures_to_every_shard, cfg.shards, partial(ticket_key, cfg.shards)),
+    )
     texts_out = stateful("kb_resolved", "kb_texts", tickets, partial(TicketTextsLogic, cfg))
     articles = op.map(
         "kb_article_items", select("kb_articles", events, ARTICLE_TYPES), article_item

@@ -173,6 +173,16 @@ class CentroidIndex:
         owners = self._buf_slot[: self._buf_docs]
         owners[owners == slot] = self.slots
 
+    def restart(self, slot: int, idx: Ids, val: F64) -> None:
+        """Replace a live slot's centroid by the sum ``val`` at the sorted unique ids
+        ``idx`` (its old centroid and buffered tickets are dropped)."""
+        self.drop(slot)
+        self.make_room(idx.size)
+        self.live[slot] = True
+        self._fresh[slot] = True
+        self.norm2[slot] = float(val @ val)
+        self._buffer(idx, val, slot)
+
     def rebuild(self) -> None:
         """Fold the buffered tickets into the centroids (pruned) and drop the index.
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from flows.core.origin import EventLogic, derived_origin, event_order
 from flows.core.stateful import EventTimeLogic, Origin
 from flows.kb.clusters import KbClusters, ResolvedTicket, TicketTexts, kb_alert
-from schemas.events import Event
+from schemas.events import ClientErasureRequested, Event
 from schemas.kb import KbSuggestion
 from schemas.results import Alert
 from schemas.transport import Accepted
@@ -31,7 +31,7 @@ KbOutput = KbSuggestion | Alert
 
 @dataclass(frozen=True, slots=True)
 class KbItem:
-    """A resolved ticket or an article, with what ordering it needs: its time (a late
+    """A resolved ticket, an article or an erasure, with what ordering it needs: its time (a late
     input's at the bound it missed), a unique tie-breaker and the input partition."""
 
     at_ms: int
@@ -48,6 +48,7 @@ class KbItem:
 
 
 def article_item(a: Accepted) -> KbItem:
+    """An article (or an erasure: it goes to the tenant's clusters the same way)."""
     at, _ = event_order(a)
     return KbItem(at, f"a/{a.event.event_id}", a.partition, a.event)
 
@@ -69,6 +70,10 @@ class TicketTextsLogic(EventLogic[TicketTexts, KbItem]):
         self.state.cfg = self.cfg.kb  # changed settings apply from now on
 
     def on_item(self, item: Accepted) -> Iterable[KbItem]:
+        request = item.event.payload
+        if isinstance(request, ClientErasureRequested):  # reaches every ticket shard
+            self.state.forget_client(item.event.tenant_id, request.client_id)
+            return []
         bound = item.late_bound_ms
         return [
             KbItem(
@@ -104,13 +109,21 @@ class KbClustersLogic(EventTimeLogic[KbClusters | None, KbItem, KbOutput]):
             return derived_origin(item.partition, "kb_article", str(v.event_id), v.tenant_id)
         return derived_origin(item.partition, "kb_ticket", v.ticket_id, v.tenant_id)
 
-    def on_item(self, item: KbItem) -> Iterable[KbOutput]:
+    def clusters(self, tenant: str) -> KbClusters:
+        """The tenant's clusters (created with its first input)."""
         if self.state is None:
-            self.state = KbClusters(item.tenant_id, self.cfg.kb)
-        if isinstance(item.value, ResolvedTicket):
-            changes = self.state.on_resolved(item.value)
+            self.state = KbClusters(tenant, self.cfg.kb)
+        return self.state
+
+    def on_item(self, item: KbItem) -> Iterable[KbOutput]:
+        v = item.value
+        if isinstance(v, ResolvedTicket):
+            changes = self.clusters(item.tenant_id).on_resolved(v)
+        elif isinstance(v.payload, ClientErasureRequested):
+            erased = v.payload.client_id
+            changes = [] if self.state is None else self.state.forget_client(erased, item.at_ms)
         else:
-            changes = self.state.on_article(item.value)
+            changes = self.clusters(item.tenant_id).on_article(v)
         now = self.cfg.now()
         out: list[KbOutput] = []
         for change in changes:

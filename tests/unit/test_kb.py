@@ -185,6 +185,7 @@ def test_ticket_texts_join_created_and_resolved() -> None:
         "Reset mail missing",
         "Reset mail missing\nThe reset email never arrives.\nResent the reset email.",
         T0_MS + 30 * 60_000,
+        "cl-1",
     )
     assert len(tt) == 1  # the resolved marker
 
