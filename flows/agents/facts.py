@@ -66,6 +66,7 @@ AGENT_EVENT_TYPES = frozenset(
 @dataclass(slots=True)
 class _Ticket:
     created_ms: int | None = None
+    client_id: str | None = None  # from its creation: an erasure forgets the ticket
     assignments: list[int] = field(default_factory=list)  # sorted event times
     responded: bool = False
     pending_response: tuple[str, int, UUID, int | None] | None = None
@@ -111,6 +112,7 @@ class TicketTracker:
         out: list[AgentFact] = []
         if isinstance(p, TicketCreated):
             t.created_ms = at
+            t.client_id = p.client_id
             if t.pending_response is not None:
                 out.append(self._response(tenant, t, *t.pending_response))
                 t.pending_response = None
@@ -190,6 +192,17 @@ class TicketTracker:
             for agent, at, eid, late in t.pending_resolutions
         ]
         t.pending_resolutions = []
+        return out
+
+    def forget_client(self, tenant: str, client_id: str) -> list[AgentFact]:
+        """Forget the tenant's client's tickets (a data subject's erasure); resolutions
+        still waiting for an assignment are released, as on expiry (the agent's work
+        counts, without a handle time). A ticket whose creation was not seen names no
+        client: it expires on its own (ingest suppresses its later events)."""
+        gone = [k for k, t in self.tickets.items() if k[0] == tenant and t.client_id == client_id]
+        out: list[AgentFact] = []
+        for key in gone:
+            out.extend(self._unmatched(tenant, self.tickets.pop(key)))
         return out
 
     def flush(self) -> list[AgentFact]:

@@ -19,9 +19,10 @@ from flows.agents.stateful import AgentWindowLogic, TicketFactsLogic
 from flows.core.clock import Tick
 from flows.core.clock_flow import ticked
 from flows.core.io import FlowIO
-from flows.core.keys import ticket_shard
+from flows.core.keys import erasures_to_every_shard, ticket_shard
 from flows.core.outputs import AGENT_PERFORMANCE, LATE_EVENTS
 from flows.core.wiring import Emitted, letters, pick, pick_out, select, stateful
+from schemas.privacy import ERASURE_EVENT
 from schemas.results import Alert
 from schemas.transport import Accepted
 
@@ -36,8 +37,13 @@ def _coaching(cfg: FlowConfig, a: Accepted) -> Alert | None:
 def add_agent_performance(
     events: Stream[Accepted], ticks: Stream[Tick], cfg: FlowConfig, io: FlowIO
 ) -> Emitted:
-    relevant = select("agent_events", events, AGENT_EVENT_TYPES)
-    by_ticket = op.key_on("by_ticket", relevant, partial(ticket_shard, cfg.shards))
+    # an erasure reaches every ticket shard: any may hold the client's tickets
+    relevant = select("agent_events", events, AGENT_EVENT_TYPES | {ERASURE_EVENT})
+    by_ticket = op.flat_map_batch(
+        "by_ticket",
+        relevant,
+        partial(erasures_to_every_shard, cfg.shards, partial(ticket_shard, cfg.shards)),
+    )
     facts_out = stateful("facts", "ticket_facts", by_ticket, partial(TicketFactsLogic, cfg))
     facts = pick("agent_facts", facts_out, AgentFact)
     by_agent = op.key_on("by_agent", facts, partial(agent_shard, cfg.shards))

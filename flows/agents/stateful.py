@@ -10,6 +10,7 @@ from flows.agents.windows import AgentWindowAggregator
 from flows.core.origin import EventLogic, derived_origin
 from flows.core.stateful import EventTimeLogic, Origin
 from flows.core.timeutil import to_ms
+from schemas.events import ClientErasureRequested
 from schemas.results import AgentWindow, LateEvent
 from schemas.transport import Accepted
 
@@ -28,6 +29,9 @@ class TicketFactsLogic(EventLogic[TicketTracker, AgentFact]):
         self._next_expiry = 0
 
     def on_item(self, item: Accepted) -> Iterable[AgentFact]:
+        request = item.event.payload
+        if isinstance(request, ClientErasureRequested):  # reaches every ticket shard
+            return self.state.forget_client(item.event.tenant_id, request.client_id)
         out = self.state.on_event(item.event, item.partition, item.late_bound_ms)
         if self.state.max_ms >= self._next_expiry:
             out.extend(self.state.expire())

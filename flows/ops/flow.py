@@ -27,6 +27,7 @@ from flows.ops.stateful import LiveOpsLogic
 from schemas.alert_lifecycle import AlertStateChange
 from schemas.alert_rules import RuleChange, SlaBreachFact
 from schemas.ops import OpsSnapshot, QueueRow
+from schemas.privacy import ERASURE_EVENT
 from schemas.results import Alert
 from schemas.transport import Accepted, RawMessage
 
@@ -75,7 +76,9 @@ def add_live_ops(
     # per_tenant's steps (same ids: recovery stores stay valid) plus the API's rule
     # changes, keyed by tenant into the same state
     by_tenant = op.key_on(
-        "live_ops_by_tenant", select("live_ops_events", events, LIVE_OPS_EVENT_TYPES), event_tenant
+        "live_ops_by_tenant",
+        select("live_ops_events", events, LIVE_OPS_EVENT_TYPES | {ERASURE_EVENT}),
+        event_tenant,
     )
     changes = op.filter_map(
         "live_ops_rule_changes", op.input("rules_in", events.flow(), io.rules_source()), rule_change

@@ -82,6 +82,7 @@ from flows.core.timeutil import from_ms, to_ms
 from schemas.events import (
     AgentStatus,
     AgentStatusChanged,
+    ClientErasureRequested,
     ComplaintCreated,
     ComplaintEscalated,
     ComplaintResolved,
@@ -188,6 +189,14 @@ class Tombstones:
             if times.get(key) == ts:
                 del times[key]
 
+    def discard(self, keys: set[str]) -> None:
+        """Forget ``keys`` now, leaving no trace of them in the heap either."""
+        if keys & self.times.keys():
+            for key in keys:
+                self.times.pop(key, None)
+            self.heap = [(ts, key) for key, ts in self.times.items()]
+            heapq.heapify(self.heap)
+
 
 @dataclass(slots=True)
 class _Ticket:
@@ -247,6 +256,8 @@ class LiveOps:
         default_factory=lambda: dict.fromkeys(SEVERITIES, 0)
     )
     resolved_complaints: Tombstones = field(default_factory=_new_tombstones)
+    # complaint (open or resolved, as above) -> its client, so an erasure can forget it
+    complaint_clients: dict[str, str] = field(default_factory=dict)
     # ---- the board
     agent_since: dict[str, int] = field(default_factory=dict)  # start of current status
     # agent -> its current status run: (time, event id, status), see _status_run
@@ -265,6 +276,9 @@ class LiveOps:
     def on_event(self, event: Event) -> None:
         """Fold one event in; other event types are ignored. O(1) amortised."""
         event_type = event.event_type
+        if isinstance(event.payload, ClientErasureRequested):
+            self.forget_client(event.payload.client_id)
+            return
         if event_type not in LIVE_OPS_EVENT_TYPES:
             return
         if event.tenant_id != self.tenant_id:
@@ -462,6 +476,7 @@ class LiveOps:
             self._touch(payload.agent_id, ts)
         if ts <= self._horizon() - self.complaint_retention_ms:
             return  # older than any resolution still remembered: cannot judge it
+        self.complaint_clients[cid] = payload.client_id
         current = self.complaints.get(cid)
         if isinstance(payload, ComplaintResolved):
             self.resolved_complaints.add(cid, ts)
@@ -477,6 +492,19 @@ class LiveOps:
             self.complaint_counts[current[2]] -= 1
         self.complaints[cid] = (ts, event_id, payload.severity)
         self.complaint_counts[payload.severity] += 1
+
+    def forget_client(self, client_id: str) -> int:
+        """Forget the client's complaints, open (no longer counted) or resolved (a data
+        subject's erasure); returns how many. Tickets here name no client (live ops
+        sees no ``ticket.created``): only ingest's suppression concerns them."""
+        gone = {cid for cid, who in self.complaint_clients.items() if who == client_id}
+        for cid in gone:
+            del self.complaint_clients[cid]
+            current = self.complaints.pop(cid, None)
+            if current is not None:
+                self.complaint_counts[current[2]] -= 1
+        self.resolved_complaints.discard(gone)
+        return len(gone)
 
     def _on_ticket(
         self, payload: TicketAssigned | TicketResolved | TicketReopened, ts: int, event_id: str
@@ -564,6 +592,13 @@ class LiveOps:
         self.ended.expire(cutoff)
         self.starts.expire(cutoff)
         self.resolved_complaints.expire(as_of_ms - self.complaint_retention_ms)
+        held = len(self.complaints) + len(self.resolved_complaints)
+        if len(self.complaint_clients) > 2 * held + 1024:  # forgotten complaints' clients
+            self.complaint_clients = {
+                cid: who
+                for cid, who in self.complaint_clients.items()
+                if cid in self.complaints or cid in self.resolved_complaints
+            }
         self._expire_tickets(as_of_ms)
         busy = {queue for _, (_, queue) in self.waiting.values()}
         busy.update(self.active_by_queue)
