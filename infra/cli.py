@@ -48,7 +48,8 @@ def _err(msg: str) -> None:
     typer.secho(msg, fg="red", err=True)
 
 
-def _local_kafka(settings: Settings) -> Any:
+def _local_kafka(settings: Settings, secure: bool | None = None) -> Any:
+    """The local broker of the data dir; ``secure`` None: as it was formatted."""
     from infra.kafka_local import LocalKafka
 
     host, _, port = settings.kafka_bootstrap.rpartition(":")
@@ -58,19 +59,67 @@ def _local_kafka(settings: Settings) -> Any:
             "the local broker only runs on 127.0.0.1:<port>"
         )
         raise typer.Exit(2)
-    return LocalKafka(home=settings.data_dir / "kafka", port=int(port))
+    home = settings.data_dir / "kafka"
+    if secure is None:
+        secure = (home / "credentials.json").is_file()
+    return LocalKafka(home=home, port=int(port), secure=secure)
 
 
 # ---- kafka -------------------------------------------------------------------------------
 
 
 @kafka_app.command("up")
-def kafka_up(timeout: float = 90.0) -> None:
+def kafka_up(
+    timeout: float = 90.0,
+    secure: Annotated[
+        bool, typer.Option(help="SASL/SCRAM + ACLs (a new data dir; credentials generated)")
+    ] = False,
+) -> None:
     """Start the local broker (idempotent) and wait until it answers."""
     settings = _settings()
-    broker = _local_kafka(settings)
+    broker = _local_kafka(settings, secure=secure or None)
     broker.ensure_jars(progress=lambda m: typer.echo(m, err=True))
     typer.echo(f"kafka up at {broker.up(timeout_s=timeout)} (logs: {broker.home / 'logs'})")
+    if broker.secure:
+        broker.grant_pipeline(settings)
+        typer.echo(_sasl_env_hint(broker.credentials_file, "pipeline", '["pipeline"]'))
+
+
+def _sasl_env_hint(credentials: Path, user: str, path: str) -> str:
+    """Shell lines that configure a client as ``user`` (the password stays in the file)."""
+    read = f"python3 -c 'import json;print(json.load(open(\"{credentials}\")){path})'"
+    return (
+        f"SASL/SCRAM on; credentials in {credentials}. As {user}:\n"
+        "export CXPULSE_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT "
+        f'CXPULSE_KAFKA_SASL_USERNAME={user} CXPULSE_KAFKA_SASL_PASSWORD="$({read})"'
+    )
+
+
+@kafka_app.command("add-tenant")
+def kafka_add_tenant(tenant: str) -> None:
+    """A tenant's producer principal on the secure local broker: SCRAM user
+    ``tenant-<T>`` (password generated once), its input topic ``<prefix>events.<T>`` and
+    the ACLs that let it write that topic only. Idempotent."""
+    from confluent_kafka.admin import AdminClient
+
+    from infra.kafka_security import add_tenant, new_password, tenant_principal
+
+    settings = _settings()
+    broker = _local_kafka(settings)
+    if not broker.secure:
+        _err("the local broker is not secure: start it with `cxpulse kafka up --secure`")
+        raise typer.Exit(2)
+    creds = broker.credentials()
+    password = creds.tenants.setdefault(tenant, new_password())
+    try:
+        created = add_tenant(AdminClient(broker.admin_config()), settings, tenant, password)
+    except ValueError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from exc
+    creds.save(broker.credentials_file)
+    typer.echo(f"tenant {tenant}: topic {'created' if created else 'exists'}, ACLs set")
+    where = f'["tenants"]["{tenant}"]'
+    typer.echo(_sasl_env_hint(broker.credentials_file, tenant_principal(tenant), where))
 
 
 @kafka_app.command("down")
@@ -186,13 +235,14 @@ def emit(
 ) -> None:
     """Validate JSON lines and send the valid ones; report every invalid line."""
     from infra.emit import BadLine, check_lines
-    from infra.producer import EventProducer
+    from infra.producer import EventProducer, input_topic
+    from schemas.kafka_client import client_config
 
     settings = _settings()
     stream = sys.stdin.buffer if file == "-" else Path(file).open("rb")  # noqa: SIM115
     bad = good = 0
     try:
-        with EventProducer(settings.kafka_bootstrap, settings.events_topic) as producer:
+        with EventProducer(client_config(settings), settings.events_topic) as producer:
             for item in check_lines(stream):
                 if isinstance(item, BadLine):
                     bad += 1
@@ -200,7 +250,7 @@ def emit(
                     continue
                 good += 1
                 if not dry_run:
-                    producer.send(item.key, item.value)
+                    producer.send(item.key, item.value, input_topic(settings, item.tenant))
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
