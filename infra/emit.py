@@ -16,6 +16,7 @@ class GoodLine:
     number: int
     key: bytes
     value: bytes
+    tenant: str  # names the input topic with CXPULSE_TENANT_TOPICS
 
 
 @dataclass(frozen=True)
@@ -39,4 +40,4 @@ def check_lines(lines: Iterable[bytes]) -> Iterator[GoodLine | BadLine]:
             reason, detail = describe_rejection(exc)
             yield BadLine(number, f"{reason}: {detail}")
         else:
-            yield GoodLine(number, entity_key(event).encode(), raw)
+            yield GoodLine(number, entity_key(event).encode(), raw, event.tenant_id)

@@ -1,5 +1,11 @@
 """A single-node Apache Kafka (KRaft) for development, tests and benchmarks.
 
+``secure=True`` runs it with SASL/SCRAM and ACLs (see :mod:`infra.kafka_security`): the
+client listener takes SCRAM-SHA-256/512 only, the controller listener PLAIN for the
+``admin`` super user, the ``StandardAuthorizer`` denies whatever no ACL allows, and the
+``admin`` and ``pipeline`` passwords are generated once into ``home/credentials.json``
+(mode 0600) and bootstrapped into the metadata log when the storage is formatted.
+
 There is no Docker here, so the broker runs straight from Maven Central jars on the local JVM:
 ``infra/kafka/pom.xml`` lists them, ``mvn`` resolves them once, and ``java`` runs ``kafka.Kafka``
 detached from the caller so the CLI can start a broker and exit. Everything the broker writes
@@ -22,9 +28,21 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
+
+from infra.kafka_security import (
+    ADMIN,
+    MECHANISMS,
+    PIPELINE,
+    Credentials,
+    apply_acls,
+    pipeline_acls,
+    sasl_config,
+)
+from schemas.settings import Settings
 
 KAFKA_DIR = Path(__file__).resolve().parent / "kafka"
 POM = KAFKA_DIR / "pom.xml"
@@ -142,6 +160,7 @@ class LocalKafka:
     port: int = 9092
     controller_port: int | None = None  # default: port + 1
     heap: str = "1g"
+    secure: bool = False  # SASL/SCRAM + ACLs (see the module docstring)
 
     def __post_init__(self) -> None:
         # Absolute, because the path is matched against the broker's command line.
@@ -159,6 +178,37 @@ class LocalKafka:
     @property
     def bootstrap(self) -> str:
         return f"{_HOST}:{self.port}"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.home / "credentials.json"
+
+    def credentials(self) -> Credentials:
+        """The secure broker's passwords (generated on first use)."""
+        return Credentials.load_or_create(self.credentials_file)
+
+    def admin_config(self) -> dict[str, Any]:
+        """librdkafka settings of the super user (plaintext broker: the address alone)."""
+        if not self.secure:
+            return {"bootstrap.servers": self.bootstrap}
+        return sasl_config(self.bootstrap, ADMIN, self.credentials().admin)
+
+    def pipeline_env(self) -> dict[str, str]:
+        """``CXPULSE_KAFKA_*`` of the pipeline principal (what cxpulse processes need)."""
+        env = {"CXPULSE_KAFKA_BOOTSTRAP": self.bootstrap}
+        if self.secure:
+            env |= {
+                "CXPULSE_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "CXPULSE_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+                "CXPULSE_KAFKA_SASL_USERNAME": PIPELINE,
+                "CXPULSE_KAFKA_SASL_PASSWORD": self.credentials().pipeline,
+            }
+        return env
+
+    def grant_pipeline(self, settings: Settings) -> None:
+        """The pipeline principal's ACLs on the topics and groups of ``settings``."""
+        if self.secure:
+            apply_acls(AdminClient(self.admin_config()), pipeline_acls(settings))
 
     @property
     def _props(self) -> Path:
@@ -256,6 +306,34 @@ class LocalKafka:
             return not Path("/proc/self").exists()  # no procfs: trust the pid file
         return b"kafka.Kafka" in argv and os.fsencode(self._props) in argv
 
+    def _security_props(self) -> dict[str, str]:
+        """SASL listeners and the authorizer (secure mode)."""
+        pw = self.credentials().admin
+        scram = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{ADMIN}" password="{pw}";'
+        )
+        plain = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{ADMIN}" password="{pw}" user_{ADMIN}="{pw}";'
+        )
+        return {
+            "listeners": f"CLIENT://{_HOST}:{self.port},CONTROLLER://{_HOST}:{self.cport}",
+            "advertised.listeners": f"CLIENT://{_HOST}:{self.port}",
+            "listener.security.protocol.map": "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            "inter.broker.listener.name": "CLIENT",
+            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.client.sasl.enabled.mechanisms": ",".join(MECHANISMS),
+            "listener.name.client.scram-sha-256.sasl.jaas.config": scram,
+            "listener.name.client.scram-sha-512.sasl.jaas.config": scram,
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config": plain,
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:{ADMIN}",
+            "allow.everyone.if.no.acl.found": "false",
+        }
+
     def _write_props(self) -> None:
         props = {
             "process.roles": "broker,controller",
@@ -272,10 +350,14 @@ class LocalKafka:
             "transaction.state.log.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
         }
+        if self.secure:
+            props |= self._security_props()
         text = "# written by infra/kafka_local.py on every start; edits are lost\n"
         text += "".join(f"{k}={v}\n" for k, v in props.items())
         tmp = self._props.with_suffix(".tmp")
-        tmp.write_text(text)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds passwords
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
         tmp.replace(self._props)
 
     def _format(self, lib: Path) -> None:
@@ -297,12 +379,37 @@ class LocalKafka:
             cid,
             "-c",
             str(self._props),
+            *self._scram_bootstrap(),
             heap="256m",
         )
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if out.returncode != 0:
             tail = "\n".join((out.stdout + out.stderr).splitlines()[-30:])
             raise KafkaLaunchError(f"formatting {self._data} failed:\n{tail}")
+
+    def _check_mode(self) -> None:
+        """A data dir formatted plain has no SCRAM users; one formatted secure must not
+        come up open: either way, refuse before writing anything."""
+        formatted = (self._data / "meta.properties").is_file()
+        if formatted and self.secure != self.credentials_file.is_file():
+            raise KafkaLaunchError(
+                f"the broker in {self.home} was formatted "
+                f"{'without' if self.secure else 'with'} --secure; start it the same "
+                "way, or use another data dir"
+            )
+
+    def _scram_bootstrap(self) -> list[str]:
+        """``--add-scram`` of the admin and pipeline users (secure mode): the broker needs
+        the admin's credential before it can authenticate anyone."""
+        if not self.secure:
+            return []
+        creds = self.credentials()
+        return [
+            arg
+            for user, pw in ((ADMIN, creds.admin), (PIPELINE, creds.pipeline))
+            for m in MECHANISMS
+            for arg in ("--add-scram", f"{m}=[name={user},password={pw}]")
+        ]
 
     def _broker_tail(self) -> str:
         parts = [
@@ -324,7 +431,7 @@ class LocalKafka:
             # TCP first: an AdminClient pointed at a closed port floods stderr with retries.
             if _answers(self.port):
                 if admin is None:
-                    admin = AdminClient({"bootstrap.servers": self.bootstrap})
+                    admin = AdminClient(self.admin_config())
                 try:
                     md = admin.list_topics(timeout=max(0.5, min(2.0, left)))
                 except KafkaException:
@@ -360,6 +467,7 @@ class LocalKafka:
                     )
             lib = self.ensure_jars()
             self._logs.mkdir(parents=True, exist_ok=True)
+            self._check_mode()
             self._write_props()
             self._format(lib)
             cmd = self._java(lib, "kafka.Kafka", str(self._props), heap=self.heap)
@@ -413,4 +521,5 @@ class LocalKafka:
             "pid": pid,
             "bootstrap": self.bootstrap,
             "home": str(self.home),
+            "secure": self.secure,
         }

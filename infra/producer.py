@@ -13,6 +13,16 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from schemas.kafka_client import as_config
+from schemas.settings import Settings
+from schemas.tenant_topics import tenant_topic
+
+
+def input_topic(settings: Settings, tenant: str) -> str:
+    """Where a producer sends ``tenant``'s events: its own topic with
+    ``CXPULSE_TENANT_TOPICS``, else the shared events topic."""
+    if settings.tenant_topics:
+        return tenant_topic(settings.events_topic, tenant)
+    return settings.events_topic
 
 
 class DeliveryError(RuntimeError):
@@ -51,11 +61,14 @@ class EventProducer:
         else:
             self._failed.append(str(err))
 
-    def send(self, key: bytes | None, value: bytes) -> None:
+    def send(self, key: bytes | None, value: bytes, topic: str | None = None) -> None:
+        """Queue one message to ``topic`` (default: the producer's topic)."""
         assert self._producer is not None, "use EventProducer as a context manager"
         while True:
             try:
-                self._producer.produce(self._topic, value, key, on_delivery=self._on_delivery)
+                self._producer.produce(
+                    topic or self._topic, value, key, on_delivery=self._on_delivery
+                )
                 break
             except BufferError:
                 self._producer.poll(0.05)

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 from tqdm import tqdm
 
 from infra.pacing import Pacer, sleep_until_due
-from infra.producer import EventProducer
+from infra.producer import EventProducer, input_topic
 from infra.simulator import SimConfig, Simulator, invalid_samples
 from schemas.events import ENTITY_FIELD
+from schemas.kafka_client import client_config
 from schemas.settings import Settings
 
 
@@ -63,13 +64,14 @@ def run_simulation(
         smoothing=0.1,
         desc=f"simulate -> {settings.events_topic}",
     )
-    with EventProducer(settings.kafka_bootstrap, settings.events_topic) as producer:
+    with EventProducer(client_config(settings), settings.events_topic) as producer:
         for event in Simulator(config).events():
             sleep_until_due(pacer, _event_seconds(event), time.time, time.sleep)
-            producer.send(_key(event), json.dumps(event, separators=(",", ":")).encode())
+            topic = input_topic(settings, str(event["tenant_id"]))
+            producer.send(_key(event), json.dumps(event, separators=(",", ":")).encode(), topic)
             sent += 1
             if invalid_every and sent % invalid_every == 0:
-                producer.send(None, bad[(sent // invalid_every) % len(bad)])
+                producer.send(None, bad[(sent // invalid_every) % len(bad)], topic)
             bar.update()
             if count and sent >= count:
                 break

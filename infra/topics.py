@@ -25,7 +25,8 @@ def topic_specs(settings: Settings) -> dict[str, int]:
     """Topic -> partitions. Events are keyed by tenant/entity, so per-entity order holds;
     result rows by their table key, so each row's versions stay in order."""
     return {
-        settings.events_topic: settings.topic_partitions,
+        # tenant topics: each tenant's input is created with its principal (kafka add-tenant)
+        **({} if settings.tenant_topics else {settings.events_topic: settings.topic_partitions}),
         settings.dlq_topic: 1,
         settings.alerts_topic: 1,
         settings.rules_topic: 1,  # compacted: the latest change of every API rule
