@@ -46,11 +46,12 @@ DASHBOARD = GRAFANA / "dashboards" / "cxpulse.json"
 COMPOSE_SCHEMA = ROOT / "tests" / "vendor" / "compose-spec.json"
 
 PLUGIN_ID = "grafana-clickhouse-datasource"
-CXPULSE_SERVICES = ("migrate", "flows", "api")
+CXPULSE_SERVICES = ("migrate", "flows", "api", "dispatch")
 # Test values for the variables .env.example leaves empty on purpose (the secrets).
 SECRETS = {
     "CLICKHOUSE_PASSWORD": "0123456789abcdef",
     "CXPULSE_API_KEYS": "acme:key-acme,globex:key-globex",
+    "CXPULSE_SECRET_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
     "GRAFANA_ADMIN_PASSWORD": "fedcba9876543210",
 }
 
