@@ -151,7 +151,16 @@ class AlertFeed:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> AlertFeed:
-        """The feed of ``settings.alerts_topic`` on ``settings.kafka_bootstrap``."""
+        """The feed of ``settings.alerts_topic`` on ``settings.kafka_bootstrap``.
+
+        Alerts are trusted because only the pipeline principal may write the topic
+        (Kafka ACLs, README "Security: Kafka"); without SASL nothing enforces that."""
+        if settings.kafka_security_protocol == "PLAINTEXT":
+            log.warning(
+                "Kafka without authentication: any client reaching the broker can write "
+                "%s; run the broker with SASL and ACLs (README: Security: Kafka)",
+                settings.alerts_topic,
+            )
         return cls(client_config(settings), settings.alerts_topic, **kwargs)
 
     # -- lifecycle ----------------------------------------------------------------------
