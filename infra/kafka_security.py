@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AclBinding,
+    AclBindingFilter,
     AclOperation,
     AclPermissionType,
     AdminClient,
@@ -90,9 +92,27 @@ def tenant_acls(settings: Settings, tenant: str) -> list[AclBinding]:
 
 
 def apply_acls(admin: AdminClient, acls: list[AclBinding], timeout_s: float = 30.0) -> None:
-    """Create ``acls`` (creating an existing ACL is a no-op)."""
+    """Create ``acls`` (creating an existing ACL is a no-op) and return once the broker
+    enforces them: the controller commits them first, the broker's authorizer (which
+    answers DescribeAcls) applies them a moment later, and a producer started in
+    between would be refused."""
     for fut in admin.create_acls(acls, request_timeout=timeout_s).values():
         fut.result()
+    deadline = time.monotonic() + timeout_s
+    for acl in acls:
+        query = AclBindingFilter(
+            acl.restype,
+            acl.name,
+            acl.resource_pattern_type,
+            acl.principal,
+            acl.host,
+            acl.operation,
+            acl.permission_type,
+        )
+        while not admin.describe_acls(query, request_timeout=timeout_s).result():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the broker did not apply the ACL {acl} in {timeout_s} s")
+            time.sleep(0.05)
 
 
 def upsert_scram_user(

@@ -184,13 +184,27 @@ def _wait_for_leaders(settings: Settings, timeout_s: float = 30.0) -> None:
     fresh broker answer NOT_LEADER for a moment)."""
     admin = AdminClient(client_config(settings))
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while True:
         topics = admin.list_topics(timeout=5).topics
         mine = [t for name, t in topics.items() if name.startswith(settings.topic_prefix)]
         if mine and all(p.leader >= 0 for t in mine for p in t.partitions.values()):
-            return
+            break
+        assert time.monotonic() < deadline, "topics without a leader"
         time.sleep(0.2)
-    raise AssertionError("topics without a leader")
+    consumer = Consumer({**client_config(settings), "group.id": "probe"})
+    try:  # and until each answers offset requests (the ledger reader asks at start)
+        for t in mine:
+            for p in t.partitions:
+                while True:
+                    try:
+                        consumer.get_watermark_offsets(TopicPartition(t.topic, p), timeout=5)
+                        break
+                    except KafkaException:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.2)
+    finally:
+        consumer.close()
 
 
 def _drain(part: Any, want: int, timeout_s: float = 20.0) -> list[RawMessage]:
