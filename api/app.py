@@ -19,7 +19,9 @@ from fastapi.responses import JSONResponse
 from api import __version__
 from api.auth_throttle import FailedAuthThrottle
 from api.deps import KafkaCheck, StoreLagCheck
-from api.routers import agents, alerts, clients, demand, health, kb, ops, privacy, rules
+from api.audit import AuditMiddleware
+from api.limits import BodySizeLimit, StreamSlots
+from api.routers import agents, alerts, audit, clients, demand, health, kb, ops, privacy, rules
 from api.services import BackgroundService
 from schemas import metrics
 from schemas.alert_rules import load_rules_file
@@ -27,6 +29,7 @@ from schemas.kafka_client import client_config
 from schemas.risk import RiskModel
 from schemas.settings import Settings
 from sinks.alert_states import AlertStatePublisher, KafkaAlertStates
+from sinks.audit_log import AuditLog, KafkaAuditLog
 from sinks.clickhouse_client import ClickHouseUnavailableError, is_embedded, open_client
 from sinks.erasure_requests import ErasureRequester, ErasureRequests
 from sinks.reader import ResultsReader
@@ -45,6 +48,7 @@ _TAGS = [
     {"name": "demand", "description": "Hourly demand forecasts with intervals and backtests"},
     {"name": "kb", "description": "Knowledge-base suggestions from recurring resolved tickets"},
     {"name": "privacy", "description": "Erasure of a data subject, with a receipt (admin keys)"},
+    {"name": "audit", "description": "Who changed what: the access audit (admin keys)"},
     {"name": "health", "description": "Liveness and readiness probes"},
 ]
 
@@ -121,6 +125,7 @@ def create_app(
     alert_states: AlertStatePublisher | None = None,
     rule_changes: RuleChangePublisher | None = None,
     erasure_requests: ErasureRequester | None = None,
+    audit_log: AuditLog | None = None,
 ) -> FastAPI:
     """The API for ``settings``; ``reader`` and ``kafka_check`` default to the real ones.
 
@@ -147,6 +152,8 @@ def create_app(
     # threshold rules: the file's (read-only through the API), and where API changes go
     file_rules = load_rules_file(settings.alert_rules_file)
     owned_rules = None if rule_changes is not None else KafkaRuleChanges.from_settings(settings)
+    # every state-changing call is audited through the audit_log result topic
+    owned_audit = None if audit_log is not None else KafkaAuditLog.from_settings(settings)
     # erasures go to the ledger, the erasures result topic and the events topic
     owned_erasures = None if erasure_requests is not None else ErasureRequests(settings)
 
@@ -169,6 +176,8 @@ def create_app(
                 owned_rules.close()
             if owned_erasures is not None:
                 owned_erasures.close()
+            if owned_audit is not None:
+                owned_audit.close()
 
     app = FastAPI(
         title="cxpulse",
@@ -199,6 +208,11 @@ def create_app(
     app.state.auth_throttle = FailedAuthThrottle(
         settings.auth_failure_burst, settings.auth_failure_refill_s
     )
+    app.state.stream_slots = StreamSlots(settings.sse_streams_per_tenant)
+    app.state.audit_log = audit_log if audit_log is not None else owned_audit
+    # outermost last: the audit sees every answer, the body limit's 413s included
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(AuditMiddleware, audit_log=app.state.audit_log, now=app.state.now)
 
     @app.exception_handler(ClickHouseUnavailableError)
     async def _clickhouse_down(_: Request, exc: ClickHouseUnavailableError) -> JSONResponse:
@@ -216,5 +230,6 @@ def create_app(
     app.include_router(demand.router)
     app.include_router(kb.router)
     app.include_router(privacy.router)
+    app.include_router(audit.router)
     app.include_router(health.router)
     return app

@@ -57,12 +57,21 @@ class ErrorOut(_Out):
     detail: str = Field(description="What went wrong, for a human")
 
 
-# Every /v1 route refuses a missing or unknown key; routers declare it with ``responses=``.
+# Every /v1 route refuses a missing or unknown key, a key without the route's scope, and
+# an address that failed to authenticate too often; routers declare it with ``responses=``.
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {
         "model": ErrorOut,
         "description": "Missing or unknown API key (`WWW-Authenticate: Bearer`)",
-    }
+    },
+    403: {
+        "model": ErrorOut,
+        "description": "The API key lacks the scope this route needs (read, write or admin)",
+    },
+    429: {
+        "model": ErrorOut,
+        "description": "Too many failed authentications from this address (`Retry-After`)",
+    },
 }
 
 
@@ -168,7 +177,8 @@ class Health(_Out):
 class Readiness(_Out):
     status: Literal["ready", "not_ready"]
     checks: dict[str, str] = Field(
-        description="Each dependency: 'ok', or the error that made it fail"
+        description="Each dependency: 'ok', or the error that made it fail ('failed' "
+        "without a valid API key)"
     )
     store_lag: dict[str, int] = Field(
         default_factory=dict,

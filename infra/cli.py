@@ -367,10 +367,17 @@ def run(
     metrics_port: Annotated[
         int,
         typer.Option(
-            help="serve Prometheus /metrics on this port, all interfaces (0: off; "
+            help="serve Prometheus /metrics on this port (0: off; "
             "`up` serves them on the API's /metrics)"
         ),
     ] = 0,
+    metrics_host: Annotated[
+        str,
+        typer.Option(
+            help="the interface --metrics-port binds (0.0.0.0: all; the metrics carry "
+            "topic names and rates, so keep them local or behind a firewall)"
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Run the dataflows (all by default) with recovery; resumes where it stopped."""
     settings = _settings()
@@ -380,10 +387,8 @@ def run(
         return
     _prepare(settings)
     if metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(metrics_port)
-        typer.echo(f"metrics on http://0.0.0.0:{metrics_port}/metrics", err=True)
+        serve_metrics(metrics_host, metrics_port)
+        typer.echo(f"metrics on http://{metrics_host}:{metrics_port}/metrics", err=True)
     typer.echo(
         f"running {', '.join(sorted(chosen))} on {settings.events_topic} in {processes} "
         f"process(es){' until the end offsets seen now' if until_end else ''}",
@@ -469,8 +474,40 @@ def store(
         writer.close()
 
 
-def _api_server(settings: Settings, host: str, port: int, dispatch: bool | None = None) -> Any:
+def serve_metrics(host: str, port: int) -> Any:
+    """Prometheus ``/metrics`` of this process on ``host:port`` in a thread; the server."""
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(port, addr=host)
+    return server
+
+
+def refuse_short_keys(settings: Settings) -> None:
+    """Exit 2 when an API key is shorter than ``MIN_KEY_CHARS``: guessable (only the demo's
+    own keys are exempt, and only in ``cxpulse demo``)."""
+    from schemas.api_keys import MIN_KEY_CHARS, short_keys
+
+    short = short_keys(settings.api_key_list)
+    if short:
+        _err(
+            f"CXPULSE_API_KEYS: the key(s) of {', '.join(short)} are shorter than "
+            f"{MIN_KEY_CHARS} characters; use random keys, e.g. `openssl rand -hex 24`"
+        )
+        raise typer.Exit(2)
+
+
+def _api_server(
+    settings: Settings,
+    host: str,
+    port: int,
+    dispatch: bool | None = None,
+    *,
+    allow_short_keys: bool = False,
+) -> Any:
     import uvicorn
+
+    if not allow_short_keys:
+        refuse_short_keys(settings)
 
     from api.main import build_app
     from sinks.webhooks.secret_box import MissingSecretKeyError
@@ -510,10 +547,12 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
     _api_server(settings, host, port).run()
 
 
-def _serve_in_thread(settings: Settings, host: str, port: int) -> threading.Thread:
+def _serve_in_thread(
+    settings: Settings, host: str, port: int, *, allow_short_keys: bool = False
+) -> threading.Thread:
     """Start the API (and the webhook dispatcher) beside the flows; exit at once if it
     cannot serve (e.g. port taken) rather than run flows nobody can query."""
-    server = _api_server(settings, host, port, dispatch=True)
+    server = _api_server(settings, host, port, dispatch=True, allow_short_keys=allow_short_keys)
     thread = threading.Thread(target=server.run, name="api", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -598,7 +637,8 @@ def demo(
     _prepare(settings)
     # demo defaults go into the environment: the compute processes read their settings
     # from it (the API keys, and threshold rules that the simulator's stories cross)
-    if not settings.tenant_keys:
+    own_keys = not settings.tenant_keys  # the demo's keys are short; anyone else's may not be
+    if own_keys:
         os.environ["CXPULSE_API_KEYS"] = _demo_keys().get_secret_value()
     if settings.alert_rules_file is None:
         os.environ["CXPULSE_ALERT_RULES_FILE"] = str(Path(__file__).with_name("demo_rules.json"))
@@ -631,14 +671,18 @@ def demo(
         f"http://{host}:{port}/v1/agents",
         err=True,
     )
-    _serve_in_thread(settings, host, port)
+    _serve_in_thread(settings, host, port, allow_short_keys=own_keys)
     raise typer.Exit(_run_local(settings, _flows(None), until_end=False, processes=1, store=True))
 
 
 def _demo_keys() -> Any:
     from pydantic import SecretStr
 
-    return SecretStr("acme:demo-acme,globex:demo-globex,initech:demo-initech")
+    # every scope, so the demo shows the audit (GET /v1/audit) and erasure too
+    return SecretStr(
+        "acme:demo-acme:read+write+admin,globex:demo-globex:read+write+admin,"
+        "initech:demo-initech:read+write+admin"
+    )
 
 
 def main() -> None:

@@ -58,6 +58,10 @@ API_REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 SSE_CLIENTS = Gauge("cxpulse_sse_clients", "Connected alert-stream clients")
+AUDIT_UNRECORDED = Counter(
+    "cxpulse_audit_unrecorded_total",
+    "Audit rows the broker never took (each logged at ERROR in full)",
+)
 STORE_LAG = Gauge(
     "cxpulse_store_lag_messages",
     "Result-topic messages not yet stored in ClickHouse by the storage writer, by topic",

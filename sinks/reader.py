@@ -21,6 +21,7 @@ from schemas.results import AgentSummary, AgentWindow
 from schemas.risk import ClientRisk
 from sinks.clickhouse_client import LazyClient
 from sinks.reader_alerts import AlertQueries
+from sinks.reader_audit import AuditQueries
 from sinks.reader_demand import DemandQueries
 from sinks.reader_kb import KbQueries
 from sinks.reader_privacy import ErasureQueries
@@ -123,7 +124,9 @@ ORDER BY agent_id
 """
 
 
-class ResultsReader(AlertQueries, DemandQueries, KbQueries, RuleQueries, ErasureQueries):
+class ResultsReader(
+    AlertQueries, DemandQueries, KbQueries, RuleQueries, ErasureQueries, AuditQueries
+):
     """Tenant-scoped reads of cxpulse results; opens its client on first use.
 
     ``open_client`` must return a client bound to the cxpulse database. The reader is

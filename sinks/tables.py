@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from schemas.alert_lifecycle import AlertAction
 from schemas.alert_rules import StoredRule
+from schemas.audit import AuditEntry
 from schemas.demand import BacktestRow, DemandHourly, ForecastSnapshot
 from schemas.kb import KbFeedback, KbSuggestion
 from schemas.ops import AgentBoardRow, OpsSnapshot, OpsSnapshotRow, QueueRow
@@ -245,6 +246,9 @@ ALERT_ACTIONS = row_table("alert_actions", AlertAction, ("tenant_id", "alert_id"
 # by the flows (applied), the API and CLI (requested) through its result topic, and the
 # storage writer itself (completed, once it deleted the client's rows; issue #13)
 ERASURES = row_table("erasures", Erasure, ("tenant_id", "erasure_id"))
+# by the API (every state-changing call) and the CLI, through its result topic and the
+# storage writer: never an insert on the API's request path (issue #13)
+AUDIT_LOG = row_table("audit_log", AuditEntry, ("tenant_id", "at", "audit_id"))
 
 # Every table written from a row type (the DDL test checks each against its migrations).
 ROW_TABLES: tuple[TableSpec[Any], ...] = (
@@ -263,6 +267,7 @@ ROW_TABLES: tuple[TableSpec[Any], ...] = (
     KB_FEEDBACK,
     ALERT_ACTIONS,
     ALERT_RULES,
+    AUDIT_LOG,
     ERASURES,
 )
 

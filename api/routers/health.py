@@ -1,12 +1,18 @@
-"""Liveness and readiness probes (no API key needed)."""
+"""Liveness and readiness probes (no API key needed).
+
+``/readyz`` shows why a check failed (error text, lag per result topic) only to a
+caller with a valid API key; anyone else learns ``ok`` or ``failed`` per check, so an
+unauthenticated probe reveals no host names, topic names or exception text (issue #14).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
-from api.deps import KafkaCheckDep, ReaderDep, SettingsDep, StoreLagDep
+from api.deps import Caller, KafkaCheckDep, ReaderDep, SettingsDep, StoreLagDep, optional_caller
 from api.models import Health, Readiness
 
 router = APIRouter(tags=["health"])
@@ -38,10 +44,14 @@ def readyz(
     kafka_check: KafkaCheckDep,
     store_lag: StoreLagDep,
     settings: SettingsDep,
+    caller: Annotated[Caller | None, Depends(optional_caller)],
 ) -> Readiness:
     """200 when ClickHouse answers ``SELECT 1``, Kafka lists its topics and the storage
     writer is at most ``CXPULSE_STORE_MAX_LAG`` messages behind (0: no limit); else 503
-    with the failing check's error in ``checks``. ``store_lag`` is per result topic."""
+    with the failing check's error in ``checks``. ``store_lag`` is per result topic.
+
+    Without a valid API key (``Authorization: Bearer <key>``) a failed check reads
+    ``failed`` and ``store_lag`` is empty: the details are for the operator."""
     checks = {"clickhouse": _run(reader.ping), "kafka": _run(kafka_check)}
     lag: dict[str, int] = {}
 
@@ -58,4 +68,7 @@ def readyz(
     ready = all(v == "ok" for v in checks.values())
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    if caller is None:
+        checks = {name: "ok" if v == "ok" else "failed" for name, v in checks.items()}
+        lag = {}
     return Readiness(status="ready" if ready else "not_ready", checks=checks, store_lag=lag)

@@ -38,14 +38,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from api.alert_events import FeedEvent
 from api.alert_feed import AlertFeed, FeedNotRunningError
 from api.deps import TenantDep
+from api.limits import StreamSlot, StreamSlots
 from api.models import UNAUTHORIZED, ErrorOut
 from schemas.results import AlertKind, AlertSeverity
 
@@ -92,6 +94,11 @@ async def _sse(events: AsyncIterator[FeedEvent | None]) -> AsyncIterator[str]:
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
         400: {"model": ErrorOut, "description": "Malformed or unknown `Last-Event-ID`"},
+        429: {
+            "model": ErrorOut,
+            "description": "The tenant has the most open streams allowed "
+            "(`CXPULSE_SSE_STREAMS_PER_TENANT`), or its address failed to authenticate too often",
+        },
         503: {"model": ErrorOut, "description": "The alert feed is not connected to Kafka"},
     },
 )
@@ -118,6 +125,15 @@ async def stream_alerts(
     with ``fetch()`` and a ``ReadableStream`` reader instead.
     """
     feed = get_feed(request)
+    slots: StreamSlots = request.app.state.stream_slots
+    slot = slots.acquire(tenant)
+    if slot is None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"this tenant has {slots.per_tenant} alert streams open, the most allowed "
+            "(CXPULSE_SSE_STREAMS_PER_TENANT); close one first",
+            headers={"Retry-After": str(RETRY_MS // 1000)},
+        )
     try:
         events = feed.subscribe(
             tenant,
@@ -127,18 +143,38 @@ async def stream_alerts(
             heartbeat_s=feed.heartbeat_s,
         )
     except FeedNotRunningError as exc:
+        slot.release()
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
     except ValueError as exc:
+        slot.release()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
 
     async def body() -> AsyncIterator[str]:
         # aclosing: a disconnect (cancellation) or the end of the response also ends the
         # subscription at once, rather than whenever the generator is collected.
-        async with aclosing(events) as subscription:
-            async for chunk in _sse(subscription):
-                yield chunk
+        try:
+            async with aclosing(events) as subscription:
+                async for chunk in _sse(subscription):
+                    yield chunk
+        finally:
+            slot.release()
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers=STREAM_HEADERS)
+    return _SlotStream(slot, body(), media_type="text/event-stream", headers=STREAM_HEADERS)
+
+
+class _SlotStream(StreamingResponse):
+    """A stream that gives its slot back when the response ends, also when its body
+    never started (the client left before the first byte)."""
+
+    def __init__(self, slot: StreamSlot, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._slot.release()
 
 
 def install(app: FastAPI, feed: AlertFeed) -> None:

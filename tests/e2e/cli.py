@@ -31,7 +31,7 @@ def cli_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
         # own result topics even where a test shares the input through the prefix
         CXPULSE_RESULTS_PREFIX=f"r{uuid.uuid4().hex[:10]}.",
         CXPULSE_DATA_DIR=str(data_dir),
-        CXPULSE_API_KEYS="acme:key-acme,globex:key-globex",
+        CXPULSE_API_KEYS="acme:key-acme-0123456789abcdef,globex:key-globex-0123456789abcdef",
         PYTHONPATH=str(ROOT),
         CXPULSE_MAX_PAST_S="0",  # the scenarios use fixed dates (tests of the bound set it)
         CXPULSE_RETENTION_DAYS=json.dumps(KEEP_TEST_ROWS),  # nor age past the retention

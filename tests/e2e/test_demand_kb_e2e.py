@@ -45,8 +45,8 @@ from tests.e2e.cli import cli_env, cxpulse, serve_api, sql_rows
 from tests.unit.helpers import envelope, iso
 
 pytestmark = pytest.mark.e2e
-ACME = {"Authorization": "Bearer key-acme"}
-GLOBEX = {"Authorization": "Bearer key-globex"}
+ACME = {"Authorization": "Bearer key-acme-0123456789abcdef"}
+GLOBEX = {"Authorization": "Bearer key-globex-0123456789abcdef"}
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 HOURS = 240

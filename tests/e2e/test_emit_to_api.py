@@ -30,8 +30,8 @@ def test_emit_run_api(kafka_bootstrap: str, tmp_path: Path) -> None:
     cxpulse(env, "run", "--until-end")
 
     with serve_api(env) as base:
-        acme = {"Authorization": "Bearer key-acme"}
-        globex = {"Authorization": "Bearer key-globex"}
+        acme = {"Authorization": "Bearer key-acme-0123456789abcdef"}
+        globex = {"Authorization": "Bearer key-globex-0123456789abcdef"}
         day = scenario.DAY
         r = httpx.get(
             f"{base}/v1/agents/A1/performance",

@@ -41,8 +41,8 @@ from tests.scenario import encode
 from tests.unit.helpers import envelope
 
 pytestmark = pytest.mark.e2e
-ACME = {"Authorization": "Bearer key-acme"}
-GLOBEX = {"Authorization": "Bearer key-globex"}
+ACME = {"Authorization": "Bearer key-acme-0123456789abcdef"}
+GLOBEX = {"Authorization": "Bearer key-globex-0123456789abcdef"}
 
 START = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday
 SPIKE = 8 * 24 + 10  # hour index of the spike: Tuesday 2025-03-11 10:00, weekly model

@@ -172,10 +172,10 @@ class _Console:
 def _enter_key_and_wait_for_cards(page: Page, expected_via: str) -> None:
     # No key yet: the page asks for one.
     page.wait_for_selector("#key-panel:not([hidden])", timeout=10_000)
-    page.fill("#key-input", "key-acme")
+    page.fill("#key-input", "key-acme-0123456789abcdef")
     page.click("#key-save")
     page.wait_for_selector("#key-panel", state="hidden", timeout=5_000)
-    assert page.evaluate("localStorage.getItem('cxpulse.apiKey')") == "key-acme"
+    assert page.evaluate("localStorage.getItem('cxpulse.apiKey')") == "key-acme-0123456789abcdef"
 
     for card in ("queues", "agents-status", "csat", "agents", "risk", "performance"):
         page.wait_for_selector(f'#{card}[data-state="ready"]', timeout=30_000)
@@ -265,7 +265,7 @@ def _acknowledge_and_wait(page: Page, base: str, alert_id: str) -> None:
     acked = httpx.get(
         f"{base}/v1/alerts",
         params={"state": "acknowledged"},
-        headers={"Authorization": "Bearer key-acme"},
+        headers={"Authorization": "Bearer key-acme-0123456789abcdef"},
         timeout=5,
     ).json()["items"]
     assert alert_id in {a["alert_id"] for a in acked}
@@ -287,7 +287,7 @@ def test_ops_page_shows_data_and_live_alerts(kafka_bootstrap: str, tmp_path: Pat
     cxpulse(env, "emit", "-", stdin=lines)
 
     with _cxpulse_up(env, tmp_path / "up.log") as base:
-        acme = {"Authorization": "Bearer key-acme"}
+        acme = {"Authorization": "Bearer key-acme-0123456789abcdef"}
         # The flows have caught up with the scripted history before the page opens.
         _wait_json(f"{base}/v1/alerts", acme, lambda b: len(b["items"]) >= 2, 45)
         _wait_json(f"{base}/v1/ops/live", acme, lambda b: bool(b["queues"]), 20)

@@ -10,8 +10,8 @@ from tests.e2e.cli import cli_env, cxpulse, serve_api
 from tests.scenario import DAY, encode
 
 pytestmark = pytest.mark.e2e
-ACME = {"Authorization": "Bearer key-acme"}
-GLOBEX = {"Authorization": "Bearer key-globex"}
+ACME = {"Authorization": "Bearer key-acme-0123456789abcdef"}
+GLOBEX = {"Authorization": "Bearer key-globex-0123456789abcdef"}
 
 
 @pytest.fixture(scope="module")

@@ -435,7 +435,7 @@ def test_readyz_reports_the_storage_writer_lag_of_every_result_topic(
     settings = settings.model_copy(update={"kafka_bootstrap": kafka_bootstrap})
     ensure_topics(settings, log=lambda _m: None)
     with TestClient(create_app(settings, kafka_check=lambda: None)) as tc:  # real Kafka
-        body = tc.get("/readyz").json()
+        body = tc.get("/readyz", headers=ACME).json()
     assert body["checks"]["storage_writer"] == "ok"
     assert body["store_lag"] == {settings.results_topic(s.table): 0 for s in RESULT_TABLES}
 
@@ -445,7 +445,7 @@ def test_readyz_503_when_the_storage_writer_falls_behind(settings: Settings) -> 
     lag = {"cx.results.events": 60, "cx.results.alerts": 41}
     app = create_app(limited, kafka_check=lambda: None, store_lag=lambda: lag)
     with TestClient(app) as tc:
-        r = tc.get("/readyz")
+        r = tc.get("/readyz", headers=ACME)
         assert r.status_code == 503
         body = r.json()
         assert body["store_lag"] == lag
@@ -463,10 +463,20 @@ def test_readyz_503_when_kafka_fails(settings: Settings) -> None:
 
     with TestClient(create_app(settings, kafka_check=broker_down, store_lag=dict)) as tc:
         assert tc.get("/healthz").status_code == 200
-        r = tc.get("/readyz")
+        r = tc.get("/readyz", headers=ACME)
         assert r.status_code == 503
         assert r.json()["status"] == "not_ready"
         assert r.json()["checks"]["kafka"] == "RuntimeError: no broker at 127.0.0.1:1"
+        # without a valid key: that it failed, not why (no hosts, no exception text)
+        for headers in ({}, {"Authorization": "Bearer wrong-key"}):
+            hidden = tc.get("/readyz", headers=headers)
+            assert hidden.status_code == 503
+            assert hidden.json() == {
+                "status": "not_ready",
+                "checks": {"clickhouse": "ok", "kafka": "failed", "storage_writer": "ok"},
+                "store_lag": {},
+            }
+            assert "127.0.0.1" not in hidden.text and "RuntimeError" not in hidden.text
 
 
 def test_readyz_503_when_clickhouse_fails(settings: Settings) -> None:
@@ -477,7 +487,7 @@ def test_readyz_503_when_clickhouse_fails(settings: Settings) -> None:
         settings, reader=ResultsReader(cannot_open), kafka_check=lambda: None, store_lag=dict
     )
     with TestClient(app) as tc:
-        r = tc.get("/readyz")
+        r = tc.get("/readyz", headers=ACME)
         assert r.status_code == 503
         assert r.json()["checks"] == {
             "clickhouse": "ConnectionError: refused",

@@ -311,7 +311,8 @@ def app(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     database = f"t_{uuid.uuid4().hex[:12]}"
     migrate(f"chdb://{chdb_path}", database, log=lambda _m: None, retention_days=KEEP_TEST_ROWS)
     s = Settings(
-        api_keys=",".join(f"{t}:{k}" for t, k in KEYS.items()),
+        # every scope: the admin routes (GET /v1/audit) are tenant-scoped too
+        api_keys=",".join(f"{t}:{k}:read+write+admin" for t, k in KEYS.items()),
         clickhouse_dsn=f"chdb://{chdb_path}",
         clickhouse_database=database,
         kafka_bootstrap="127.0.0.1:1",
