@@ -23,7 +23,13 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 
 from schemas.events import ClientErasureRequested, event_model
 from schemas.kafka_client import client_config
@@ -120,16 +126,11 @@ def read_ledger(settings: Settings, timeout_s: float = 30.0) -> dict[bytes, UUID
     }
     consumer = Consumer(dict(config))
     try:
-        meta = consumer.list_topics(settings.erasures_topic, timeout=timeout_s)
-        topic = meta.topics.get(settings.erasures_topic)
-        if topic is None or topic.error is not None:
-            return {}
-        ledger: dict[bytes, UUID] = {}
         deadline = time.monotonic() + timeout_s
-        for p in topic.partitions:
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(settings.erasures_topic, p), timeout=timeout_s
-            )
+        partitions = _partitions(consumer, settings.erasures_topic, deadline)
+        ledger: dict[bytes, UUID] = {}
+        for p in partitions:
+            low, high = _watermarks(consumer, TopicPartition(settings.erasures_topic, p), deadline)
             if high <= low:
                 continue
             consumer.assign([TopicPartition(settings.erasures_topic, p, low)])
@@ -148,6 +149,37 @@ def read_ledger(settings: Settings, timeout_s: float = 30.0) -> dict[bytes, UUID
         return ledger
     finally:
         consumer.close()
+
+
+def _partitions(consumer: Consumer, topic: str, deadline: float) -> list[int]:
+    """The topic's partitions; none when it does not exist (no erasure was ever made).
+    Any other error is retried until ``deadline``: a ledger read wrongly as empty would
+    let a replay bring erased clients back."""
+    while True:
+        meta = consumer.list_topics(topic, timeout=5.0).topics.get(topic)
+        error = None if meta is None else meta.error
+        if meta is None or (error is not None and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
+            return []
+        if error is None and meta.partitions:
+            return sorted(meta.partitions)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the erasure ledger {topic} is not readable: {error}")
+        time.sleep(0.2)
+
+
+def _watermarks(consumer: Consumer, tp: TopicPartition, deadline: float) -> tuple[int, int]:
+    """A partition's low and high offsets; a just-created topic answers "not leader" for
+    a moment, so retriable errors are retried until ``deadline``."""
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(tp, timeout=5.0)
+            return int(low), int(high)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            retriable = isinstance(error, KafkaError) and error.retriable()
+            if not retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _learn(ledger: dict[bytes, UUID], value: bytes | None) -> None:
