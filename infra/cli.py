@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -472,6 +472,58 @@ def store(
             writer.flush()
     finally:
         writer.close()
+
+
+@app.command()
+def erase(
+    tenant: Annotated[str, typer.Option(help="the tenant of the client")],
+    client: Annotated[str, typer.Option(help="the client (data subject) to erase")],
+    wait_s: Annotated[
+        float, typer.Option(help="wait this long for completion (0: do not wait)")
+    ] = 300.0,
+) -> None:
+    """Erase a client's data from every table and from the flows' state (GDPR art. 17).
+
+    Records the erasure in the ledger and sends it through the events topic; the running
+    flows apply it and the storage writer deletes the client's rows. Prints the receipt
+    as it progresses (requested, applied, completed) and records the command in
+    audit_log. Exits 1 if it has not completed within --wait-s (it completes once the
+    pipeline runs: `cxpulse up` or `run` plus `store`)."""
+    from infra.topics import ensure_topics
+    from schemas.audit import AuditEntry
+    from sinks.audit_log import KafkaAuditLog
+    from sinks.erasure_requests import ErasureRequests, watch_receipts
+
+    settings = _settings()
+    ensure_topics(settings, log=_quiet)
+    requests = ErasureRequests(settings)
+    now = datetime.now(UTC)
+    ok = False
+    try:
+        receipt = requests.request(tenant, client, now)
+        ok = True
+    finally:
+        requests.close()
+        with KafkaAuditLog.from_settings(settings) as audit:
+            params = {"tenant": tenant, "client_id": client}
+            audit.record(AuditEntry.of_command("erase", tenant, params, ok=ok, at=now))
+    typer.echo(receipt.model_dump_json())
+    if wait_s <= 0:
+        return
+    for seen in watch_receipts(settings, receipt.erasure_id, "completed", wait_s):
+        if seen.status != "requested":
+            typer.echo(seen.model_dump_json())
+        if seen.status == "completed":
+            return
+    _err(
+        f"erasure {receipt.erasure_id} not completed within {wait_s:.0f}s: it completes "
+        "when the flows and the storage writer run (GET /v1/erasures/<id> shows progress)"
+    )
+    raise typer.Exit(1)
+
+
+def _quiet(_message: str) -> None:
+    """A log that says nothing (a command whose output is its result)."""
 
 
 def serve_metrics(host: str, port: int) -> Any:
