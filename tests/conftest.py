@@ -49,8 +49,7 @@ def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("clickhouse")
 
 
-@pytest.fixture
-def database(chdb_path: Path) -> str:
+def new_database(chdb_path: Path) -> str:
     """A fresh, migrated database on the session's embedded engine."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     migrate(f"chdb://{chdb_path}", name, log=lambda _m: None, retention_days=KEEP_TEST_ROWS)
@@ -58,12 +57,32 @@ def database(chdb_path: Path) -> str:
 
 
 @pytest.fixture
+def database(chdb_path: Path) -> str:
+    return new_database(chdb_path)
+
+
+@pytest.fixture
 def settings(kafka_bootstrap: str, chdb_path: Path, database: str, tmp_path: Path) -> Settings:
     """Settings for one test: own topics, own database, own recovery store."""
+    return make_settings(kafka_bootstrap, chdb_path, database, tmp_path / "data")
+
+
+@pytest.fixture(scope="module")
+def module_settings(
+    kafka_bootstrap: str, chdb_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    """Like ``settings``, shared by a module's tests: for one pipeline run that several
+    tests only read (a run of the flows costs seconds; reading its tables, nothing)."""
+    data_dir = tmp_path_factory.mktemp("module") / "data"
+    return make_settings(kafka_bootstrap, chdb_path, new_database(chdb_path), data_dir)
+
+
+def make_settings(kafka_bootstrap: str, chdb_path: Path, database: str, data_dir: Path) -> Settings:
+    """Own topics, the given database and recovery store; the events/DLQ topics created."""
     s = Settings(
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         clickhouse_dsn=f"chdb://{chdb_path}",
         clickhouse_database=database,
         api_keys="acme:key-acme,globex:key-globex",

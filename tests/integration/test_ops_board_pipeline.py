@@ -30,12 +30,12 @@ ACME = {"Authorization": "Bearer key-acme"}
 GLOBEX = {"Authorization": "Bearer key-globex"}
 
 
-@pytest.fixture
-def loaded(settings: Settings) -> Settings:
+@pytest.fixture(scope="module")
+def loaded(module_settings: Settings) -> Settings:
     """Both scripted timelines, keyed as ``cxpulse emit`` keys them, run to the end once
-    (one partition, so the few events move every watermark)."""
-    settings = settings.model_copy(
-        update={"topic_prefix": f"one{settings.topic_prefix}", "topic_partitions": 1}
+    (one partition, so the few events move every watermark); the tests only read it."""
+    settings = module_settings.model_copy(
+        update={"topic_prefix": f"one{module_settings.topic_prefix}", "topic_partitions": 1}
     )
     ensure_topics(settings, log=lambda _m: None)
     # in event-time order, as producers send them (a creation sent after events an hour

@@ -46,8 +46,19 @@ def _window_metrics(settings: Settings) -> dict[tuple[str, str, str], dict[str, 
     return out
 
 
+@pytest.fixture(scope="module")
+def loaded(module_settings: Settings) -> Settings:
+    """The run that the tests only reading its output share."""
+    return _load(module_settings)
+
+
 @pytest.fixture
-def loaded(settings: Settings) -> Settings:
+def loaded_alone(settings: Settings) -> Settings:
+    """A run of its own, for a test that adds input and runs again."""
+    return _load(settings)
+
+
+def _load(settings: Settings) -> Settings:
     """The scenario plus a duplicate and two bad messages, run to the end once.
 
     One input partition: the watermark is the minimum over partitions a shard has
@@ -109,7 +120,10 @@ def test_coaching_alert_in_table_and_topic(loaded: Settings) -> None:
     assert [p["subject_id"] for p in published] == ["A1"]
 
 
-def test_resume_counts_new_events_records_late_and_never_duplicates(loaded: Settings) -> None:
+def test_resume_counts_new_events_records_late_and_never_duplicates(
+    loaded_alone: Settings,
+) -> None:
+    loaded = loaded_alone
     before = _window_metrics(loaded)
     # Second run: a duplicate again, a late event, and one new in-order CSAT for A1.
     new_csat = scenario.event(

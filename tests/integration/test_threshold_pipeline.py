@@ -79,13 +79,14 @@ def timeline() -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture
-def loaded(settings: Settings, tmp_path: Path) -> Settings:
-    rules = tmp_path / "rules.json"
+@pytest.fixture(scope="module")
+def loaded(module_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One run with the rules file, which the tests only read."""
+    rules = tmp_path_factory.mktemp("rules") / "rules.json"
     rules.write_text(json.dumps({"acme": [RULE]}))
-    settings = settings.model_copy(
+    settings = module_settings.model_copy(
         update={
-            "topic_prefix": f"thr{settings.topic_prefix}",
+            "topic_prefix": f"thr{module_settings.topic_prefix}",
             "topic_partitions": 1,
             "alert_rules_file": rules,
         }
