@@ -50,22 +50,23 @@ _EMAIL = re.compile(
 # ---- IBAN -----------------------------------------------------------------------------
 
 # Country code, check digits, then 11..30 letters/digits, optionally grouped by single
-# spaces. Greedy, so it may swallow a following capitalised word; the candidate is then
-# shortened group by group until the checksum holds.
-_IBAN = re.compile(r"(?<!\w)[A-Z]{2}\d\d(?: ?[A-Z\d]){11,30}(?!\w)", re.IGNORECASE)
+# spaces, dashes or dots. Greedy, so it may swallow a following capitalised word; the
+# candidate is then shortened group by group until the checksum holds.
+_IBAN = re.compile(r"(?<!\w)[A-Z]{2}\d\d(?:[ .-]?[A-Z\d]){11,30}(?!\w)", re.IGNORECASE)
+_IBAN_SEPARATORS = frozenset(" .-")
 # A Polish account number (NRB) is an IBAN without its "PL", and is how Poles write it.
-_NRB = re.compile(r"(?<!\w)\d\d(?: ?\d{4}){6}(?!\w)")
+_NRB = re.compile(r"(?<!\w)\d\d(?:[ .-]?\d{4}){6}(?!\w)")
 
 # ---- payment cards --------------------------------------------------------------------
 
 # 14..19 digits unbroken, grouped 4-4-4-x, or 4-6-4/5 (Diners, Amex) by one kind of
-# separator; not glued to a longer number, a word or an id ("ORD-", "/"). No amount or
-# version has 14 digits, so a comma or full stop next to one is punctuation. 13 digits
-# (old Visa cards, no longer issued) are left out: they are EAN-13 product codes and
-# ISBNs far more often.
+# separator (space, dash, dot); not glued to a longer number, a word or an id ("ORD-",
+# "/"). No amount or version has 14 digits, so a comma or full stop next to one is
+# punctuation. 13 digits (old Visa cards, no longer issued) are left out: they are
+# EAN-13 product codes and ISBNs far more often.
 _CARD = re.compile(
     r"(?<![\w/-])"
-    r"(?:\d{14,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{2,7}|\d{4}([ -])\d{6}\2\d{4,5})"
+    r"(?:\d{14,19}|\d{4}([ .-])\d{4}\1\d{4}\1\d{2,7}|\d{4}([ .-])\d{6}\2\d{4,5})"
     r"(?![\w/]|-\d)"
 )
 # First digits of the card schemes (Visa 4, Mastercard 2/5, Amex/Diners/JCB 3,
@@ -90,10 +91,10 @@ _PHONE_WORDS = re.compile(
     r"festnetz|mobil)"
 )
 _ID_WORDS = re.compile(
-    r"(?:#|№|\b(?:order|ticket|invoice|case|ref|tracking|parcel|shipment|contract|"
-    r"customer no|account no|id|zamówi|zamowi|faktur|zgłosz|zglosz|spraw|przesył|przesyl|"
-    r"paczk|umow|bestell|auftrag|rechnung|vorgang|sendung|kundennummer|vertrag|"
-    r"nr\.? zam|no\.|nr\.))"
+    r"(?:#|№|\b(?:order|ticket|invoice|case\b|cases\b|ref\b|ref\.|reference|tracking|"
+    r"parcel|shipment|contract|customer no|account no|id\b|zamówi|zamowi|faktur|zgłosz|"
+    r"zglosz|spraw(?:a|y|ie|ę|ą)\b|przesył|przesyl|paczk|umow|bestell|auftrag|rechnung|"
+    r"vorgang|sendung|kundennummer|vertrag|referenz|nr\.? zam|no\.|nr\.))"
 )
 _CONTEXT_CHARS = 32
 # phonenumbers matcher runs one text may cost (30..130 µs each); see _mask_phones
@@ -125,21 +126,20 @@ def _ascii_digits(s: str) -> str:
     return "".join(str(unicodedata.decimal(c)) for c in s if c.isdecimal())
 
 
-def _ascii(s: str) -> str:
-    """``s`` upper-cased with every decimal digit as ASCII, separators dropped."""
-    if s.isascii():
-        return s.replace(" ", "").upper()
+def _iban_compact(s: str) -> str:
+    """An IBAN candidate upper-cased, its digits ASCII, its separators dropped."""
     return "".join(
-        str(unicodedata.decimal(c)) if c.isdecimal() else c for c in s if c != " "
+        str(unicodedata.decimal(c)) if c.isdecimal() else c for c in s if c not in _IBAN_SEPARATORS
     ).upper()
 
 
 def _iban_mask(m: re.Match[str]) -> str:
     """The mask over the longest checksum-valid prefix (whole groups), the rest kept."""
     found = m.group()
-    cuts = [len(found)] + [i for i in range(len(found) - 1, 3, -1) if found[i] == " "]
+    cuts = [len(found)]
+    cuts += [i for i in range(len(found) - 1, 3, -1) if found[i] in _IBAN_SEPARATORS]
     for cut in cuts:
-        if iban.is_valid(_ascii(found[:cut])):
+        if iban.is_valid(_iban_compact(found[:cut])):
             return MASKS["iban"] + found[cut:]
     return found
 

@@ -87,6 +87,9 @@ def test_not_email_addresses(text: str) -> None:
         ("+1 212 555 0123", PHONE),
         ("tel:+48600123456", f"tel:{PHONE}"),
         ("zadzwońcie 600123456", f"zadzwońcie {PHONE}"),
+        ("Proszę sprawdzić: 600 123 456", f"Proszę sprawdzić: {PHONE}"),  # not "sprawa"
+        ("Any idea? 0171 1234567", f"Any idea? {PHONE}"),  # not "id"
+        ("Please refund, 020 7946 0958", f"Please refund, {PHONE}"),  # not "ref"
         ("numbers 600 123 456, 22 123 45 67 and +44 20 7946 0958", None),
     ],
 )
@@ -155,6 +158,17 @@ def test_checksum_valid_ibans_are_masked(account: str) -> None:
     assert mask_text(f"Überweisung auf {account} bitte.") == f"Überweisung auf {IBAN} bitte."
 
 
+@pytest.mark.parametrize("separator", ["-", "."])
+def test_numbers_split_by_dashes_or_dots_are_masked(separator: str) -> None:
+    def split(number: str) -> str:
+        return number.replace(" ", separator)
+
+    assert mask_text(f"IBAN {split(IBAN_DE)}") == f"IBAN {IBAN}"
+    assert mask_text(f"konto {split('61 1090 1014 0000 0712 1981 2874')}") == f"konto {IBAN}"
+    assert mask_text(f"card {split('4111 1111 1111 1111')}") == f"card {CARD}"
+    assert mask_text(f"tel. {split('600 123 456')}") == f"tel. {PHONE}"
+
+
 def test_a_polish_account_number_without_the_country_code_is_masked() -> None:
     assert mask_text("nr konta 61 1090 1014 0000 0712 1981 2874") == f"nr konta {IBAN}"
     assert mask_text("61109010140000071219812874") == IBAN
@@ -190,6 +204,9 @@ def test_an_iban_with_a_wrong_checksum_is_kept() -> None:
         "Rechnung RE-2024-55812 vom 03.04.2024",
         "Sendungsnummer 00340434161094042557",
         "case 600 123 456",
+        "w sprawie 600 123 456",
+        "ref. 0301234567",
+        "ID 600123456",
         "paczka 600123456 utknęła",
         # dates and times
         "am 12.03.2024 um 14:30",
