@@ -17,11 +17,23 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from api import __version__
+from api.audit import AuditMiddleware
 from api.auth_throttle import FailedAuthThrottle
 from api.deps import KafkaCheck, StoreLagCheck
-from api.audit import AuditMiddleware
 from api.limits import BodySizeLimit, StreamSlots
-from api.routers import agents, alerts, audit, clients, demand, health, kb, ops, privacy, rules
+from api.routers import (
+    agents,
+    alerts,
+    audit,
+    clients,
+    demand,
+    health,
+    kb,
+    ops,
+    privacy,
+    routing,
+    rules,
+)
 from api.services import BackgroundService
 from schemas import metrics
 from schemas.alert_rules import load_rules_file
@@ -47,6 +59,7 @@ _TAGS = [
     {"name": "ops", "description": "Live operations: queues, agents, CSAT and messages"},
     {"name": "demand", "description": "Hourly demand forecasts with intervals and backtests"},
     {"name": "kb", "description": "Knowledge-base suggestions from recurring resolved tickets"},
+    {"name": "routing", "description": "Recommended agents per ticket, and their adoption"},
     {"name": "privacy", "description": "Erasure of a data subject, with a receipt (admin keys)"},
     {"name": "audit", "description": "Who changed what: the access audit (admin keys)"},
     {"name": "health", "description": "Liveness and readiness probes"},
@@ -229,6 +242,7 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(demand.router)
     app.include_router(kb.router)
+    app.include_router(routing.router)
     app.include_router(privacy.router)
     app.include_router(audit.router)
     app.include_router(health.router)

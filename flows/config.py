@@ -12,6 +12,7 @@ from flows.kb.clusters import KbConfig
 from flows.risk.sla import SlaPolicy
 from schemas.alert_rules import Rule
 from schemas.risk import RiskModel
+from schemas.routing import RoutingModel
 
 FLOW_NAMES: tuple[str, ...] = (
     "ingest",
@@ -20,6 +21,7 @@ FLOW_NAMES: tuple[str, ...] = (
     "live_ops",
     "demand",
     "kb",
+    "routing",
 )
 
 
@@ -34,6 +36,7 @@ class FlowConfig(CoreConfig):
     sla_policy: SlaPolicy = field(default_factory=SlaPolicy)
     demand: DemandConfig = field(default_factory=DemandConfig)
     kb: KbConfig = field(default_factory=KbConfig)
+    routing_model: RoutingModel = field(default_factory=RoutingModel)  # schemas/routing.py
     # threshold rules of the rules file, by tenant (flows/ops/rules.py)
     alert_rules: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
     # the erasures recorded before this run, by subject digest (schemas/privacy.py; read

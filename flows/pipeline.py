@@ -22,6 +22,7 @@ from flows.ingest.flow import add_ingest
 from flows.kb.flow import add_kb
 from flows.ops.flow import add_live_ops
 from flows.risk.flow import add_client_risk
+from flows.routing.flow import add_routing
 from schemas.alert_rules import SlaBreachFact
 from schemas.results import Alert, DeadLetter
 
@@ -31,6 +32,7 @@ _FLOWS = (
     ("live_ops", add_live_ops),
     ("demand", add_demand),
     ("kb", add_kb),
+    ("routing", add_routing),
 )
 
 

@@ -38,6 +38,7 @@ from schemas.alert_rules import load_rules_file
 from schemas.kafka_client import client_config
 from schemas.results import Alert
 from schemas.risk import RiskModel
+from schemas.routing import RoutingModel
 from schemas.settings import Settings
 from schemas.transport import RawMessage
 from sinks import tables
@@ -51,6 +52,7 @@ from sinks.kafka_sink import (
     encode_dead_letter,
 )
 from sinks.result_sink import LettersToTopic, result_sink
+from sinks.routing_topic import encode_recommendation
 from sinks.tables import TableSpec
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,15 @@ OUTPUTS: dict[SinkKey[Any], ResultOut[Any] | TopicOut[Any]] = {
         ResultOut(outputs.KB_SUGGESTIONS, tables.KB_SUGGESTIONS),
         ResultOut(outputs.ALERT_ACTIONS, tables.ALERT_ACTIONS),
         ResultOut(outputs.ERASURES, tables.ERASURES),
+        ResultOut(outputs.ROUTING_RECOMMENDATIONS, tables.ROUTING_RECOMMENDATIONS),
+        ResultOut(outputs.ROUTING_DECISIONS, tables.ROUTING_DECISIONS),
+        # for an auto-assigner: key tenant/ticket, the recommendation as the API serves it
+        TopicOut(
+            outputs.ROUTING_TOPIC,
+            attrgetter("routing_topic"),
+            encode_recommendation,
+            attrgetter("recommendation_id"),
+        ),
         TopicOut(
             outputs.DLQ_TOPIC,
             attrgetter("dlq_topic"),
@@ -211,6 +222,7 @@ def flow_config(settings: Settings, flows: frozenset[str], *, until_end: bool) -
         shards=settings.shards,
         ops_snapshot_interval_s=settings.ops_snapshot_interval_s,
         risk_model=RiskModel.from_json(settings.risk_model_file),
+        routing_model=RoutingModel.from_json(settings.routing_model_file),
         sla_policy=load_sla_policy(settings.sla_policy_file),
         demand=demand_config(settings),
         kb=kb_config(settings),

@@ -31,6 +31,8 @@ def topic_specs(settings: Settings) -> dict[str, int]:
         settings.alerts_topic: 1,
         settings.rules_topic: 1,  # compacted: the latest change of every API rule
         settings.erasures_topic: 1,  # compacted: the erasure ledger (issue #13)
+        # routing recommendations for an auto-assigner, keyed tenant/ticket (issue #15)
+        settings.routing_topic: settings.topic_partitions,
         **dict.fromkeys(result_topics(settings), settings.topic_partitions),
     }
 

@@ -27,6 +27,7 @@ AlertKind = Literal[
     "kb_suggestion",
     "threshold",  # a tenant's rule on live state held for its for_s (issue #12)
     "complaint_escalation",  # an escalated, or high/critical, complaint
+    "routing_unavailable",  # no agent eligible for new work for a while (issue #15)
 ]
 AlertSeverity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}

@@ -85,6 +85,12 @@ RETENTION: dict[str, Retention] = {
         90, "created_at", "delivery bodies copy alerts: long enough to investigate a receiver"
     ),
     "webhook_attempts": Retention(90, "at", "HTTP attempt log, as long as its deliveries"),
+    "routing_recommendations": Retention(
+        400, "made_at", "ticket, complaint and agent ids with scores: as long as the events"
+    ),
+    "routing_decisions": Retention(
+        400, "assigned_at", "assignments and their outcomes: as long as the events they judge"
+    ),
     "audit_log": Retention(
         730, "at", "accountability for changes and erasures: two years, then gone"
     ),

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     snapshot_interval_s: float = Field(default=5.0, gt=0)
     ops_snapshot_interval_s: float = Field(default=60.0, gt=0)
     risk_model_file: Path = Path(__file__).parent / "risk_model.json"
+    # routing recommendation weights, eligibility, top N (schemas/routing.py)
+    routing_model_file: Path = Path(__file__).parent / "routing_model.json"
     sla_policy_file: Path | None = None  # JSON: {"hours": {...}, "tenants": {t: {...}}}
     # threshold rules (schemas/alert_rules.py): JSON {tenant id: [rule, ...]}
     alert_rules_file: Path | None = None
@@ -186,6 +188,11 @@ class Settings(BaseSettings):
     def rules_topic(self) -> str:
         """Changes of the API's threshold rules (compacted; the live-ops flow reads it)."""
         return f"{self.topic_prefix}rules"
+
+    @property
+    def routing_topic(self) -> str:
+        """Routing recommendations (key ``<tenant>/<ticket>``) for an auto-assigner."""
+        return f"{self.topic_prefix}routing"
 
     @property
     def erasures_topic(self) -> str:

@@ -25,6 +25,7 @@ from sinks.reader_audit import AuditQueries
 from sinks.reader_demand import DemandQueries
 from sinks.reader_kb import KbQueries
 from sinks.reader_privacy import ErasureQueries
+from sinks.reader_routing import RoutingQueries
 from sinks.reader_rules import RuleQueries
 from sinks.sql_host import read_rows, select_list
 from sinks.time_values import clamp_ts
@@ -125,7 +126,13 @@ ORDER BY agent_id
 
 
 class ResultsReader(
-    AlertQueries, DemandQueries, KbQueries, RuleQueries, ErasureQueries, AuditQueries
+    AlertQueries,
+    DemandQueries,
+    KbQueries,
+    RuleQueries,
+    ErasureQueries,
+    AuditQueries,
+    RoutingQueries,
 ):
     """Tenant-scoped reads of cxpulse results; opens its client on first use.
 

@@ -24,6 +24,7 @@ from schemas.ops import AgentBoardRow, OpsSnapshot, OpsSnapshotRow, QueueRow
 from schemas.privacy import Erasure
 from schemas.results import AgentWindow, Alert, DeadLetter, LateEvent
 from schemas.risk import ClientRisk
+from schemas.routing import RoutingDecision, RoutingRecommendation
 from schemas.rows import column_lists, column_values, columns_of, row_fields
 from schemas.transport import Accepted
 
@@ -249,6 +250,14 @@ ERASURES = row_table("erasures", Erasure, ("tenant_id", "erasure_id"))
 # by the API (every state-changing call) and the CLI, through its result topic and the
 # storage writer: never an insert on the API's request path (issue #13)
 AUDIT_LOG = row_table("audit_log", AuditEntry, ("tenant_id", "at", "audit_id"))
+# routing (issue #15): one recommendation per ticket or complaint; one decision per
+# routed ticket (ReplacingMergeTree(version): the latest outcomes win)
+ROUTING_RECOMMENDATIONS = row_table(
+    "routing_recommendations",
+    RoutingRecommendation,
+    ("tenant_id", "subject_type", "subject_id"),
+)
+ROUTING_DECISIONS = row_table("routing_decisions", RoutingDecision, ("tenant_id", "ticket_id"))
 
 # Every table written from a row type (the DDL test checks each against its migrations).
 ROW_TABLES: tuple[TableSpec[Any], ...] = (
@@ -269,6 +278,8 @@ ROW_TABLES: tuple[TableSpec[Any], ...] = (
     ALERT_RULES,
     AUDIT_LOG,
     ERASURES,
+    ROUTING_RECOMMENDATIONS,
+    ROUTING_DECISIONS,
 )
 
 # Tables only the API writes, not a flow (alert_actions has both: the flows publish the

@@ -18,6 +18,7 @@ from schemas.ops import AgentBoardRow, OpsSnapshot, QueueRow
 from schemas.privacy import Erasure
 from schemas.results import AgentWindow, Alert, DeadLetter, LateEvent
 from schemas.risk import ClientRisk
+from schemas.routing import RoutingDecision, RoutingRecommendation
 from schemas.transport import Accepted
 
 T = TypeVar("T")
@@ -46,6 +47,10 @@ DEMAND_HOURLY = SinkKey("demand_hourly", DemandHourly)
 DEMAND_FORECAST = SinkKey("demand_forecast", ForecastSnapshot)
 DEMAND_BACKTEST = SinkKey("demand_backtest", BacktestRow)
 KB_SUGGESTIONS = SinkKey("kb_suggestions", KbSuggestion)
+# routing (issue #15): recommendations (table and the <prefix>routing topic), decisions
+ROUTING_RECOMMENDATIONS = SinkKey("routing_recommendations", RoutingRecommendation)
+ROUTING_TOPIC = SinkKey("routing_topic", RoutingRecommendation)
+ROUTING_DECISIONS = SinkKey("routing_decisions", RoutingDecision)
 # an erasure the flows have applied (its receipt, status applied; issue #13)
 ERASURES = SinkKey("erasures", Erasure)
 # a threshold episode that ended resolves its alert (actor system), stored and announced
@@ -76,4 +81,7 @@ ALL_OUTPUTS: tuple[SinkKey[Any], ...] = (
     ERASURES,
     ALERT_ACTIONS,
     ALERT_FEED_TOPIC,
+    ROUTING_RECOMMENDATIONS,
+    ROUTING_TOPIC,
+    ROUTING_DECISIONS,
 )

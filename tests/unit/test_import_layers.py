@@ -24,7 +24,7 @@ _MODULES = [
     "flows.config",
     "flows.pipeline",
     "flows.core",
-    *(f"flows.{c}" for c in ("ingest", "agents", "risk", "ops", "demand", "kb")),
+    *(f"flows.{c}" for c in ("ingest", "agents", "risk", "ops", "demand", "kb", "routing")),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Routing recommendation (issue #15): the best available agents for new work."""
