@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from uuid import UUID
 
+from flows.core.forgotten import Forgotten
 from flows.core.timeutil import to_ms
 from schemas.events import (
     CsatReceived,
@@ -83,11 +84,14 @@ class TicketTracker:
     tickets: dict[tuple[str, str], _Ticket] = field(default_factory=dict)
     max_ms: int = -(2**62)  # newest event time of any tenant: when to look for expiries
     newest: dict[str, int] = field(default_factory=dict)  # per tenant: its own clock
+    forgotten: Forgotten = field(default_factory=Forgotten)  # erased clients, as digests
 
     def on_event(
         self, event: Event, partition: int = 0, late_bound_ms: int | None = None
     ) -> list[AgentFact]:
         """Facts of one event; ``late_bound_ms`` is its verdict, carried by its facts."""
+        if self.forgotten.screens(event):
+            return []  # of an erased client, overtaken by its erasure on the way here
         at = to_ms(event.occurred_at)
         late = late_bound_ms
         p = event.payload
@@ -200,6 +204,7 @@ class TicketTracker:
         counts, without a handle time). A ticket whose creation was not seen names no
         client: it expires on its own (ingest suppresses its later events)."""
         gone = [k for k, t in self.tickets.items() if k[0] == tenant and t.client_id == client_id]
+        self.forgotten.forget(tenant, client_id, (k[1] for k in gone))
         out: list[AgentFact] = []
         for key in gone:
             out.extend(self._unmatched(tenant, self.tickets.pop(key)))

@@ -79,6 +79,7 @@ from uuid import UUID
 import numpy as np
 from scipy import sparse
 
+from flows.core.forgotten import Forgotten
 from flows.core.timeutil import from_ms, to_ms
 from flows.kb.index import (
     F64,
@@ -194,6 +195,7 @@ class TicketTexts:
         self._done: dict[str, tuple[int, str]] = {}  # key -> (resolved ms, client): markers
         self._heap: list[tuple[int, int, str]] = []  # (ms, kind, key), stale entries skipped
         self._clock: int | None = None
+        self.forgotten = Forgotten()  # erased clients and their tickets, as digests
 
     def __len__(self) -> int:
         return len(self._texts) + len(self._done)
@@ -201,7 +203,7 @@ class TicketTexts:
     def on_event(self, event: Event) -> list[ResolvedTicket]:
         """Fold one event in; returns the resolved ticket it completes, if any."""
         p = event.payload
-        if not isinstance(p, TicketCreated | TicketResolved):
+        if not isinstance(p, TicketCreated | TicketResolved) or self.forgotten.screens(event):
             return []
         at = to_ms(event.occurred_at)
         if self._clock is None or at > self._clock:
@@ -240,6 +242,7 @@ class TicketTexts:
         prefix = f"{tenant}\x1f"
         gone = {k for k, v in self._texts.items() if v[1] == client_id and k.startswith(prefix)}
         gone |= {k for k, v in self._done.items() if v[1] == client_id and k.startswith(prefix)}
+        self.forgotten.forget(tenant, client_id, (k[len(prefix) :] for k in gone))
         if gone:
             for key in gone:
                 self._texts.pop(key, None)

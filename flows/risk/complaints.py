@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flows.core.forgotten import Forgotten
 from flows.core.timeutil import from_ms, to_ms
 from schemas.events import ComplaintCreated, ComplaintEscalated, Event, Severity
 from schemas.ids import stable_id
@@ -154,12 +155,15 @@ class ComplaintAlerts:
     created: dict[tuple[str, str], list[Created]] = field(default_factory=dict)
     expiry: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # tenant -> heap
     pending: dict[tuple[str, str], list[Escalation]] = field(default_factory=dict)
+    forgotten: Forgotten = field(default_factory=Forgotten)  # erased clients, as digests
 
     def on_event(
         self, event: Event, late: bool, watermark_ms: int, fired_at: datetime
     ) -> list[Alert]:
         """Alerts raised by one complaint event on arrival. ``late``: the input clock
         judged it late; ``watermark_ms``: the tenant's watermark applied so far."""
+        if self.forgotten.screens(event):
+            return []  # of an erased client, overtaken by its erasure on the way here
         p = event.payload
         if isinstance(p, ComplaintCreated):
             out = [a for a in (created_alert(event, fired_at),) if a is not None]
@@ -249,6 +253,7 @@ class ComplaintAlerts:
             for key, waiting in self.pending.items()
             if key[0] == tenant and any(e.client_id == client_id for e in waiting)
         }
+        self.forgotten.forget(tenant, client_id, ())
         for complaint in gone:
             self.created.pop((tenant, complaint), None)
             self.pending.pop((tenant, complaint), None)

@@ -96,6 +96,22 @@ def test_ticket_texts_forget_the_clients_texts_and_markers_only() -> None:
     assert tt.forget_client("t1", GONE) == 0  # nothing left to forget
 
 
+def test_ticket_texts_ignore_the_clients_events_that_the_erasure_overtook() -> None:
+    # the exchanges keep order per key only: the erasure may reach a shard first
+    from flows.kb.clusters import TicketTexts
+
+    tt = TicketTexts(CFG)
+    tt.on_event(created("tk-gone-a", GONE, f"{SECRET} cannot log in"))
+    tt.forget_client("t1", GONE)
+    assert tt.on_event(resolved("tk-gone-a")) == []  # a forgotten ticket's resolution
+    assert tt.on_event(created("tk-gone-b", GONE, f"{SECRET} again")) == []  # overtaken
+    assert tt.on_event(resolved("tk-gone-b")) == []
+    absent(tt, GONE, SECRET, "tk-gone-a", "tk-gone-b")  # digests only
+    tt.on_event(created("tk-gone-c", GONE, "Other tenant", tenant="t2"))
+    [other] = tt.on_event(resolved("tk-gone-c", tenant="t2"))  # another tenant's: as ever
+    assert other.client_id == GONE
+
+
 # ---- KbClusters ----------------------------------------------------------------------------
 
 
