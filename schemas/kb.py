@@ -13,8 +13,9 @@ from pydantic import Field, computed_field
 
 from schemas.rows import Row, UtcDatetime
 
-KbStatus = Literal["open", "covered"]
-KB_STATUSES: tuple[KbStatus, ...] = ("open", "covered")
+# withdrawn: its client's tickets were erased and too few members are left (issue #13)
+KbStatus = Literal["open", "covered", "withdrawn"]
+KB_STATUSES: tuple[KbStatus, ...] = ("open", "covered", "withdrawn")
 KB_MAX_TICKET_IDS = 100  # ticket_ids lists the first members only; ``size`` counts all
 Verdict = Literal["accepted", "dismissed"]
 
@@ -27,7 +28,10 @@ class KbSuggestion(Row):
     )
     version: int = Field(ge=1, description="grows with every change of this suggestion")
     tenant_id: str
-    status: KbStatus = Field(description="open, or covered once an article covers it")
+    status: KbStatus = Field(
+        description="open; covered once an article covers it; withdrawn when an erasure "
+        "left too few members"
+    )
     title: str = Field(
         description="Representative subject: the member closest to the cluster centroid"
     )

@@ -35,6 +35,13 @@ def subject_digest(tenant: str, client_id: str) -> bytes:
     ).digest()
 
 
+def ticket_digest(tenant: str, ticket_id: str) -> bytes:
+    """An erased client's ticket in the flows' state (as :func:`subject_digest`)."""
+    return hashlib.blake2b(
+        f"{tenant}\x1f{ticket_id}".encode(), digest_size=16, person=b"cx-ticket"
+    ).digest()
+
+
 ErasureStatus = Literal["requested", "applied", "completed"]
 ERASURE_VERSIONS: dict[ErasureStatus, int] = {"requested": 1, "applied": 2, "completed": 3}
 

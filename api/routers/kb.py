@@ -27,7 +27,8 @@ def list_suggestions(
     tenant: TenantDep,
     reader: ReaderDep,
     status_: Annotated[
-        KbStatus | None, Query(alias="status", description="open or covered (default: both)")
+        KbStatus | None,
+        Query(alias="status", description="open, covered or withdrawn (default: all)"),
     ] = None,
     limit: Limit = 100,
 ) -> KbSuggestionList:

@@ -11,18 +11,11 @@ nothing that names the client.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from schemas.events import Event
-from schemas.privacy import subject_digest
-
-
-def ticket_digest(tenant: str, ticket_id: str) -> bytes:
-    return hashlib.blake2b(
-        f"{tenant}\x1f{ticket_id}".encode(), digest_size=16, person=b"cx-ticket"
-    ).digest()
+from schemas.privacy import subject_digest, ticket_digest
 
 
 @dataclass

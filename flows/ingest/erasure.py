@@ -15,22 +15,21 @@ identifies the client (the ``erasures`` table keeps the receipt).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from flows.core.keys import ticket_key
 from schemas.events import ClientErasureRequested, Event
-from schemas.privacy import ERASURE_EVENT, ERASURE_VERSIONS, Erasure, subject_digest
+from schemas.privacy import (
+    ERASURE_EVENT,
+    ERASURE_VERSIONS,
+    Erasure,
+    subject_digest,
+    ticket_digest,
+)
 from schemas.results import DeadLetter, make_dead_letter
 from schemas.transport import Accepted
-
-
-def _ticket_digest(tenant: str, ticket_id: str) -> bytes:
-    return hashlib.blake2b(
-        f"{tenant}\x1f{ticket_id}".encode(), digest_size=16, person=b"cx-ticket"
-    ).digest()
 
 
 @dataclass
@@ -58,7 +57,7 @@ class ErasureLedger:
             erasure = self.subjects.get(digest) or known.get(digest)
         ticket = fields.get("ticket_id")
         if ticket:
-            tdigest = _ticket_digest(tenant, ticket)
+            tdigest = ticket_digest(tenant, ticket)
             if erasure is not None:
                 if event.event_type == "ticket.created":
                     self.tickets.setdefault(tdigest, erasure)

@@ -449,7 +449,7 @@ class KbClusters:
         centroid then rests on fewer members, the price of holding nothing of the erased
         texts. A suggestion that keeps ``min_size`` members gets a new version without the
         client's tickets (same id). One that falls below, or keeps no stored member to
-        title it, is withdrawn: a last version, ``covered`` with no covering article, and
+        title it, is withdrawn: a last version with status ``withdrawn``, and
         the cluster is dissolved (similar tickets seed a new one, as after an eviction).
         A cluster of the client's tickets only vanishes without a row (all its rows are
         the client's: they are deleted from ClickHouse). The idf counts of the tenant
@@ -608,7 +608,7 @@ class KbClusters:
         if c.status is None or c.size == 0:
             return []
         c.cand_score = [float(j) for j in range(len(kept), 0, -1)]  # the first one titles
-        c.status = "covered"  # withdrawn: no longer a suggestion
+        c.status = "withdrawn"  # no longer a suggestion
         c.version += 1
         c.updated_ms = max(c.updated_ms, at_ms)
         return [KbChange(self._row(c), opened=False)]

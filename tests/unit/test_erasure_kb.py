@@ -152,7 +152,7 @@ def test_a_suggestion_below_min_size_is_withdrawn_and_its_cluster_dissolved() ->
 
     row = change.suggestion
     assert row.suggestion_id == opened.suggestion.suggestion_id
-    assert (row.status, row.covered_by, row.version) == ("covered", None, 2)
+    assert (row.status, row.covered_by, row.version) == ("withdrawn", None, 2)
     assert (row.size, row.ticket_ids) == (2, ["tk-kept-0", "tk-kept-2"])
     assert kc.suggestions() == []  # the cluster is gone
     absent(kc, GONE, SECRET, "tk-gone-1")
