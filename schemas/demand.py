@@ -105,7 +105,10 @@ class SegmentSummary(Row):
 
 @dataclass(frozen=True, slots=True)
 class BacktestRow:
-    """Rolling-origin accuracy of a segment's model at one refit (see flows.demand.forecast)."""
+    """Rolling-origin accuracy of one candidate model of a segment at one refit; every
+    candidate gets a row, and ``selected`` marks the one that forecasts until the next
+    refit (see flows.demand.forecast). Rows stored before candidates existed are the
+    chosen model's (``selected`` defaults to true in the table too)."""
 
     tenant_id: str
     segment_type: SegmentType
@@ -122,3 +125,4 @@ class BacktestRow:
     mase: float | None
     coverage_80: float | None
     coverage_95: float | None
+    selected: bool = True

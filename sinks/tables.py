@@ -237,7 +237,9 @@ DEMAND_HOURLY = row_table("demand_hourly", DemandHourly, (*_SEGMENT_KEY, "hour_s
 DEMAND_FORECAST = row_table(
     "demand_forecast_snapshots", ForecastSnapshot, (*_SEGMENT_KEY, "generated_at")
 )
-DEMAND_BACKTEST = row_table("demand_backtest", BacktestRow, (*_SEGMENT_KEY, "generated_at"))
+DEMAND_BACKTEST = row_table(
+    "demand_backtest", BacktestRow, (*_SEGMENT_KEY, "generated_at", "model")
+)  # a row per candidate model of a refit (issue #16)
 KB_SUGGESTIONS = row_table("kb_suggestions", KbSuggestion, ("tenant_id", "suggestion_id"))
 KB_FEEDBACK = row_table("kb_feedback", KbFeedback, ("tenant_id", "suggestion_id"))  # by the API
 ALERT_RULES = row_table("alert_rules", StoredRule, ("tenant_id", "rule_id"))  # by the API

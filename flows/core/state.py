@@ -32,7 +32,8 @@ S = TypeVar("S")
 # 8: ... and the tenant's SLA breaches of the last hour (sla_breaches_1h).
 # 9: every step can forget an erased client (#13): KB texts, clusters and complaint
 #    creations, decided SLA tickets, agent tickets and live-ops complaints name theirs.
-STATE_FORMAT = 9
+# 10: a demand segment keeps the chosen candidate model and its backtests (#16).
+STATE_FORMAT = 10
 
 
 class IncompatibleStateError(RuntimeError):

@@ -1,331 +1,258 @@
-"""Hourly demand forecasting for one series: models, intervals and rolling-origin backtests.
+"""Per-segment forecasting: which model a series gets at each refit, and its forecasts.
 
-Pure numerics (numpy + statsmodels); no Bytewax, Kafka or I/O. Hours are absolute hour
-indices (``epoch ms // 3_600_000``), so seasonal slots are fixed hours of the week and
-a model's state never needs re-aligning.
+Pure numerics; no Bytewax, Kafka or I/O. Hours are absolute hour indices
+(``epoch ms // 3_600_000``), so seasonal slots are fixed hours of the week and a model's
+state never needs re-aligning.
 
-Why this model (measured in ``bench/forecast_models.py``): on hourly Poisson counts with
-daily and weekly seasonality, additive Holt-Winters with a 168-hour season on
-variance-stabilised counts (``sqrt(y + 3/8)``) is as accurate as statsforecast's
-MSTL(24, 168) + AutoETS (WAPE and MASE within a point of each other) at a thirtieth of
-the refit time, and a 168-hour season holds the daily cycle inside it. Parameters come from
-statsmodels; between refits the state is advanced one hour at a time with the same
-recursion statsmodels uses (checked against its forecasts in the unit tests).
+Why automatic selection (as Genesys' "auto best method" and NICE's best-pick do): no one
+model wins on every segment. The pooled daily profile wins where weekdays share a shape
+(most contact-centre demand), Holt-Winters where each day has its own, seasonal-naive on
+erratic or sparse series, and the ensemble often beats its members. At every refit each
+candidate the history supports is backtested from the same rolling origins
+(:mod:`flows.demand.backtest`), and the one with the lowest mean absolute error, i.e.
+the lowest MASE, forecasts until the next refit. Seasonal-naive is a candidate and the
+MASE baseline, so the choice is never worse than it in the backtest. Intervals come from
+the chosen model's own out-of-sample errors (:mod:`flows.demand.intervals`).
 
-Intervals are calibrated, not assumed: the model's own residuals underestimate its
-out-of-sample error (80 % intervals covered ~65 %), so the 80/95 % half-widths are the
-quantiles of absolute out-of-sample errors from the rolling-origin backtest, in the
-square-root scale, and then squared back (wider at peaks, as Poisson noise is).
-
-With less than a week of history the cold-start model ``seasonal_mean_24h`` (mean of the
-same hour over the past days, in the square-root scale) stands in; its intervals use the
-Poisson variance of the transform (1/4) inflated for the estimate until backtest errors
-exist.
+Candidates with a week and a day of history (``MIN_WEEKLY_H``): ``seasonal_naive_168h``,
+``daily_profile_poisson``, ``holt_winters_168h_sqrt`` and ``ensemble_mean`` (profile and
+Holt-Winters); before that the cold-start ones, ``seasonal_naive_24h`` and
+``seasonal_mean_24h``. With no backtest origin yet, the default of the phase
+(``daily_profile_poisson``, ``seasonal_mean_24h``) stands in with Poisson intervals.
+Holt-Winters is optimised (statsmodels) once per refit, at the first backtest origin, and
+advanced to the end of the history; the other candidates are closed-form.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-WEEK_H = 168
-DAY_H = 24
+from flows.demand.backtest import (
+    Backtest,
+    Scored,
+    backtest_origins,
+    naive_forecasts,
+    score,
+)
+from flows.demand.baselines import (
+    DAY_H,
+    MODEL_COLD,
+    MODEL_NAIVE_DAY,
+    MODEL_NAIVE_WEEK,
+    WEEK_H,
+    SeasonalMean,
+    SeasonalNaive,
+)
+from flows.demand.ensemble import MODEL_ENSEMBLE, Ensemble, Forecaster, combine
+from flows.demand.holt_winters import (
+    MIN_WEEKLY_H,
+    MODEL_HOLT_WINTERS,
+    HoltWinters,
+    fit_holt_winters,
+)
+from flows.demand.intervals import Calibration, Floats, Interval, Ints, stabilise, to_interval
+from flows.demand.profile import MODEL_PROFILE, fit_profile
+
+__all__ = [
+    "DAY_H",
+    "HOUR_MS",
+    "MIN_WEEKLY_H",
+    "MODEL_COLD",
+    "MODEL_WEEKLY",
+    "WEEK_H",
+    "Backtest",
+    "Candidate",
+    "SeriesModel",
+    "fit_series",
+    "forecast",
+]
+
 HOUR_MS = 3_600_000
-MODEL_WEEKLY = "holt_winters_168h_sqrt"
-MODEL_COLD = "seasonal_mean_24h"
-MIN_WEEKLY_H = WEEK_H + DAY_H  # a week to initialise the season, a day to fit on
-_SHIFT = 0.375  # Anscombe: sqrt(y + 3/8) has variance ~1/4 for Poisson y
-_POISSON_SD = 0.5
-_COLD_INFLATE = 1.5  # estimate uncertainty on top of Poisson noise, before backtests
-_Z80, _Z95 = 1.2816, 1.96
-MIN_CALIBRATION_ERRORS = 24
-
-Floats = npt.NDArray[np.float64]
-
-
-def stabilise(counts: npt.ArrayLike) -> Floats:
-    return np.sqrt(np.asarray(counts, dtype=np.float64) + _SHIFT)
-
-
-def unstabilise(m: Floats, extra_var: float = 0.0) -> Floats:
-    """Back to counts; ``extra_var`` is the bias correction E[X²] = m² + var."""
-    return np.maximum(m * m - _SHIFT + extra_var, 0.0)
-
-
-@dataclass
-class HoltWinters:
-    """Additive Holt-Winters without trend, season 168 h, in the square-root scale."""
-
-    alpha: float
-    gamma: float
-    level: float
-    seasonal: Floats  # indexed by absolute hour % 168
-
-    def update(self, hour: int, value: float) -> None:
-        """Fold in the stabilised value observed at ``hour``."""
-        slot = hour % WEEK_H
-        s_prev = float(self.seasonal[slot])
-        new_level = self.alpha * (value - s_prev) + (1.0 - self.alpha) * self.level
-        self.seasonal[slot] = self.gamma * (value - self.level) + (1.0 - self.gamma) * s_prev
-        self.level = new_level
-
-    def predict(self, hours: npt.NDArray[np.int64]) -> Floats:
-        """Mean forecast (square-root scale) for future absolute hours."""
-        return np.asarray(self.level + self.seasonal[hours % WEEK_H], dtype=np.float64)
-
-
-def fit_holt_winters(values: Floats, first_hour: int) -> HoltWinters:
-    """Fit on stabilised ``values`` starting at ``first_hour`` and run them through.
-
-    statsmodels estimates the smoothing weights; the first week initialises the season
-    when there is too little data for its heuristic (two cycles plus ten hours).
-    """
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
-    n = len(values)
-    if n < MIN_WEEKLY_H:
-        raise ValueError(f"need {MIN_WEEKLY_H} hours of history, got {n}")
-    if n >= 2 * WEEK_H + 10:
-        model = ExponentialSmoothing(
-            values, seasonal_periods=WEEK_H, seasonal="add", initialization_method="heuristic"
-        )
-    else:
-        first = values[:WEEK_H]
-        model = ExponentialSmoothing(
-            values,
-            seasonal_periods=WEEK_H,
-            seasonal="add",
-            initialization_method="known",
-            initial_level=float(first.mean()),
-            initial_seasonal=first - first.mean(),
-        )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter; the backtest judges the fit
-        fit = model.fit()
-    params = fit.params
-    initial = np.asarray(params["initial_seasons"], dtype=np.float64)
-    seasonal = np.empty(WEEK_H, dtype=np.float64)
-    # initial_seasons[i] is s_{i-m}: the slot of hour first_hour + i
-    seasonal[(first_hour + np.arange(WEEK_H)) % WEEK_H] = initial
-    hw = HoltWinters(
-        alpha=float(params["smoothing_level"]),
-        gamma=float(params["smoothing_seasonal"]),
-        level=float(params["initial_level"]),
-        seasonal=seasonal,
-    )
-    for i, v in enumerate(values):
-        hw.update(first_hour + i, float(v))
-    return hw
-
-
-def seasonal_mean(values: Floats, first_hour: int, hours: npt.NDArray[np.int64]) -> Floats:
-    """Per hour of day, the mean of its last (up to) seven values, square-root scale.
-
-    Every future hour of a given hour of day gets the same profile value; an hour of day
-    not seen yet (under a day of history) gets the overall mean.
-    """
-    n = len(values)
-    if n == 0:
-        return np.zeros(len(hours), dtype=np.float64)
-    profile = np.full(DAY_H, float(values.mean()))
-    for slot in range(DAY_H):
-        # latest index i < n with (first_hour + i) % 24 == slot, then every day back
-        last = n - 1 - ((first_hour + n - 1 - slot) % DAY_H)
-        if last >= 0:
-            profile[slot] = float(values[last::-DAY_H][:7].mean())
-    return np.asarray(profile[hours % DAY_H], dtype=np.float64)
+MODEL_WEEKLY = MODEL_PROFILE  # the weekly phase's default (no backtest yet)
+WEEKLY_CANDIDATES = (MODEL_NAIVE_WEEK, MODEL_PROFILE, MODEL_HOLT_WINTERS, MODEL_ENSEMBLE)
+COLD_CANDIDATES = (MODEL_NAIVE_DAY, MODEL_COLD)
+_FIT_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError)
 
 
 @dataclass(frozen=True)
-class Calibration:
-    """Interval half-widths (square-root scale) and the bias-correcting error variance."""
+class Candidate:
+    """One candidate's backtest at a refit, and whether it was chosen."""
 
-    q80: float
-    q95: float
-    var: float
-    errors: int  # out-of-sample errors behind it; 0 = Poisson assumption
-
-    @classmethod
-    def poisson(cls) -> Calibration:
-        sd = _POISSON_SD * _COLD_INFLATE
-        return cls(_Z80 * sd, _Z95 * sd, sd * sd, 0)
-
-    @classmethod
-    def from_errors(cls, errors: Floats) -> Calibration:
-        if len(errors) < MIN_CALIBRATION_ERRORS:
-            return cls.poisson()
-        a = np.abs(errors)
-        q80, q95 = np.quantile(a, [0.8, 0.95])
-        return cls(float(q80), float(q95), float(np.mean(errors * errors)), len(errors))
-
-
-@dataclass(frozen=True)
-class Interval:
-    predicted: Floats
-    lower_80: Floats
-    upper_80: Floats
-    lower_95: Floats
-    upper_95: Floats
-
-
-def to_interval(mean: Floats, cal: Calibration) -> Interval:
-    def bound(m: Floats) -> Floats:
-        return unstabilise(np.maximum(m, 0.0))
-
-    return Interval(
-        predicted=unstabilise(mean, cal.var),
-        lower_80=bound(mean - cal.q80),
-        upper_80=bound(mean + cal.q80),
-        lower_95=bound(mean - cal.q95),
-        upper_95=bound(mean + cal.q95),
-    )
-
-
-@dataclass(frozen=True)
-class Backtest:
-    """Rolling-origin accuracy: daily origins, ``horizon_h`` hours ahead from each.
-
-    ``mase`` divides the model's mean absolute error by the seasonal-naive one on the same
-    targets (``baseline``: last week's same hour, or yesterday's with < 1 week behind the
-    origin). Coverage of an origin uses intervals calibrated on the *other* origins only,
-    so it is measured out of sample.
-    """
-
-    model: str
-    baseline: str
-    origins: int
-    horizon_h: int
-    points: int
-    mae: float
-    baseline_mae: float
-    wape: float | None
-    mase: float | None
-    coverage_80: float | None
-    coverage_95: float | None
-
-
-@dataclass(frozen=True)
-class BacktestRun:
     backtest: Backtest
-    errors: Floats  # square-root-scale errors of every backtest point (for calibration)
-
-
-def _origin_forecasts(
-    values: Floats, first_hour: int, origins: list[int], horizon: int, weekly: bool
-) -> list[Floats]:
-    """Mean forecasts (square-root scale) made at each origin (an index into values)."""
-    steps = np.arange(horizon, dtype=np.int64)
-    if not weekly:
-        return [seasonal_mean(values[:c], first_hour, first_hour + c + steps) for c in origins]
-    hw = fit_holt_winters(values[: origins[0]], first_hour)
-    out: list[Floats] = []
-    pos = origins[0]
-    for c in origins:
-        while pos < c:
-            hw.update(first_hour + pos, float(values[pos]))
-            pos += 1
-        out.append(hw.predict(first_hour + c + steps))
-    return out
-
-
-def backtest_origins(n: int, weekly: bool, max_origins: int, horizon: int) -> list[int]:
-    """Daily origins (indices) ending ``horizon`` before the end, as many as history allows."""
-    min_train = MIN_WEEKLY_H if weekly else DAY_H
-    last = n - horizon
-    origins = [c for c in range(last, min_train - 1, -DAY_H)][:max_origins]
-    return sorted(origins)
-
-
-def run_backtest(
-    counts: npt.ArrayLike, first_hour: int, *, weekly: bool, max_origins: int, horizon_h: int
-) -> BacktestRun | None:
-    """Rolling-origin backtest of the weekly or cold-start model; None without origins."""
-    y = np.asarray(counts, dtype=np.float64)
-    values = stabilise(y)
-    origins = backtest_origins(len(y), weekly, max_origins, horizon_h)
-    if not origins:
-        return None
-    means = _origin_forecasts(values, first_hour, origins, horizon_h, weekly)
-    errs = [values[c : c + horizon_h] - m for c, m in zip(origins, means, strict=True)]
-    all_errors = np.concatenate(errs)
-    abs_err = base_err = total = 0.0
-    inside80 = inside95 = scored = 0
-    season = WEEK_H if origins[0] >= WEEK_H else DAY_H
-    for k, (c, m) in enumerate(zip(origins, means, strict=True)):
-        others = np.concatenate([e for j, e in enumerate(errs) if j != k] or [np.empty(0)])
-        cal = Calibration.from_errors(others)
-        band = to_interval(m, cal)
-        actual = y[c : c + horizon_h]
-        naive = y[c - season : c - season + horizon_h]
-        abs_err += float(np.abs(band.predicted - actual).sum())
-        base_err += float(np.abs(naive - actual).sum())
-        total += float(actual.sum())
-        inside80 += int(((actual >= band.lower_80) & (actual <= band.upper_80)).sum())
-        inside95 += int(((actual >= band.lower_95) & (actual <= band.upper_95)).sum())
-        scored += len(actual)
-    bt = Backtest(
-        model=MODEL_WEEKLY if weekly else MODEL_COLD,
-        baseline=f"seasonal_naive_{season}h",
-        origins=len(origins),
-        horizon_h=horizon_h,
-        points=scored,
-        mae=abs_err / scored,
-        baseline_mae=base_err / scored,
-        wape=abs_err / total if total > 0 else None,
-        mase=abs_err / base_err if base_err > 0 else None,
-        coverage_80=inside80 / scored,
-        coverage_95=inside95 / scored,
-    )
-    return BacktestRun(bt, all_errors)
+    selected: bool
 
 
 @dataclass
 class SeriesModel:
     """What a segment forecasts with until the next refit."""
 
-    name: str
+    forecaster: Forecaster
     calibration: Calibration
-    hw: HoltWinters | None = None
-    backtest: Backtest | None = None
+    candidates: tuple[Candidate, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.forecaster.name
+
+    @property
+    def weekly(self) -> bool:
+        return self.forecaster.weekly
+
+    @property
+    def backtest(self) -> Backtest | None:
+        """The chosen model's backtest (None before the first origin)."""
+        return next((c.backtest for c in self.candidates if c.selected), None)
+
+
+def _hw_origin_forecasts(
+    y: Floats, first_hour: int, origins: list[int], horizon: int
+) -> tuple[list[Floats], HoltWinters]:
+    """One statsmodels fit at the first origin, then advanced hour by hour (as the flow
+    does between refits) to each later origin and on to the end of the history: the
+    weights estimated a backtest earlier serve the forecasts until the next refit, so a
+    refit costs one optimisation, not two."""
+    hw = fit_holt_winters(stabilise(y[: origins[0]]), first_hour)
+    steps = np.arange(horizon, dtype=np.int64)
+    out: list[Floats] = []
+    pos = origins[0]
+    for c in [*origins, len(y)]:
+        while pos < c:
+            hw.observe(first_hour + pos, float(y[pos]))
+            pos += 1
+        if c < len(y):
+            out.append(hw.expected(first_hour + c + steps))
+    return out, hw
+
+
+def _each_origin(
+    fit: Callable[[Floats, int], Forecaster],
+    y: Floats,
+    first_hour: int,
+    origins: list[int],
+    horizon: int,
+) -> list[Floats]:
+    """A fresh fit at every origin (the closed-form candidates)."""
+    steps = np.arange(horizon, dtype=np.int64)
+    return [fit(y[:c], first_hour).expected(first_hour + c + steps) for c in origins]
+
+
+def _profile(y: Floats, first_hour: int) -> Forecaster:
+    return fit_profile(y, first_hour)
+
+
+def _weekly_backtests(
+    y: Floats, first_hour: int, origins: list[int], horizon: int
+) -> tuple[dict[str, list[Floats]], dict[str, Forecaster]]:
+    """Every weekly candidate's forecasts at the origins (a failed fit drops it), and
+    the final models fitted on the way (Holt-Winters)."""
+    out: dict[str, list[Floats]] = {
+        MODEL_NAIVE_WEEK: naive_forecasts(y, origins, horizon, WEEK_H),
+    }
+    fitted: dict[str, Forecaster] = {}
+    with contextlib.suppress(*_FIT_ERRORS):
+        out[MODEL_PROFILE] = _each_origin(_profile, y, first_hour, origins, horizon)
+    with contextlib.suppress(*_FIT_ERRORS):
+        out[MODEL_HOLT_WINTERS], fitted[MODEL_HOLT_WINTERS] = _hw_origin_forecasts(
+            y, first_hour, origins, horizon
+        )
+    if MODEL_PROFILE in out and MODEL_HOLT_WINTERS in out:
+        out[MODEL_ENSEMBLE] = [
+            combine([a, b])
+            for a, b in zip(out[MODEL_PROFILE], out[MODEL_HOLT_WINTERS], strict=True)
+        ]
+    return out, fitted
+
+
+def _cold_backtests(
+    y: Floats, first_hour: int, origins: list[int], horizon: int
+) -> tuple[dict[str, list[Floats]], dict[str, Forecaster]]:
+    forecasts = {
+        MODEL_NAIVE_DAY: naive_forecasts(y, origins, horizon, DAY_H),
+        MODEL_COLD: _each_origin(SeasonalMean.fit, y, first_hour, origins, horizon),
+    }
+    return forecasts, {}
+
+
+def _final_fit(
+    name: str, y: Floats, first_hour: int, fitted: dict[str, Forecaster] | None = None
+) -> Forecaster:
+    """The named candidate on the whole history (reusing what the backtest fitted)."""
+    ready = fitted or {}
+    if name in ready:
+        return ready[name]
+    if name == MODEL_NAIVE_WEEK:
+        return SeasonalNaive.fit(y, first_hour, WEEK_H)
+    if name == MODEL_NAIVE_DAY:
+        return SeasonalNaive.fit(y, first_hour, DAY_H)
+    if name == MODEL_COLD:
+        return SeasonalMean.fit(y, first_hour)
+    if name == MODEL_PROFILE:
+        return fit_profile(y, first_hour)
+    if name == MODEL_HOLT_WINTERS:
+        return fit_holt_winters(stabilise(y), first_hour)
+    if name == MODEL_ENSEMBLE:
+        members = (MODEL_PROFILE, MODEL_HOLT_WINTERS)
+        return Ensemble(tuple(_final_fit(m, y, first_hour, ready) for m in members))
+    raise ValueError(f"unknown model {name}")
+
+
+def choose(scored: dict[str, Scored], order: tuple[str, ...]) -> str:
+    """The lowest backtest MAE (= MASE: same targets, same baseline); ties go to the
+    earlier in ``order``, which starts with seasonal-naive, so nothing worse than it
+    (or merely as good) is ever chosen over it."""
+    ranked = [n for n in order if n in scored]
+    return min(ranked, key=lambda n: (scored[n].backtest.mae, ranked.index(n)))
 
 
 def fit_series(
-    counts: npt.ArrayLike, first_hour: int, *, max_origins: int = 7, horizon_h: int = 24
+    counts: npt.ArrayLike,
+    first_hour: int,
+    *,
+    max_origins: int = 7,
+    horizon_h: int = 24,
+    only: frozenset[str] | None = None,
 ) -> SeriesModel:
-    """Choose and fit the model a series' history supports, with its backtest.
+    """Backtest the candidates the history supports, fit the best on all of it.
 
-    A weekly fit that fails (degenerate data) falls back to the cold-start model rather
-    than stopping the flow.
+    ``only`` restricts the choice (benchmarks score one model at a time); every
+    candidate is still backtested and published. A chosen model whose final fit fails
+    (degenerate data) gives way to the next best, and seasonal-naive never fails, so a
+    refit never stops the flow.
     """
     y = np.asarray(counts, dtype=np.float64)
     weekly = len(y) >= MIN_WEEKLY_H and bool(y.any())
-    if weekly:
+    order = WEEKLY_CANDIDATES if weekly else COLD_CANDIDATES
+    origins = backtest_origins(len(y), MIN_WEEKLY_H if weekly else DAY_H, max_origins, horizon_h)
+    if not origins:
+        default = MODEL_WEEKLY if weekly else MODEL_COLD
+        preferred = [n for n in order if only is not None and n in only]
+        for name in (*preferred, default, order[0]):
+            try:
+                return SeriesModel(_final_fit(name, y, first_hour), Calibration.poisson())
+            except _FIT_ERRORS:
+                continue
+        raise AssertionError("seasonal-naive cannot fail to fit")
+    backtests = _weekly_backtests if weekly else _cold_backtests
+    forecasts, fitted = backtests(y, first_hour, origins, horizon_h)
+    naive = forecasts[order[0]]  # the phase's seasonal-naive is the MASE baseline
+    scored = {n: score(n, y, origins, f, naive) for n, f in forecasts.items()}
+    remaining = {n: sc for n, sc in scored.items() if only is None or n in only} or dict(scored)
+    while True:
+        best = choose(remaining, order)
         try:
-            run = run_backtest(
-                y, first_hour, weekly=True, max_origins=max_origins, horizon_h=horizon_h
-            )
-            hw = fit_holt_winters(stabilise(y), first_hour)
-        except (ValueError, np.linalg.LinAlgError):
-            weekly = False
-        else:
-            if all(math.isfinite(x) for x in (hw.alpha, hw.gamma, hw.level)):
-                cal = Calibration.from_errors(run.errors) if run else Calibration.poisson()
-                return SeriesModel(MODEL_WEEKLY, cal, hw, run.backtest if run else None)
-    run = run_backtest(y, first_hour, weekly=False, max_origins=max_origins, horizon_h=horizon_h)
-    cal = Calibration.from_errors(run.errors) if run else Calibration.poisson()
-    return SeriesModel(MODEL_COLD, cal, None, run.backtest if run else None)
+            forecaster = _final_fit(best, y, first_hour, fitted)
+        except _FIT_ERRORS:
+            del remaining[best]
+            continue
+        candidates = tuple(Candidate(scored[n].backtest, n == best) for n in order if n in scored)
+        return SeriesModel(forecaster, Calibration.from_errors(scored[best].errors), candidates)
 
 
-def forecast(
-    model: SeriesModel, counts: npt.ArrayLike, first_hour: int, hours: npt.NDArray[np.int64]
-) -> Interval:
+def forecast(model: SeriesModel, hours: Ints) -> Interval:
     """Forecast of ``hours`` (absolute, after the history) with 80/95 % intervals."""
-    if model.hw is not None:
-        mean = model.hw.predict(hours)
-    else:
-        mean = seasonal_mean(stabilise(counts), first_hour, hours)
-    return to_interval(mean, model.calibration)
+    return to_interval(model.forecaster.expected(hours), model.calibration)

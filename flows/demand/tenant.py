@@ -39,14 +39,7 @@ import numpy as np
 
 from flows.core.timeutil import from_ms
 from flows.demand.anomaly import AnomalyRule, Expected, demand_anomaly
-from flows.demand.forecast import (
-    HOUR_MS,
-    MIN_WEEKLY_H,
-    SeriesModel,
-    fit_series,
-    forecast,
-    stabilise,
-)
+from flows.demand.forecast import HOUR_MS, MIN_WEEKLY_H, SeriesModel, fit_series, forecast
 from schemas.demand import MAX_HORIZON_H, BacktestRow, DemandHourly, ForecastSnapshot, SegmentType
 from schemas.events import Event, ServiceRequested, SessionLifecycle, TicketCreated
 from schemas.ids import stable_id
@@ -237,8 +230,8 @@ class DemandTenant:
             anomaly = self._judge(seg, st, hour, n, fired_at)
             if anomaly is not None:
                 out.append(anomaly)
-            if st.model is not None and st.model.hw is not None:
-                st.model.hw.update(hour, float(stabilise(n)))
+            if st.model is not None:
+                st.model.forecaster.observe(hour, n)
             if self._refit_due(st, boundary):
                 st.model = fit_series(
                     st.counts,
@@ -246,8 +239,7 @@ class DemandTenant:
                     max_origins=self.cfg.backtest_origins,
                     horizon_h=self.cfg.backtest_horizon_h,
                 )
-                if st.model.backtest is not None:
-                    out.append(self._backtest_row(seg, boundary, st.model))
+                out.extend(self._backtest_rows(seg, boundary, st.model))
             if boundary % self.cfg.forecast_every_h == 0:
                 out.extend(self._snapshot(seg, st, boundary, fired_at))
         return out
@@ -268,33 +260,37 @@ class DemandTenant:
     def _refit_due(self, st: SegmentState, boundary: int) -> bool:
         if st.model is None or boundary % self.cfg.refit_every_h == 0:
             return True
-        return st.model.hw is None and len(st.counts) == MIN_WEEKLY_H  # a week: go weekly
+        return not st.model.weekly and len(st.counts) == MIN_WEEKLY_H  # a week: go weekly
 
     # -- rows ---------------------------------------------------------------------------
 
     def _hourly(self, seg: Segment, hour: int, n: int) -> DemandHourly:
         return DemandHourly(self.tenant_id, seg[0], seg[1], from_ms(hour * HOUR_MS), n)
 
-    def _backtest_row(self, seg: Segment, boundary: int, model: SeriesModel) -> BacktestRow:
-        bt = model.backtest
-        assert bt is not None
-        return BacktestRow(
-            self.tenant_id,
-            seg[0],
-            seg[1],
-            from_ms(boundary * HOUR_MS),
-            bt.model,
-            bt.baseline,
-            bt.origins,
-            bt.horizon_h,
-            bt.points,
-            bt.mae,
-            bt.baseline_mae,
-            bt.wape,
-            bt.mase,
-            bt.coverage_80,
-            bt.coverage_95,
-        )
+    def _backtest_rows(self, seg: Segment, boundary: int, model: SeriesModel) -> list[BacktestRow]:
+        """A row per candidate of the refit, the chosen one ``selected``."""
+        at = from_ms(boundary * HOUR_MS)
+        return [
+            BacktestRow(
+                self.tenant_id,
+                seg[0],
+                seg[1],
+                at,
+                c.backtest.model,
+                c.backtest.baseline,
+                c.backtest.origins,
+                c.backtest.horizon_h,
+                c.backtest.points,
+                c.backtest.mae,
+                c.backtest.baseline_mae,
+                c.backtest.wape,
+                c.backtest.mase,
+                c.backtest.coverage_80,
+                c.backtest.coverage_95,
+                c.selected,
+            )
+            for c in model.candidates
+        ]
 
     def _snapshot(
         self, seg: Segment, st: SegmentState, boundary: int, fired_at: datetime
@@ -302,7 +298,7 @@ class DemandTenant:
         assert st.model is not None
         first_target = boundary + 1  # the hour after the one in progress
         hours = first_target + np.arange(self.cfg.horizon_h, dtype=np.int64)
-        band = forecast(st.model, st.counts, st.first_hour, hours)
+        band = forecast(st.model, hours)
         snap = ForecastSnapshot(
             self.tenant_id,
             seg[0],
@@ -317,9 +313,9 @@ class DemandTenant:
             tuple(band.upper_95.tolist()),
         )
         # this snapshot is the last one made before its first forecast_every_h targets;
-        # only the weekly model's are judged against: the cold-start one knows no weekly
-        # cycle, so every quiet weekend would fall below it
-        if st.model.hw is not None:
+        # only a weekly model's are judged against: the cold-start ones know no weekly
+        # cycle, so every quiet weekend would fall below them
+        if st.model.weekly:
             for i in range(min(self.cfg.forecast_every_h, self.cfg.horizon_h)):
                 st.expected[first_target + i] = Expected(
                     snap.predicted[i], snap.lower_95[i], snap.upper_95[i], boundary

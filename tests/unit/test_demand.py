@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench.seasonal_demand import seasonal_series
-from flows.demand.forecast import HOUR_MS, MODEL_COLD, MODEL_WEEKLY
+from flows.demand.forecast import COLD_CANDIDATES, HOUR_MS, MODEL_COLD, WEEKLY_CANDIDATES
 from flows.demand.tenant import (
     DemandConfig,
     DemandOutput,
@@ -119,19 +119,27 @@ def test_a_late_event_re_emits_its_hour_with_the_higher_count() -> None:
     assert list(t.segments[("queue", "new")].counts) == [1, 0]
 
 
-def test_refits_on_the_grid_switch_to_weekly_and_emit_backtests() -> None:
+def test_refits_on_the_grid_switch_to_weekly_and_publish_every_candidate() -> None:
     s = seasonal_series(9 * 24, peak=30.0, seed=3)
     t = DemandTenant("t1", DemandConfig(horizon_h=24))
     out = feed(t, s.counts, s.first_hour)
     backtests = [b for b in of(out, BacktestRow) if b.segment == "billing"]
-    models = [b.model for b in backtests]
-    assert models[0] == MODEL_COLD
-    assert models[-1] == MODEL_WEEKLY
     assert {b.generated_at.hour for b in backtests} == {0}  # daily, UTC-aligned
-    weekly = backtests[-1]
-    assert weekly.origins == 1
-    assert weekly.points == 24
-    assert of(out, ForecastSnapshot)[-1].model == MODEL_WEEKLY
+    refits: dict[datetime, list[BacktestRow]] = {}
+    for b in backtests:
+        refits.setdefault(b.generated_at, []).append(b)
+    for rows in refits.values():
+        chosen = [r for r in rows if r.selected]
+        assert len(chosen) == 1, "one chosen model per refit"
+        assert len({r.model for r in rows}) == len(rows)
+        assert chosen[0].mae == min(r.mae for r in rows)  # the lowest backtest MASE
+        assert {r.baseline for r in rows} == {rows[0].baseline}  # scored on the same targets
+    first, last = refits[min(refits)], refits[max(refits)]
+    assert {r.model for r in first} == set(COLD_CANDIDATES)
+    assert {r.model for r in last} == set(WEEKLY_CANDIDATES)
+    chosen = next(r for r in last if r.selected)
+    assert (chosen.origins, chosen.points, chosen.baseline) == (1, 24, "seasonal_naive_168h")
+    assert of(out, ForecastSnapshot)[-1].model == chosen.model
 
 
 def test_hotspot_alerts_once_per_episode() -> None:
