@@ -13,7 +13,7 @@ class ForecastHourOut(ForecastHour, View):
 
 
 class BacktestOut(View):
-    """Rolling-origin backtest of the segment's model at its latest refit.
+    """Rolling-origin backtest of one candidate model at the segment's latest refit.
 
     The published part of :class:`schemas.demand.BacktestRow` (a plain dataclass, which a
     model cannot subclass), read from it by attribute; ``tests/unit/test_api_views.py``
@@ -26,7 +26,10 @@ class BacktestOut(View):
     )
     coverage_80: float | None = Field(description="Share of actuals inside the 80 % interval")
     coverage_95: float | None = Field(description="Share of actuals inside the 95 % interval")
-    model: str
+    model: str = Field(description="The candidate backtested")
+    selected: bool = Field(
+        description="Chosen at this refit: the lowest backtest MASE (never above seasonal-naive's)"
+    )
     baseline: str = Field(description="The seasonal-naive baseline of the MASE")
     origins: int = Field(description="Daily forecast origins evaluated")
     horizon_h: int = Field(description="Hours forecast from each origin")
@@ -40,10 +43,20 @@ class DemandForecastOut(_Out):
     generated_at: UtcDatetime = Field(
         description="Event-time end of the last closed hour the forecast was made from"
     )
-    model: str = Field(description="holt_winters_168h_sqrt, or seasonal_mean_24h (cold start)")
+    model: str = Field(
+        description="The model chosen for the segment at its latest refit (see candidates): "
+        "seasonal_naive_168h, daily_profile_poisson, holt_winters_168h_sqrt or ensemble_mean; "
+        "seasonal_naive_24h or seasonal_mean_24h with under 192 h of history"
+    )
     horizon_h: int = Field(description="Hours returned (at most what was asked)")
     items: list[ForecastHourOut]
-    backtest: BacktestOut | None = Field(description="None until the segment has a backtest")
+    backtest: BacktestOut | None = Field(
+        description="The chosen model's backtest; None until the segment has one"
+    )
+    candidates: list[BacktestOut] = Field(
+        description="Every candidate's backtest at the latest refit, the chosen one first, "
+        "then by error (empty until the segment has a backtest)"
+    )
 
 
 class DemandSegmentOut(SegmentSummary, View):

@@ -24,15 +24,25 @@ _SNAPSHOT_SQL = (
     "AND segment = {segment:String} ORDER BY generated_at DESC LIMIT 1"
 )
 
+# The chosen candidate of the latest refit (rows stored before candidates are chosen ones).
 _BACKTEST_SQL = (
     f"SELECT {select_list(BacktestRow)} FROM demand_backtest FINAL "
     "WHERE tenant_id = {tenant:String} AND segment_type = {stype:String} "
-    "AND segment = {segment:String} ORDER BY generated_at DESC LIMIT 1"
+    "AND segment = {segment:String} ORDER BY generated_at DESC, selected DESC, model LIMIT 1"
+)
+_SEGMENT_WHERE = (
+    "tenant_id = {tenant:String} AND segment_type = {stype:String} AND segment = {segment:String}"
+)
+# Every candidate of the latest refit, the chosen one first, then by backtest error.
+_CANDIDATES_SQL = (
+    f"SELECT {select_list(BacktestRow)} FROM demand_backtest FINAL WHERE {_SEGMENT_WHERE} "
+    f"AND generated_at = (SELECT max(generated_at) FROM demand_backtest WHERE {_SEGMENT_WHERE}) "
+    "ORDER BY selected DESC, mae, model"
 )
 _BACKTESTS_SQL = (
     f"SELECT {select_list(BacktestRow)} FROM demand_backtest FINAL "
     "WHERE ({tenant:String} = '' OR tenant_id = {tenant:String}) "
-    "ORDER BY tenant_id, segment_type, segment, generated_at DESC "
+    "ORDER BY tenant_id, segment_type, segment, generated_at DESC, selected DESC, model "
     "LIMIT 1 BY tenant_id, segment_type, segment"
 )
 # Named like SegmentSummary's fields (outside the aggregation, so no alias shadows a
@@ -62,9 +72,17 @@ class DemandQueries:
     def demand_backtest(
         self: SqlHost, tenant_id: str, segment_type: str, segment: str
     ) -> BacktestRow | None:
+        """The backtest of the model chosen at the segment's latest refit."""
         params = {"tenant": tenant_id, "stype": segment_type, "segment": segment}
         rows = read_rows(self, BacktestRow, _BACKTEST_SQL, params)
         return rows[0] if rows else None
+
+    def demand_candidates(
+        self: SqlHost, tenant_id: str, segment_type: str, segment: str
+    ) -> list[BacktestRow]:
+        """Every candidate's backtest at the segment's latest refit, the chosen first."""
+        params = {"tenant": tenant_id, "stype": segment_type, "segment": segment}
+        return read_rows(self, BacktestRow, _CANDIDATES_SQL, params)
 
     def demand_backtests(self: SqlHost, tenant_id: str = "") -> list[BacktestRow]:
         """The latest backtest of every segment (of one tenant, or all with ``""``)."""

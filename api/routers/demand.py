@@ -17,7 +17,8 @@ router = APIRouter(prefix="/v1/demand", tags=["demand"], responses=UNAUTHORIZED)
 @router.get(
     "/forecast",
     response_model=DemandForecastOut,
-    summary="The latest forecast of one segment, with 80/95 % intervals and its backtest",
+    summary="The latest forecast of one segment, with 80/95 % intervals, its model and "
+    "every candidate's backtest",
     responses=not_found("No forecast for this segment of the tenant"),
 )
 def demand_forecast(
@@ -39,6 +40,7 @@ def demand_forecast(
             detail=f"no forecast for {segment_type} {segment!r} yet",
         )
     hours = fc.hours()
+    candidates = reader.demand_candidates(tenant, segment_type, segment)
     return DemandForecastOut.model_validate(
         {
             "segment_type": segment_type,
@@ -47,7 +49,8 @@ def demand_forecast(
             "model": fc.model,
             "horizon_h": len(hours),
             "items": hours,
-            "backtest": reader.demand_backtest(tenant, segment_type, segment),
+            "backtest": next((c for c in candidates if c.selected), None),
+            "candidates": candidates,
         }
     )
 

@@ -42,6 +42,8 @@ BACKTEST_COLUMNS = list(tables.DEMAND_BACKTEST.columns)
 KB_COLUMNS = list(tables.KB_SUGGESTIONS.columns)
 WEEKLY = "holt_winters_168h_sqrt"
 COLD = "seasonal_mean_24h"
+NAIVE = "seasonal_naive_168h"
+PROFILE = "daily_profile_poisson"
 
 # the latest acme billing snapshot: five hours from G + 1 h
 BILLING = [10.0, 11.5, 12.25, 13.0, 14.5]
@@ -77,6 +79,9 @@ def backtest(
     mase: float | None,
     cov: tuple[float | None, float | None],
     origins: int = 7,
+    model: str = WEEKLY,
+    mae: float = 1.5,
+    selected: bool = True,
 ) -> Sequence[Any]:
     row = from_fields(
         BacktestRow,
@@ -84,17 +89,18 @@ def backtest(
         segment_type="queue",
         segment=segment,
         generated_at=generated,
-        model=WEEKLY,
+        model=model,
         baseline="seasonal_naive_168h",
         origins=origins,
         horizon_h=24,
         points=origins * 24,
-        mae=1.5,
+        mae=mae,
         baseline_mae=2.0,
         wape=wape,
         mase=mase,
         coverage_80=cov[0],
         coverage_95=cov[1],
+        selected=selected,
     )
     return tables.DEMAND_BACKTEST.to_row(row)
 
@@ -167,14 +173,32 @@ def seed(dsn: str, database: str) -> None:
         [
             backtest("acme", "billing", G - 24 * H, 0.25, 0.75, (0.875, 0.9375), origins=6),
             backtest("acme", "support", G, None, None, (None, None)),  # no demand: nulls
-            backtest("globex", "billing", G + 48 * H, 0.5, 1.5, (0.5, 0.75)),
         ],
         column_names=BACKTEST_COLUMNS,
     )
     ch.insert(
         "demand_backtest",
-        [backtest("acme", "billing", G - 48 * H, 0.125, 0.5, (0.5, 0.625))],  # older
+        [
+            backtest("acme", "billing", G - 48 * H, 0.125, 0.5, (0.5, 0.625)),  # older
+            # the older refit's candidates, one with a lower error: not the latest refit's
+            backtest("acme", "billing", G - 48 * H, 0.5, 1.0, (0.5, 0.5), model=NAIVE, mae=2.0,
+                     selected=False),
+            backtest("acme", "billing", G - 48 * H, 0.125, 0.25, (0.5, 0.5), model=PROFILE,
+                     mae=0.5, selected=False),
+            # the latest refit's other candidates (the chosen one is in the batch above)
+            backtest("acme", "billing", G - 24 * H, 0.5, 1.0, (0.75, 0.875), origins=6,
+                     model=NAIVE, mae=2.0, selected=False),
+            backtest("acme", "billing", G - 24 * H, 0.375, 0.875, (0.75, 0.875), origins=6,
+                     model=PROFILE, mae=1.75, selected=False),
+        ],
         column_names=BACKTEST_COLUMNS,
+    )  # fmt: skip
+    # a row stored before candidates existed (no ``selected``): the chosen one
+    old_columns = [c for c in BACKTEST_COLUMNS if c != "selected"]
+    ch.insert(
+        "demand_backtest",
+        [backtest("globex", "billing", G + 48 * H, 0.5, 1.5, (0.5, 0.75))[:-1]],
+        column_names=old_columns,
     )
 
     batches = [
@@ -327,12 +351,38 @@ def test_forecast_latest_backtest(client: TestClient) -> None:
         "coverage_80": 0.875,
         "coverage_95": 0.9375,
         "model": WEEKLY,
+        "selected": True,
         "baseline": "seasonal_naive_168h",
         "origins": 6,
         "horizon_h": 24,
         "points": 144,
         "generated_at": iso(G - 24 * H),
     }
+
+
+def test_forecast_names_its_model_and_every_candidate_of_the_latest_refit(
+    client: TestClient,
+) -> None:
+    body = forecast(client, ACME, segment_type="queue", segment="billing").json()
+    candidates = body["candidates"]
+    # the chosen first, then by backtest error; the older refit's rows never mix in
+    assert [(c["model"], c["selected"], c["mase"]) for c in candidates] == [
+        (WEEKLY, True, 0.75),
+        (PROFILE, False, 0.875),
+        (NAIVE, False, 1.0),
+    ]
+    assert {c["generated_at"] for c in candidates} == {iso(G - 24 * H)}
+    assert candidates[0] == body["backtest"]
+    assert body["model"] == WEEKLY  # the snapshot's model
+
+
+def test_forecast_candidates_empty_without_backtests_and_legacy_rows_are_chosen(
+    client: TestClient,
+) -> None:
+    assert forecast(client, ACME, segment_type="queue", segment="sales").json()["candidates"] == []
+    body = forecast(client, GLOBEX, segment_type="queue", segment="billing").json()
+    assert [c["model"] for c in body["candidates"]] == [WEEKLY]
+    assert body["candidates"][0] == body["backtest"]
 
 
 def test_forecast_backtest_none_when_missing_and_nulls_pass_through(client: TestClient) -> None:
@@ -560,3 +610,46 @@ def test_feedback_404_and_tenant_isolation(fresh: TestClient) -> None:
 def test_feedback_422_on_a_malformed_id(client: TestClient) -> None:
     assert client.post("/v1/kb/suggestions/not-a-uuid/accept", headers=ACME).status_code == 422
     assert client.get(f"/v1/kb/suggestions/{S_BIG}/accept", headers=ACME).status_code == 405
+
+
+# --- migration 014 ------------------------------------------------------------------------
+
+
+def test_migration_014_keeps_stored_backtests_as_the_chosen_models(chdb_path: Path) -> None:
+    """A database with backtests of the one-model era: after 014 every old row is the
+    chosen candidate of its refit, and a refit's candidates no longer replace each other."""
+    from infra.migrate import load_migrations
+
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    root = open_client(f"chdb://{chdb_path}")
+    root.command(f"CREATE DATABASE {database}")
+    ch = open_client(f"chdb://{chdb_path}", database)
+    migrations = load_migrations()
+    for m in migrations:
+        if m.version < 14:
+            for stmt in m.statements():
+                ch.command(stmt)
+    old_columns = [c for c in BACKTEST_COLUMNS if c != "selected"]
+    ch.insert(
+        "demand_backtest",
+        [backtest("acme", "billing", G, 0.25, 0.75, (0.875, 0.9375))[:-1]],
+        column_names=old_columns,
+    )
+    (m014,) = [m for m in migrations if m.version == 14]
+    for stmt in m014.statements():
+        ch.command(stmt)
+    ch.insert(
+        "demand_backtest",
+        [backtest("acme", "billing", G, 0.5, 1.0, (0.5, 0.5), model=NAIVE, selected=False)],
+        column_names=BACKTEST_COLUMNS,
+    )
+    rows = ch.query(
+        "SELECT model, selected, wape FROM demand_backtest FINAL ORDER BY model"
+    ).result_rows
+    assert rows == [(WEEKLY, True, 0.25), (NAIVE, False, 0.5)]
+    tables_left = ch.query(
+        "SELECT name FROM system.tables WHERE database = {db:String} AND name LIKE 'demand_b%'",
+        parameters={"db": database},
+    ).result_rows
+    assert tables_left == [("demand_backtest",)]
+    ch.close()
