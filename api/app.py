@@ -145,6 +145,9 @@ def create_app(
     ``alert_states`` announces alert state changes (default: on the alerts topic of
     ``settings.kafka_bootstrap``, connected on first use).
 
+    ``audit_log`` receives a row per state-changing call (default: the ``audit_log``
+    result topic, see :mod:`sinks.audit_log`; flushed when the app stops).
+
     ``risk_model`` (for what-ifs) defaults to ``settings.risk_model_file``, the model the
     flows score with; it is loaded here, so a bad file fails at start.
 
@@ -198,7 +201,9 @@ def create_app(
         description=(
             "Real-time intelligence for customer operations. Every `/v1` route needs a "
             "per-tenant API key (`Authorization: Bearer <key>`); the tenant always comes "
-            "from the key. Datetimes are ISO-8601 in UTC."
+            "from the key. A key has scopes: `read` (GET routes), `write` (the routes "
+            "that change state) and `admin` (audit, erasure); a missing scope is a 403. "
+            "Datetimes are ISO-8601 in UTC."
         ),
         openapi_tags=_TAGS,
         lifespan=lifespan,
