@@ -100,9 +100,12 @@ _CONTEXT_CHARS = 32
 # phonenumbers matcher runs one text may cost (30..130 µs each); see _mask_phones
 MATCHER_CALLS = 32
 
-# The gate before the number scans: 7 digits with at most two separators between two.
-# Every IBAN, card and phone number the scans can find has such a run.
+# The gates before the number scans: 7 digits with at most two separators between two;
+# every phone number the scans can find has such a run, and every IBAN, account and card
+# number a run of 10 (each scan costs ~4 µs per 100 characters, a text with a phone
+# number only then skips three).
 _NUMBERS = re.compile(r"\d(?:[^\w@]{0,2}\d){6}")
+_LONG_NUMBERS = re.compile(r"\d(?:[^\w@]{0,2}\d){9}")
 
 
 def mask_text(text: str) -> str:
@@ -115,9 +118,10 @@ def mask_text(text: str) -> str:
         text = _EMAIL.sub(MASKS["email"], text)
     if _NUMBERS.search(text) is None:  # most texts: no run of 7+ digits, nothing to judge
         return text
-    text = _IBAN.sub(_iban_mask, text)
-    text = _NRB.sub(_nrb_mask, text)
-    text = _CARD.sub(_card_mask, text)
+    if _LONG_NUMBERS.search(text) is not None:
+        text = _IBAN.sub(_iban_mask, text)
+        text = _NRB.sub(_nrb_mask, text)
+        text = _CARD.sub(_card_mask, text)
     return _mask_phones(text)
 
 

@@ -152,7 +152,17 @@ def test_card_lookalikes_are_kept(number: str) -> None:
 
 @pytest.mark.parametrize(
     "account",
-    [IBAN_DE, IBAN_PL, IBAN_GB, IBAN_PL.replace(" ", ""), IBAN_DE.lower(), "NL91ABNA0417164300"],
+    [
+        IBAN_DE,
+        IBAN_PL,
+        IBAN_GB,
+        IBAN_PL.replace(" ", ""),
+        IBAN_DE.lower(),
+        "NL91ABNA0417164300",
+        "MT84 MALT 0110 0001 2345 MTLC AST0 01S",  # letters inside the account part
+        "RO49 AAAA 1B31 0075 9384 0000",
+        "NO93 8601 1117 947",  # the shortest
+    ],
 )
 def test_checksum_valid_ibans_are_masked(account: str) -> None:
     assert mask_text(f"Überweisung auf {account} bitte.") == f"Überweisung auf {IBAN} bitte."
