@@ -6,6 +6,13 @@ for the fixed order the tests use and as mean/min over ``--orders`` seeded shuff
 plus the held-out set replayed after ``--warmup`` simulator tickets, so the idf is that of
 a tenant with history rather than a cold start.
 
+Redaction: ``--redact on`` (the default, as ingest does with ``CXPULSE_REDACT_TEXT``)
+masks the ticket texts (``flows.ingest.redact``) before they are clustered; ``off``
+clusters them as written. The labelled sets hold no personal data, so
+``--personal-data SHARE`` first signs that share of the tickets the way customers do,
+with a distinct e-mail address, phone, card number or IBAN each (seeded): compare
+``--redact off`` and ``on`` at the same share.
+
 Throughput: ``--tickets`` synthetic resolved tickets (created + resolved events through
 ``TicketTexts`` and one tenant's ``KbClusters``) drawn from ``--problems`` generated
 problems plus ``--noise`` one-off tickets, so the tenant reaches ``max_clusters`` live
@@ -13,19 +20,25 @@ clusters and evicts; ``--articles`` articles are interleaved. Event construction
 outside the timing.
 
     python -m bench.kb_quality --tickets 20000 --problems 300
+    python -m bench.kb_quality --personal-data 0.5 --redact off
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import pickle
 import random
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
+from stdnum import iban, luhn
+
+from flows.ingest.redact import mask_text
 from flows.kb.clusters import KbClusters, KbConfig, TicketTexts
 from flows.kb.quality import (
     EvalSet,
@@ -39,11 +52,81 @@ from flows.kb.quality import (
 )
 from flows.kb.text import normalise_text
 from infra.simulator.vocabulary import BROWSERS, CATEGORIES, INTEGRATIONS, PLANS, PRODUCTS
-from schemas.events import Event
+from schemas.events import FREE_TEXT_FIELDS, Event
 from schemas.kb import KbSuggestion
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 SETS = {"eval (tuned)": "kb_eval.jsonl", "holdout": "kb_eval_holdout.jsonl"}
+
+
+# ---- personal data and redaction -------------------------------------------------------
+
+Prepare = Callable[[Sequence[LabelledTicket]], list[LabelledTicket]]
+# the ticket texts ingest masks (the labelled tickets name their fields as the events do)
+TICKET_TEXT_FIELDS = (*FREE_TEXT_FIELDS["ticket.created"], *FREE_TEXT_FIELDS["ticket.resolved"])
+_FIRST = ("anna", "jan", "piotr", "jürgen", "sabine", "john", "emma", "łukasz", "zofia")
+_LAST = ("nowak", "kowalski", "müller", "schmidt", "smith", "jones", "wiśniewska", "weber")
+_DOMAINS = ("example.pl", "mail.example.com", "example.de", "poczta.example.co.uk")
+
+
+def _card(rng: random.Random) -> str:
+    body = "4" + "".join(rng.choice("0123456789") for _ in range(14))
+    digits = body + luhn.calc_check_digit(body)
+    return " ".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
+def _iban(rng: random.Random) -> str:
+    bban = "".join(rng.choice("0123456789") for _ in range(24))
+    compact = "PL" + iban.calc_check_digits("PL00" + bban) + bban
+    return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
+
+
+def signature(rng: random.Random, i: int) -> str:
+    """A sign-off with personal data, as customers write them (PL, DE, EN)."""
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    email = f"{first}.{last}{i}@{rng.choice(_DOMAINS)}"
+    mobile = f"{rng.randint(100, 999)} {rng.randint(100, 999)}"
+    choices = [
+        f"Pozdrawiam, {first.title()}. Tel. +48 60{rng.randint(0, 9)} {mobile}, {email}",
+        f"Mit freundlichen Grüßen, {first.title()} {last.title()}, Tel. 0171 "
+        f"{rng.randint(1_000_000, 9_999_999)}, {email}",
+        f"Thanks, {first.title()} ({email}, +44 7911 {rng.randint(100_000, 999_999)})",
+        f"Charged on card {_card(rng)}; refund to {_iban(rng)} please. {email}",
+    ]
+    return rng.choice(choices)
+
+
+def personalised(tickets: Sequence[LabelledTicket], share: float) -> list[LabelledTicket]:
+    """``share`` of the tickets (seeded by ticket id) signed with personal data."""
+    out = []
+    for i, t in enumerate(tickets):
+        rng = random.Random(t.ticket_id)
+        if rng.random() < share:
+            t = dataclasses.replace(t, description=f"{t.description}\n{signature(rng, i)}")
+        out.append(t)
+    return out
+
+
+def redacted(tickets: Sequence[LabelledTicket]) -> list[LabelledTicket]:
+    """The tickets with their texts masked as ingest masks them."""
+    return [
+        dataclasses.replace(t, **{f: mask_text(getattr(t, f)) for f in TICKET_TEXT_FIELDS})
+        for t in tickets
+    ]
+
+
+def preparation(args: argparse.Namespace) -> Prepare:
+    """What the run does to every ticket before clustering: sign, then (maybe) redact."""
+
+    def prepare(tickets: Sequence[LabelledTicket]) -> list[LabelledTicket]:
+        signed = personalised(tickets, args.personal_data)
+        return redacted(signed) if args.redact == "on" else signed
+
+    return prepare
+
+
+def _prepared(es: EvalSet, prepare: Prepare) -> EvalSet:
+    return dataclasses.replace(es, tickets=tuple(prepare(es.tickets)))
 
 
 # ---- quality ---------------------------------------------------------------------------
@@ -108,8 +191,8 @@ def _articles(q: KbQuality) -> str:
     )
 
 
-def warm_row(es: EvalSet, cfg: KbConfig, warmup: int, orders: int) -> None:
-    warm = simulator_tickets(warmup)
+def warm_row(es: EvalSet, cfg: KbConfig, warmup: int, orders: int, prepare: Prepare) -> None:
+    warm = prepare(simulator_tickets(warmup))
     runs = [
         evaluate(es.tickets, cfg, es.articles, order_seed=s, warmup=warm) for s in range(orders)
     ]
@@ -182,8 +265,8 @@ def synthetic_tickets(n: int, problems: int, noise: float, seed: int = 11) -> li
     return out
 
 
-def throughput(args: argparse.Namespace, cfg: KbConfig) -> None:
-    tickets = synthetic_tickets(args.tickets, args.problems, args.noise)
+def throughput(args: argparse.Namespace, cfg: KbConfig, prepare: Prepare) -> None:
+    tickets = prepare(synthetic_tickets(args.tickets, args.problems, args.noise))
     rng = random.Random(5)
     articles = [
         LabelledArticle(
@@ -277,25 +360,40 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=50)
     ap.add_argument("--orders", type=int, default=20, help="shuffles for mean/min")
     ap.add_argument("--warmup", type=int, default=1500, help="simulator tickets first")
+    ap.add_argument(
+        "--redact",
+        choices=("on", "off"),
+        default="on",
+        help="mask the ticket texts as ingest does (CXPULSE_REDACT_TEXT)",
+    )
+    ap.add_argument(
+        "--personal-data",
+        type=float,
+        default=0.0,
+        help="share of tickets signed with an e-mail, phone, card or IBAN first",
+    )
     args = ap.parse_args()
     cfg = KbConfig()
+    prepare = preparation(args)
     print(
         f"join_threshold={cfg.join_threshold} cover_threshold={cfg.cover_threshold} "
-        f"min_size={cfg.min_size}"
+        f"min_size={cfg.min_size} redact={args.redact} personal_data={args.personal_data:g}"
     )
     print(
         f"{'set':<22} {'P':>6} {'R':>6} {'sugg':>4} {'found':>7} "
         f"{'P mean':>6} {'min':>5} {'R mean':>6} {'min':>5} {'articles':>14} {'errors':>6}"
     )
     for name, file in SETS.items():
-        quality_row(name, load_eval_set(DATA / file), cfg, args.orders)
+        quality_row(name, _prepared(load_eval_set(DATA / file), prepare), cfg, args.orders)
     if args.warmup:
-        warm_row(load_eval_set(DATA / SETS["holdout"]), cfg, args.warmup, min(args.orders, 5))
+        holdout = _prepared(load_eval_set(DATA / SETS["holdout"]), prepare)
+        warm_row(holdout, cfg, args.warmup, min(args.orders, 5), prepare)
     print(
         "(P, R: fixed order of the tests; articles: covered-before opened/expected, "
         "late flipped/expected, wrong covers)\n"
     )
-    throughput(args, cfg)
+    if args.tickets:
+        throughput(args, cfg, prepare)
 
 
 if __name__ == "__main__":
