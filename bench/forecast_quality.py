@@ -21,6 +21,7 @@ rate <= 0.12 at peak >= 20/h, MASE < 0.9, coverage within +-5 points of 80/95 %.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 from collections import Counter
@@ -107,12 +108,18 @@ def main() -> None:
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     seeds = list(SPLITS[args.split])[: args.seeds]
-    print(f"split {args.split} (seeds {seeds[0]}-{seeds[-1]}), {args.origins} daily origins x 24 h")
+    load = os.getloadavg()[0]
+    print(
+        f"split {args.split} (seeds {seeds[0]}-{seeds[-1]}), {args.origins} daily origins x 24 h; "
+        f"load average at start {load:.2f} (refit times need < 1.5)"
+    )
     print(
         f"| {'peak/h':>6} | {'weeks':>5} | {'scenario':<8} | {'model':<22} | {'WAPE(rate)':>10} "
         f"| {'MASE':>5} | {'worst MASE':>10} | {'cov80':>5} | {'cov95':>5} | chosen |"
     )
     every: dict[str, Tally] = {}
+    by_peak: dict[tuple[str, float], Tally] = {}
+    worst_by_peak: dict[tuple[str, float], float] = {}
     for peak in args.peaks:
         for weeks in args.weeks:
             for kind in args.kinds:
@@ -125,6 +132,9 @@ def main() -> None:
                         worst = max(worst, t.mase)
                         cell.add(t)
                     every.setdefault(name, Tally()).add(cell)
+                    by_peak.setdefault((name, peak), Tally()).add(cell)
+                    key = (name, peak)
+                    worst_by_peak[key] = max(worst_by_peak.get(key, 0.0), worst)
                     chosen = ", ".join(f"{m} {c}" for m, c in cell.chosen.most_common())
                     wape = cell.err_rate / cell.rate
                     print(
@@ -133,6 +143,13 @@ def main() -> None:
                         f"| {cell.in80 / cell.n:>5.3f} | {cell.in95 / cell.n:>5.3f} | {chosen} |",
                         flush=True,
                     )
+    print("\nby peak, pooled over weeks and scenarios (worst: the worst seed of any cell)")
+    for (name, peak), t in by_peak.items():
+        print(
+            f"| {peak:>6.0f} | {name:<22} | WAPE(rate) {t.err_rate / t.rate:.3f} "
+            f"| MASE {t.mase:.3f} | worst MASE {worst_by_peak[(name, peak)]:.3f} "
+            f"| cov80 {t.in80 / t.n:.3f} | cov95 {t.in95 / t.n:.3f} |"
+        )
     for name, t in every.items():
         ms = np.asarray(t.fit_ms)
         print(
