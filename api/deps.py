@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from api.auth_throttle import FailedAuthThrottle, retry_after_header
 from schemas.api_keys import ApiKey, Scope
@@ -97,19 +98,19 @@ def _match(settings: Settings, presented: bytes) -> ApiKey | None:
 def _authenticate(
     request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None
 ) -> Caller:
-    """The caller of ``request``: 429 while its address is throttled for failed keys, 401
-    when the key is missing or unknown (an unknown one counts as a failure)."""
+    """The caller of ``request``: 401 when the key is missing; 429 while the address is
+    throttled for failed keys; 401 when the key is unknown (which counts as a failure)."""
+    if credentials is None or not credentials.credentials:  # no guess: never throttled
+        raise _unauthorized("missing API key: send 'Authorization: Bearer <key>'")
     throttle: FailedAuthThrottle = request.app.state.auth_throttle
     address = client_address(request)
     wait = throttle.retry_after(address)
-    if wait > 0:
+    if wait > 0:  # before the key is compared: a right guess learns nothing either
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
             detail="too many failed authentications from this address; retry later",
             headers={"Retry-After": retry_after_header(wait)},
         )
-    if credentials is None or not credentials.credentials:
-        raise _unauthorized("missing API key: send 'Authorization: Bearer <key>'")
     entry = _match(settings, credentials.credentials.encode())
     if entry is None:
         throttle.failed(address)
@@ -127,16 +128,18 @@ def get_caller(request: Request, settings: SettingsDep, credentials: Credentials
     return _authenticate(request, settings, credentials)
 
 
-def optional_caller(
-    request: Request, settings: SettingsDep, credentials: Credentials
-) -> Caller | None:
+def optional_caller(request: Request, settings: SettingsDep) -> Caller | None:
     """The caller if the request carries a valid key, else None (never 401): for routes
-    open to anyone that show more to a tenant (``/readyz``). A wrong key still counts as
-    a failed authentication, so such a route is no way around the throttle."""
-    if credentials is None or not credentials.credentials:
+    open to anyone that show more to a tenant (``/readyz``). Read from the header itself,
+    so the route documents no required security. A wrong key still counts as a failed
+    authentication, so such a route is no way around the throttle."""
+    scheme, key = get_authorization_scheme_param(request.headers.get("Authorization"))
+    if scheme.lower() != "bearer" or not key:
         return None
     try:
-        return _authenticate(request, settings, credentials)
+        return _authenticate(
+            request, settings, HTTPAuthorizationCredentials(scheme=scheme, credentials=key)
+        )
     except HTTPException:
         return None
 

@@ -69,6 +69,7 @@ from api.routers import stream, subscriptions
 from infra.migrate import migrate
 from schemas.alert_lifecycle import AlertStateChange
 from schemas.alert_rules import RuleChange
+from schemas.audit import AuditEntry
 from schemas.risk import FACTOR_NAMES
 from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
@@ -147,6 +148,9 @@ def _excluded(ctx: Any) -> bool:
 def _settings(chdb_path: Path | str, database: str, data_dir: Path) -> Settings:
     return Settings(
         api_keys="acme:k1,globex:k2",
+        # every operation is called with unknown keys on purpose, from one address: the
+        # failed-authentication throttle has its own test (test_api_limits.py)
+        auth_failure_burst=1_000_000,
         clickhouse_dsn=f"chdb://{chdb_path}",
         clickhouse_database=database,
         kafka_bootstrap="127.0.0.1:1",
@@ -174,6 +178,13 @@ class _Unannounced:
         pass
 
 
+class _Unaudited:
+    """Audit rows go nowhere (the audit has its own tests, test_api_access.py)."""
+
+    def record(self, entry: AuditEntry) -> None:
+        pass
+
+
 APP = create_app(
     _APP_SETTINGS,
     reader=ResultsReader(_no_database),
@@ -181,6 +192,7 @@ APP = create_app(
     store_lag=dict,  # no storage writer here: /readyz must not ask a broker
     alert_states=_Unannounced(),
     rule_changes=_Unannounced(),
+    audit_log=_Unaudited(),
 )
 subscriptions.install(APP, WebhookStore(_no_database))
 stream.install(APP, AlertFeed.from_settings(_APP_SETTINGS))

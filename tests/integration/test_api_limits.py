@@ -246,6 +246,7 @@ def test_repeated_wrong_keys_from_one_address_are_throttled(settings: Settings) 
         r = guesser.get("/v1/rules", headers=headers)
         assert r.status_code == 429, r.text
         assert 50 <= int(r.headers["retry-after"]) <= 60
+    assert guesser.get("/v1/rules").status_code == 401  # no key: still a plain 401
     # a state-changing attempt while throttled is audited as such
     assert guesser.delete("/v1/rules/x", headers=ACME).status_code == 429
     assert [(a.status, a.outcome, a.client) for a in audit.rows] == [
