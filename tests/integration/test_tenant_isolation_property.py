@@ -50,6 +50,12 @@ from infra.migrate import migrate
 from schemas.alert_lifecycle import AlertAction, AlertStateChange
 from schemas.results import Alert
 from schemas.risk import FACTOR_NAMES
+from schemas.routing import (
+    RoutingDecision,
+    RoutingRecommendation,
+    decision_id,
+    recommendation_id,
+)
 from schemas.settings import Settings
 from sinks import tables
 from sinks.clickhouse_client import open_client
@@ -102,6 +108,8 @@ class TenantData:
     suggestions: list[str] = field(default_factory=list)  # KB suggestion ids
     kb_texts: list[str] = field(default_factory=list)  # their titles and member tickets
     rules: list[str] = field(default_factory=list)  # threshold rule ids (API rules)
+    tickets: list[str] = field(default_factory=list)  # routed tickets (recommendations)
+    complaints: list[str] = field(default_factory=list)  # routed complaints
 
     @property
     def ids(self) -> list[str]:
@@ -113,6 +121,8 @@ class TenantData:
             *self.subscriptions,
             *self.suggestions,
             *self.rules,
+            *self.tickets,
+            *self.complaints,
         ]
 
     @property
@@ -152,6 +162,8 @@ def _tenant_data(tenant: str) -> TenantData:
         suggestions=[str(uuid.uuid5(NS, f"{tenant}/suggestion/{i}")) for i in range(2)],
         kb_texts=[_token(tenant, "kbt", i) for i in range(4)],
         rules=[_token(tenant, "rl", i) for i in range(2)],
+        tickets=[_token(tenant, "tk", i) for i in range(2)],
+        complaints=[_token(tenant, "cp", i) for i in range(2)],
         # subscription i delivers alert i
         deliveries=[
             str(delivery_id(uuid.UUID(s), uuid.UUID(a))) for s, a in zip(subs, alerts, strict=True)
@@ -232,6 +244,7 @@ def seed(dsn: str, database: str) -> None:
     ch.insert("ops_queue_snapshots", queues, column_names=QUEUE_COLUMNS)
     ch.insert("ops_agent_board", board, column_names=BOARD_COLUMNS)
     seed_demand_kb(ch)
+    seed_routing(ch)
     rules = [
         [tenant, rule_id, json.dumps({**RULE, "scope": {"queue": d.queues[0]}}), 0, 1, AT]
         for tenant, d in DATA.items()
@@ -265,6 +278,60 @@ KB_COLUMNS = (
     "suggestion_id", "version", "tenant_id", "status", "title", "category", "ticket_ids",
     "size", "confidence", "covered_by", "first_seen", "updated_at",
 )  # fmt: skip
+
+
+def seed_routing(ch: Any) -> None:
+    """A recommendation per routed ticket and complaint of each tenant (its own agents as
+    candidates), all made at the same instant, and a decision per ticket (one followed)."""
+    recs, decisions = [], []
+    for tenant, d in DATA.items():
+        subjects = [("ticket", t) for t in d.tickets] + [("complaint", c) for c in d.complaints]
+        for subject_type, subject_id in subjects:
+            rec = RoutingRecommendation(
+                recommendation_id=recommendation_id(tenant, subject_type, subject_id),
+                tenant_id=tenant,
+                ticket_id=subject_id if subject_type == "ticket" else "",
+                subject_type=subject_type,
+                subject_id=subject_id,
+                made_at=AT,
+                category="billing",
+                queue=d.queues[0],
+                severity="" if subject_type == "ticket" else "high",
+                eligible_agents=2,
+                reason="",
+                factor_names=["workload", "csat"],
+                candidate_agent_ids=d.agents,
+                candidate_scores=[1.0, 0.5],
+                candidate_factors=[[0.0, 1.0], [-0.5, 1.0]],
+            )
+            recs.append(tables.ROUTING_RECOMMENDATIONS.to_row(rec))
+        for i, ticket in enumerate(d.tickets):
+            decision = RoutingDecision(
+                decision_id=decision_id(tenant, ticket),
+                tenant_id=tenant,
+                ticket_id=ticket,
+                recommendation_id=recommendation_id(tenant, "ticket", ticket),
+                version=1,
+                assigned_at=AT + H,
+                agent_id=d.agents[i],
+                assigned_by="auto",
+                rank=1 - i,
+                adoption=("top", "outside")[i],
+                first_response_s=60.0,
+                handle_time_s=None,
+                csat=None,
+                reopened=False,
+                updated_at=AT + H,
+            )
+            decisions.append(tables.ROUTING_DECISIONS.to_row(decision))
+    ch.insert(
+        tables.ROUTING_RECOMMENDATIONS.table,
+        recs,
+        column_names=tables.ROUTING_RECOMMENDATIONS.columns,
+    )
+    ch.insert(
+        tables.ROUTING_DECISIONS.table, decisions, column_names=tables.ROUTING_DECISIONS.columns
+    )
 
 
 def seed_demand_kb(ch: Any) -> None:
@@ -419,6 +486,8 @@ POOLS = {
     "subscription_id": "subscriptions",
     "suggestion_id": "suggestions",
     "rule_id": "rules",
+    "ticket_id": "tickets",
+    "complaint_id": "complaints",
 }
 # query parameters naming a tenant's own object: drawn like path ids
 QUERY_POOLS = {"segment": "queues"}
@@ -625,6 +694,16 @@ def test_each_tenant_sees_its_own_data(client: TestClient) -> None:
         kb = client.get("/v1/kb/suggestions", headers=auth).json()
         assert sorted(x["suggestion_id"] for x in kb["items"]) == sorted(d.suggestions)
         assert kb["feedback"]["accepted"] >= 1  # its own verdict (the property adds more)
+        for ticket in d.tickets:
+            rec = client.get(f"/v1/tickets/{ticket}/recommendation", headers=auth).json()
+            assert [c["agent_id"] for c in rec["candidates"]] == d.agents
+        for complaint in d.complaints:
+            r = client.get(f"/v1/complaints/{complaint}/recommendation", headers=auth)
+            assert r.status_code == 200
+        adoption = client.get(
+            "/v1/routing/adoption", params={"start": EARLY, "end": LATE}, headers=auth
+        ).json()
+        assert (adoption["decisions"], adoption["top"], adoption["outside"]) == (2, 1, 1)
         rules = client.get("/v1/rules", headers=auth).json()["items"]
         assert [(r["rule_id"], r["scope"]) for r in rules] == [
             (rule_id, {"queue": d.queues[0]}) for rule_id in sorted(d.rules)
