@@ -12,7 +12,7 @@ from schemas.settings import Settings
 def test_tenant_key_means_read_and_write() -> None:
     (k,) = parse_api_keys("acme:k1")
     assert (k.tenant, k.key, k.scopes) == ("acme", "k1", DEFAULT_SCOPES)
-    assert DEFAULT_SCOPES == {"read", "write"}
+    assert {"read", "write"} == DEFAULT_SCOPES
 
 
 def test_explicit_scopes() -> None:
@@ -54,7 +54,8 @@ def test_settings_keep_the_key_to_tenant_map() -> None:
 
 def test_key_id_is_stable_and_reveals_nothing() -> None:
     key = "a-long-enough-secret-key-0123456789"
-    assert key_id(key) == key_id(key) and len(key_id(key)) == 12
+    assert key_id(key) == key_id(key)
+    assert len(key_id(key)) == 12
     assert key_id(key) != key_id(key + "x")
     assert key[:6] not in key_id(key)
     (k,) = parse_api_keys(f"acme:{key}")
