@@ -71,10 +71,16 @@ from schemas.alert_lifecycle import AlertStateChange
 from schemas.alert_rules import RuleChange
 from schemas.audit import AuditEntry
 from schemas.risk import FACTOR_NAMES
+from schemas.routing import (
+    RoutingDecision,
+    RoutingRecommendation,
+    decision_id,
+    recommendation_id,
+)
 from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from sinks.reader import ResultsReader
-from sinks.tables import ALERT_RULES
+from sinks.tables import ALERT_RULES, ROUTING_DECISIONS, ROUTING_RECOMMENDATIONS
 from sinks.webhooks.deliveries import Subscription
 from sinks.webhooks.store import WebhookStore
 from tests.conftest import KEEP_TEST_ROWS
@@ -210,6 +216,8 @@ def flatmap_path_parameters(ctx: Any, path_parameters: dict[str, Any] | None) ->
         "subscription_id": DELETE_IDS if deleting else READ_IDS,
         "alert_id": ALERT_IDS,
         "rule_id": (*ACME_DELETABLE_RULES, *GLOBEX_RULES) if deleting else ACME_RULES,
+        "ticket_id": ROUTED_TICKETS,
+        "complaint_id": ROUTED_COMPLAINTS,
     }
     if not path_parameters or not ids.keys() & path_parameters.keys():
         return st.just(path_parameters)
@@ -240,6 +248,63 @@ def flatmap_body(ctx: Any, body: Any) -> Any:
         return st.just(body)
     b = body
     return st.one_of(st.just(b), st.sampled_from(WEBHOOK_URLS).map(lambda u: {**b, "url": u}))
+
+
+# routing: acme's tickets (one with candidates, one unroutable) and a complaint, globex's
+ROUTED_TICKETS = ("T1", "T2", "G1")
+ROUTED_COMPLAINTS = ("K1",)
+
+
+def seed_routing(ch: Any) -> None:
+    """Recommendations for ROUTED_TICKETS and ROUTED_COMPLAINTS, a decision for T1."""
+    recs = []
+    for tenant, subject_type, subject_id, agents in (
+        ("acme", "ticket", "T1", ["a1", "a2"]),
+        ("acme", "ticket", "T2", []),
+        ("acme", "complaint", "K1", ["a2"]),
+        ("globex", "ticket", "G1", ["g1"]),
+    ):
+        rec = RoutingRecommendation(
+            recommendation_id=recommendation_id(tenant, subject_type, subject_id),
+            tenant_id=tenant,
+            ticket_id=subject_id if subject_type == "ticket" else "",
+            subject_type=subject_type,
+            subject_id=subject_id,
+            made_at=SEEDED_AT,
+            category="billing",
+            queue="billing",
+            severity="" if subject_type == "ticket" else "critical",
+            eligible_agents=len(agents),
+            reason="" if agents else "no_eligible_agent",
+            factor_names=["workload", "fairness"],
+            candidate_agent_ids=agents,
+            candidate_scores=[0.5] * len(agents),
+            candidate_factors=[[0.0, 0.5]] * len(agents),
+        )
+        recs.append(ROUTING_RECOMMENDATIONS.to_row(rec))
+    ch.insert(ROUTING_RECOMMENDATIONS.table, recs, column_names=ROUTING_RECOMMENDATIONS.columns)
+    decision = RoutingDecision(
+        decision_id=decision_id("acme", "T1"),
+        tenant_id="acme",
+        ticket_id="T1",
+        recommendation_id=recommendation_id("acme", "ticket", "T1"),
+        version=3,
+        assigned_at=SEEDED_AT,
+        agent_id="a1",
+        assigned_by="auto",
+        rank=1,
+        adoption="top",
+        first_response_s=120.0,
+        handle_time_s=900.0,
+        csat=4,
+        reopened=False,
+        updated_at=SEEDED_AT,
+    )
+    ch.insert(
+        ROUTING_DECISIONS.table,
+        [ROUTING_DECISIONS.to_row(decision)],
+        column_names=ROUTING_DECISIONS.columns,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -275,6 +340,7 @@ def seeded(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     ]
     ch = open_client(s.dsn, database)
     ch.insert(ALERT_RULES.table, rules, column_names=ALERT_RULES.columns)
+    seed_routing(ch)
     ch.close()
     reader = ResultsReader(lambda: open_client(s.dsn, database))
     store = WebhookStore(lambda: open_client(s.dsn, database))
@@ -315,6 +381,8 @@ VALID_PATH_IDS = {
     "suggestion_id": "6f1d3c2e-2b7a-5c1e-9a43-0c1f9f3f5a10",
     "alert_id": ALERT_IDS[0],
     "rule_id": ACME_RULES[0],
+    "ticket_id": ROUTED_TICKETS[0],
+    "complaint_id": ROUTED_COMPLAINTS[0],
 }
 # Required query parameters, by path (the rest have defaults).
 VALID_QUERIES: dict[str, dict[str, Any]] = {
