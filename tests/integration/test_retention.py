@@ -6,6 +6,7 @@ while fresh ones stay, and the dead-letter topic keeps raw bytes no longer than 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -158,18 +159,26 @@ def test_expired_rows_are_removed_fresh_ones_stay(
 def test_dead_letter_topic_keeps_raw_bytes_as_long_as_the_table(settings: Settings) -> None:
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
 
-    def retention_ms() -> str:
+    def retention_ms(expected: int) -> str:
+        """The topic's retention.ms once it reads ``expected`` (a broker applies a
+        config change to its metadata asynchronously), or what it reads after 15 s."""
         resource = ConfigResource(ResourceType.TOPIC, settings.dlq_topic)
-        (described,) = admin.describe_configs([resource]).values()
-        return str(described.result()["retention.ms"].value)
+        deadline = time.monotonic() + 15
+        while True:
+            (described,) = admin.describe_configs([resource]).values()
+            value = str(described.result()["retention.ms"].value)
+            if value == str(expected) or time.monotonic() > deadline:
+                return value
+            time.sleep(0.2)
 
     # created by the settings fixture with the tests' retention
-    assert retention_ms() == str(settings.retention_days["dead_letters"] * 86_400_000)
+    days = settings.retention_days["dead_letters"]
+    assert retention_ms(days * 86_400_000) == str(days * 86_400_000)
     # a changed configuration is applied to the existing topic at the next start
     week = settings.model_copy(update={"retention_days": {"dead_letters": 7}})
     log: list[str] = []
     assert ensure_topics(week, log=log.append, results=False) == []
-    assert retention_ms() == str(7 * 86_400_000)
+    assert retention_ms(7 * 86_400_000) == str(7 * 86_400_000)
     assert log == [f"retention.ms of {settings.dlq_topic} set to {7 * 86_400_000}"]
     # and once it matches, nothing is changed
     log.clear()
