@@ -272,6 +272,12 @@ def simulate(
     backfill_hours: Annotated[float, typer.Option(help="history to send first, fast")] = 0.0,
     speed: Annotated[float, typer.Option(help="event time per wall time once live")] = 1.0,
     invalid_every: Annotated[int, typer.Option(help="1 bad message per N (0: none)")] = 0,
+    routing_follow: Annotated[
+        float, typer.Option(help="share of auto-assignments following the recommendation")
+    ] = 0.0,
+    category_strengths: Annotated[
+        bool, typer.Option(help="agents have category specialities (routing demo)")
+    ] = False,
 ) -> None:
     """Produce realistic, seeded traffic (history first, then live)."""
     from infra.simulate import run_simulation
@@ -289,6 +295,8 @@ def simulate(
         backfill=timedelta(hours=backfill_hours),
         speed=speed,
         invalid_every=invalid_every,
+        routing_follow_p=routing_follow,
+        category_strengths=category_strengths,
     )
 
 
@@ -712,6 +720,9 @@ def demo(
             "speed": 1.0,
             "invalid_every": 500,
             "progress": False,
+            # the auto-assigner follows 70 % of recommendations (GET /v1/routing/adoption)
+            "routing_follow_p": 0.7,
+            "category_strengths": True,
         },
     )
     sim.start()

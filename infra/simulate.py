@@ -41,6 +41,8 @@ def run_simulation(
     speed: float,
     invalid_every: int = 0,
     progress: bool = True,
+    routing_follow_p: float = 0.0,
+    category_strengths: bool = False,
 ) -> int:
     """Send events until ``count`` (0: forever). Returns how many were delivered."""
     now = datetime.now(UTC)
@@ -51,6 +53,8 @@ def run_simulation(
         clients_per_tenant=clients,
         start=now - backfill,
         tickets_per_hour=tickets_per_hour,
+        routing_follow_p=routing_follow_p,
+        category_strengths=category_strengths,
     )
     pacer = Pacer(
         started_event_s=now.timestamp(), started_wall_s=time.time(), speed=speed, max_rate=rate

@@ -51,6 +51,9 @@ class Engine(abc.ABC):
     def __init__(self, cfg: SimConfig, tenant_ids: tuple[str, ...]) -> None:
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
+        # whether an auto-assignment follows the routing recommendation: its own RNG, so
+        # routing_follow_p = 0 leaves the run's stream as it was
+        self.routing_rng = random.Random(f"{cfg.seed}/routing")
         self.heap: list[tuple[int, int, Handler, Any]] = []
         self.seq = itertools.count()
         self.now = to_ms(cfg.start)

@@ -11,18 +11,24 @@ import random
 from collections import deque
 
 from infra.simulator.config import SimConfig, story_client_at_risk
-from infra.simulator.vocabulary import SHIFTS, TROUBLED_P, Category, Weighted
+from infra.simulator.vocabulary import CATEGORIES, SHIFTS, TROUBLED_P, Category, Weighted
 
 
 class Agent:
     __slots__ = (
         "away_until",
+        "csat_count",
+        "csat_sum",
         "id",
+        "last_assigned",
+        "open",
+        "resolved",
         "shift_day",
         "shift_end",
         "shift_h",
         "skill",
         "status",
+        "strengths",
         "team",
         "tenant",
     )
@@ -39,6 +45,21 @@ class Agent:
         self.shift_end = 0
         self.status = "offline"
         self.away_until = 0  # in a meeting (staff-gap story) until then: epoch ms
+        # category name -> skill offset: a specialist's categories go better (drawn
+        # apart: see build_tenant)
+        self.strengths: dict[str, float] = {}
+        # what the simulated company knows of the agent, for its routing-following
+        # assigner: open tickets, CSAT so far, resolved tickets by category (decaying
+        # value, at ms), the latest assignment (epoch ms)
+        self.open = 0
+        self.csat_sum = 0
+        self.csat_count = 0
+        self.resolved: dict[str, tuple[float, int]] = {}
+        self.last_assigned: int | None = None
+
+    def skill_for(self, category: str) -> float:
+        """The agent's quality on a ticket of ``category``, in [0, 1]."""
+        return min(max(self.skill + self.strengths.get(category, 0.0), 0.0), 1.0)
 
 
 class Client:
@@ -115,6 +136,7 @@ class Ticket:
         "id",
         "priority",
         "queue",
+        "recommended",
         "reopened",
         "tenant",
     )
@@ -137,6 +159,7 @@ class Ticket:
         self.agent: Agent = tenant.agents[0]
         self.expected = 0  # typical handle time, ms: slower than this hurts CSAT
         self.reopened = False
+        self.recommended: Agent | None = None  # the routing pick the assigner follows
 
 
 class Complaint:
@@ -206,6 +229,12 @@ def build_tenant(rng: random.Random, cfg: SimConfig, name: str, index: int) -> T
         )
         for i in range(cfg.clients_per_tenant)
     ]
+    if cfg.category_strengths:  # from their own RNG: the run's draws stay as they were
+        # two specialities per agent (+0.15 to its quality on their tickets)
+        names = sorted(c.name for c in CATEGORIES)
+        strengths = random.Random(f"{cfg.seed}/strengths/{name}")
+        for agent in agents:
+            agent.strengths = dict.fromkeys(strengths.sample(names, 2), 0.15)
     if story_client_at_risk(cfg):  # after every draw: the other clients stay as they were
         clients[0].base_health = clients[0].health = 80.0
         ten.scripted.add(0)

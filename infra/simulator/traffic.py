@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flows.routing.scorer import AgentView, Subject, rank
 from infra.simulator.engine import Engine, Event
 from infra.simulator.entities import Agent, Client, Complaint, Session, Tenant, Ticket
 from infra.simulator.timeline import DAY, HOUR, MIN, SEC
@@ -41,6 +42,10 @@ from infra.simulator.vocabulary import (
     URGENCY,
     Category,
 )
+from schemas.routing import RoutingModel
+
+# the simulated company's auto-assigner ranks with the product's default model
+ROUTING_MODEL = RoutingModel()
 
 
 class Traffic(Engine):
@@ -51,6 +56,40 @@ class Traffic(Engine):
         on = ten.on_shift
         team_on = [a for a in on if a.team == team]
         return self.rng.choice(team_on or on or ten.agents)
+
+    def _recommended(self, t: int, tk: Ticket) -> Agent | None:
+        """With ``routing_follow_p``, the routing scorer's top agent for ``tk`` over what
+        the company knows of its on-shift agents at ``t`` (None: pick as before)."""
+        p = self.cfg.routing_follow_p
+        if p <= 0 or self.routing_rng.random() >= p:
+            return None
+        on = tk.tenant.on_shift
+        rated = sum(a.csat_count for a in on)
+        mean = sum(a.csat_sum for a in on) / rated if rated else ROUTING_MODEL.csat_default_mean
+        views = [self._agent_view(a, tk.category.name, t) for a in on]
+        best, _ = rank(
+            ROUTING_MODEL, Subject("ticket", tk.category.name, tk.queue), views, mean, None
+        )
+        if not best:
+            return None
+        return next(a for a in on if a.id == best[0].agent_id)
+
+    @staticmethod
+    def _agent_view(a: Agent, category: str, t: int) -> AgentView:
+        value, at = a.resolved.get(category, (0.0, t))
+        half_life = ROUTING_MODEL.experience_half_life_days * DAY
+        experience = value * 2.0 ** (-max(t - at, 0) / half_life)
+        idle = None if a.last_assigned is None else (t - a.last_assigned) / 1000
+        return AgentView(a.id, a.status, a.team, a.open, a.csat_sum, a.csat_count, experience, idle)
+
+    @staticmethod
+    def _resolved_by(t: int, tk: Ticket) -> None:
+        """What the company learns from a resolution: open work, category experience."""
+        a, category = tk.agent, tk.category.name
+        a.open = max(a.open - 1, 0)
+        value, at = a.resolved.get(category, (0.0, t))
+        half_life = ROUTING_MODEL.experience_half_life_days * DAY
+        a.resolved[category] = (value * 2.0 ** (-max(t - at, 0) / half_life) + 1.0, t)
 
     def _details(self) -> dict[str, object]:
         rng = self.rng
@@ -80,6 +119,8 @@ class Traffic(Engine):
         # triages by hand, minutes to hours later
         staffed = any(a.team == tk.queue for a in ten.on_shift)
         if staffed and rng.random() < 0.9:
+            # the auto-assigner follows the recommendation made now, at the creation
+            tk.recommended = self._recommended(t, tk)
             self.push(t + rng.randrange(5 * SEC, 3 * MIN), self._ticket_assigned, (tk, "auto"))
         else:
             self.push(self.after(t, 25 * MIN, MIN), self._ticket_assigned, (tk, "manual"))
@@ -115,8 +156,13 @@ class Traffic(Engine):
 
     def _ticket_assigned(self, t: int, arg: tuple[Ticket, str]) -> Event:
         tk, how = arg
-        tk.agent = self._pick_agent(tk.tenant, tk.queue)
-        slowness = 1.5 - 0.7 * tk.agent.skill
+        pick = tk.recommended if how == "auto" else None
+        if pick is None or pick not in tk.tenant.on_shift:  # gone since: pick as before
+            pick = self._pick_agent(tk.tenant, tk.queue)
+        tk.agent = pick
+        tk.agent.open += 1
+        tk.agent.last_assigned = t
+        slowness = 1.5 - 0.7 * tk.agent.skill_for(tk.category.name)
         mean = FIRST_RESPONSE_MIN[tk.priority] * MIN * slowness
         self.push(self.after(t, mean, 30 * SEC), self._ticket_first_response, tk)
         return self._assigned_event(t, tk, how)
@@ -128,7 +174,7 @@ class Traffic(Engine):
     def _handle_time(self, tk: Ticket) -> int:
         tk.expected = int(tk.category.handle_min * HANDLE_FACTOR[tk.priority] * MIN)
         noise = self.rng.lognormvariate(0.0, 0.6)
-        return int(tk.expected * (1.6 - tk.agent.skill) * noise) + MIN
+        return int(tk.expected * (1.6 - tk.agent.skill_for(tk.category.name)) * noise) + MIN
 
     def _ticket_first_response(self, t: int, tk: Ticket) -> Event:
         handle = self._handle_time(tk)
@@ -143,7 +189,9 @@ class Traffic(Engine):
         tk, handle = arg
         rng = self.rng
         resolution = self._resolution(tk.category)
-        if not tk.reopened and rng.random() < 0.015 + 0.1 * (1.0 - tk.agent.skill):
+        skill = tk.agent.skill_for(tk.category.name)
+        self._resolved_by(t, tk)
+        if not tk.reopened and rng.random() < 0.015 + 0.1 * (1.0 - skill):
             self.push(self.after(t, 8 * HOUR, 5 * MIN), self._ticket_reopened, tk)
         if rng.random() < CSAT_P:
             slow = handle > 2 * tk.expected
@@ -172,6 +220,7 @@ class Traffic(Engine):
 
     def _ticket_reopened(self, t: int, tk: Ticket) -> Event:
         tk.reopened = True
+        tk.agent.open += 1
         tk.client.health -= 3.0
         handle = int(self._handle_time(tk) * 0.6)
         self.push(t + handle, self._ticket_resolved, (tk, handle))
@@ -180,7 +229,8 @@ class Traffic(Engine):
     def _csat(self, t: int, arg: tuple[Ticket, bool]) -> Event:
         tk, slow = arg
         rng = self.rng
-        q = tk.agent.skill - (0.25 if tk.reopened else 0.0) - (0.1 if slow else 0.0)
+        q = tk.agent.skill_for(tk.category.name)
+        q -= (0.25 if tk.reopened else 0.0) + (0.1 if slow else 0.0)
         q = min(max(q, 0.0), 1.0)
         if rng.random() < 0.02 + 0.36 * (1.0 - q) ** 2:
             rating = 1 if rng.random() < 0.55 else 2
@@ -197,6 +247,8 @@ class Traffic(Engine):
             comment = rng.choice(COMMENTS_GOOD) if rng.random() < 0.3 else None
         elif rng.random() < 0.15:
             comment = rng.choice(COMMENTS_MID)
+        tk.agent.csat_sum += rating
+        tk.agent.csat_count += 1
         return self._csat_event(t, tk, rating, comment)
 
     def _csat_event(self, t: int, tk: Ticket, rating: int, comment: str | None) -> Event:
