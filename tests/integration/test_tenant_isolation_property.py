@@ -48,6 +48,7 @@ from api.app import create_app
 from api.routers import subscriptions
 from infra.migrate import migrate
 from schemas.alert_lifecycle import AlertAction, AlertStateChange
+from schemas.privacy import ERASURE_VERSIONS, Erasure
 from schemas.results import Alert
 from schemas.risk import FACTOR_NAMES
 from schemas.routing import (
@@ -110,6 +111,7 @@ class TenantData:
     rules: list[str] = field(default_factory=list)  # threshold rule ids (API rules)
     tickets: list[str] = field(default_factory=list)  # routed tickets (recommendations)
     complaints: list[str] = field(default_factory=list)  # routed complaints
+    erasures: list[str] = field(default_factory=list)  # erasure receipts (of its clients)
 
     @property
     def ids(self) -> list[str]:
@@ -123,6 +125,7 @@ class TenantData:
             *self.rules,
             *self.tickets,
             *self.complaints,
+            *self.erasures,
         ]
 
     @property
@@ -164,6 +167,7 @@ def _tenant_data(tenant: str) -> TenantData:
         rules=[_token(tenant, "rl", i) for i in range(2)],
         tickets=[_token(tenant, "tk", i) for i in range(2)],
         complaints=[_token(tenant, "cp", i) for i in range(2)],
+        erasures=[str(uuid.uuid5(NS, f"{tenant}/erasure/{i}")) for i in range(2)],
         # subscription i delivers alert i
         deliveries=[
             str(delivery_id(uuid.UUID(s), uuid.UUID(a))) for s, a in zip(subs, alerts, strict=True)
@@ -245,6 +249,25 @@ def seed(dsn: str, database: str) -> None:
     ch.insert("ops_agent_board", board, column_names=BOARD_COLUMNS)
     seed_demand_kb(ch)
     seed_routing(ch)
+    receipts = [
+        Erasure(
+            erasure_id=uuid.UUID(erasure_id),
+            tenant_id=tenant,
+            client_id=d.clients[i],
+            requested_at=AT,
+            status="completed",
+            rows_deleted_by_table={"events": 3},
+            completed_at=AT + H,
+            version=ERASURE_VERSIONS["completed"],
+        )
+        for tenant, d in DATA.items()
+        for i, erasure_id in enumerate(d.erasures)
+    ]
+    ch.insert(
+        tables.ERASURES.table,
+        [tables.ERASURES.to_row(r) for r in receipts],
+        column_names=tables.ERASURES.columns,
+    )
     rules = [
         [tenant, rule_id, json.dumps({**RULE, "scope": {"queue": d.queues[0]}}), 0, 1, AT]
         for tenant, d in DATA.items()
@@ -362,6 +385,22 @@ def seed_demand_kb(ch: Any) -> None:
     )
 
 
+class _Unsent:
+    """Erasure requests go nowhere here (no broker): the receipt names the tenant the
+    route asked for, which is what isolation is about (the pipeline's part is tested in
+    test_erasure.py)."""
+
+    def request(self, tenant: str, client_id: str, now: datetime) -> Erasure:
+        return Erasure(
+            erasure_id=uuid.uuid4(),
+            tenant_id=tenant,
+            client_id=client_id,
+            requested_at=now,
+            status="requested",
+            version=ERASURE_VERSIONS["requested"],
+        )
+
+
 class _Unannounced:
     """Alert state changes go nowhere here (no broker): the routes' own effects are the
     point; the stream's tenant isolation is tested in test_alert_lifecycle_stream.py."""
@@ -387,7 +426,13 @@ def app(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     )
     seed(s.dsn, database)
     store = default_store(s)  # a real store on the same database, closed with the app
-    app = create_app(s, kafka_check=lambda: None, services=[store], alert_states=_Unannounced())
+    app = create_app(
+        s,
+        kafka_check=lambda: None,
+        services=[store],
+        alert_states=_Unannounced(),
+        erasure_requests=_Unsent(),
+    )
     subscriptions.install(app, store)
     return app
 
@@ -488,6 +533,7 @@ POOLS = {
     "rule_id": "rules",
     "ticket_id": "tickets",
     "complaint_id": "complaints",
+    "erasure_id": "erasures",
 }
 # query parameters naming a tenant's own object: drawn like path ids
 QUERY_POOLS = {"segment": "queues"}
@@ -595,6 +641,11 @@ def check_isolated(tc: TestClient, call: Call) -> None:
     assert not leaked, (call, leaked, r.text)
     # a secret is shown once, by the POST that creates it: never again, to anybody
     assert not [s for s in SECRETS if s in r.text and s not in sent], (call, r.text)
+    if call.url.startswith("/v1/clients/") and call.method == "DELETE":
+        # an erasure is always of the caller's tenant, whatever client id the path names
+        assert r.status_code == 202, (call, r.text)
+        assert r.json()["tenant_id"] == call.caller, (call, r.text)
+        return
     if call.foreign_path and not (call.guessed and r.status_code == 422):
         # not even whether the id exists for another tenant may show
         if call.documents_404:
@@ -638,6 +689,7 @@ def test_every_tenant_scoped_get_is_enumerated(app: FastAPI) -> None:
     assert {e.path for e in tenant_scoped_deletes(app)} == {
         "/v1/subscriptions/{subscription_id}",
         "/v1/rules/{rule_id}",
+        "/v1/clients/{client_id}/data",
     }
     assert "/v1/rules" in paths
     assert {"/v1/demand/forecast", "/v1/demand/segments", "/v1/kb/suggestions"} <= paths
