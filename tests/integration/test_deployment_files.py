@@ -592,6 +592,16 @@ def _seed(client: Any) -> None:
         "first_seen updated_at",
         [(u(), 1, "acme", "open", "Login loops", "login", ["t1", "t2", "t3"], 3, 0.7, at, at)],
     )
+    ins(
+        "routing_decisions",
+        "decision_id tenant_id ticket_id recommendation_id version assigned_at agent_id "
+        "assigned_by rank adoption first_response_s handle_time_s csat reopened updated_at",
+        [
+            (u(), "acme", "t1", u(), 2, at, "agent-a", "auto", 1, "top", 60.0, 900.0, 5, False, at),
+            (u(), "acme", "t2", u(), 1, at, "agent-b", "manual", 0, "outside", None, None, None,
+             False, at),
+        ],
+    )  # fmt: skip
 
 
 def test_every_panel_query_runs_on_clickhouse(chdb_path: Path, database: str):
