@@ -11,6 +11,9 @@ bench/workload.py to a fresh topic, then measure
   +live_ops           per-tenant queue/agent/CSAT/message state and snapshots
   +demand             hourly counts per segment, forecasts, backtests, hotspots
   +kb                 ticket texts joined with resolutions, clustering, suggestions
+  +routing            per-tenant agent state, a recommendation per ticket and complaint,
+                      the decision log (the workload has no agent statuses, so no agent is
+                      eligible: this measures the state and log upkeep, not the scoring)
   all flows
   all, recovery off   all flows without a recovery store (recovery on / off is a goal)
   all, 1 process      ``cxpulse run --until-end --no-store --processes 1`` (all flows) as
@@ -243,6 +246,7 @@ STEPS: dict[str, frozenset[str]] = {
     "+live_ops": frozenset({"ingest", "live_ops"}),
     "+demand": frozenset({"ingest", "demand"}),
     "+kb": frozenset({"ingest", "kb"}),
+    "+routing": frozenset({"ingest", "routing"}),
     "all flows": frozenset(FLOW_NAMES),
     "all, recovery off": frozenset(FLOW_NAMES),  # issue #11: recovery on / off >= 0.9
     "all, 1 process": frozenset(FLOW_NAMES),  # `cxpulse run --processes 1` subprocess
