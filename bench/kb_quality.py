@@ -82,7 +82,8 @@ def _iban(rng: random.Random) -> str:
 
 
 def signature(rng: random.Random, i: int) -> str:
-    """A sign-off with personal data, as customers write them (PL, DE, EN)."""
+    """A sign-off with personal data, as customers write them (PL, DE, EN); no words
+    about any problem, so only the personal data differs between the runs."""
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
     email = f"{first}.{last}{i}@{rng.choice(_DOMAINS)}"
     mobile = f"{rng.randint(100, 999)} {rng.randint(100, 999)}"
@@ -91,7 +92,7 @@ def signature(rng: random.Random, i: int) -> str:
         f"Mit freundlichen Grüßen, {first.title()} {last.title()}, Tel. 0171 "
         f"{rng.randint(1_000_000, 9_999_999)}, {email}",
         f"Thanks, {first.title()} ({email}, +44 7911 {rng.randint(100_000, 999_999)})",
-        f"Charged on card {_card(rng)}; refund to {_iban(rng)} please. {email}",
+        f"{first.title()} {last.title()}, {_card(rng)} / {_iban(rng)}, {email}",
     ]
     return rng.choice(choices)
 

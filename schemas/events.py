@@ -27,6 +27,14 @@ FREE_TEXT = _FreeTextMarker()
 # Written by or about customers: ingest masks the personal data in it when
 # CXPULSE_REDACT_TEXT is on (flows/ingest/redact.py) and no alert copies it.
 FreeText = Annotated[str, Field(max_length=20_000), FREE_TEXT]
+# What redaction writes in FreeText in place of what it found; readers of the text that
+# weigh words (KB features) drop them: a mask says nothing about what the text is about.
+REDACTION_MASKS: dict[str, str] = {
+    "email": "[email]",
+    "phone": "[phone]",
+    "card": "[card]",
+    "iban": "[iban]",
+}
 Label = Annotated[str, Field(min_length=1, max_length=128)]
 
 Channel = Literal["phone", "email", "chat", "portal"]
@@ -280,7 +288,6 @@ ENTITY_FIELD: dict[str, str] = {
     "kb.article_created": "article_id",
     "client.erasure_requested": "client_id",
 }
-
 
 
 def _is_free_text(hint: Any) -> bool:

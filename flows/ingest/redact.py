@@ -1,9 +1,10 @@
 """Personal data masked out of free text at ingest (GDPR/RODO data minimisation).
 
 E-mail addresses, phone numbers, payment card numbers and IBANs become the short,
-stable masks of :data:`MASKS`. Masking is a pure function of the text, so a replay
-rewrites the same rows. Which payload fields are free text is the schema's knowledge
-(:data:`schemas.events.FREE_TEXT_FIELDS`); this module only masks them.
+stable masks of :data:`schemas.events.REDACTION_MASKS`. Masking is a pure function of
+the text, so a replay rewrites the same rows. Which payload fields are free text is the
+schema's knowledge (:data:`schemas.events.FREE_TEXT_FIELDS`); this module only masks
+them.
 
 It runs on every event with free text, so each kind is first found by one C-speed
 regex scan and only its few candidates are validated in Python: the IBAN checksum and
@@ -23,15 +24,8 @@ from collections.abc import Iterable
 from phonenumbers import Leniency, PhoneNumberMatcher
 from stdnum import iban, luhn
 
-from schemas.events import FREE_TEXT_FIELDS, Event
+from schemas.events import FREE_TEXT_FIELDS, REDACTION_MASKS, Event
 from schemas.transport import Accepted
-
-MASKS: dict[str, str] = {
-    "email": "[email]",
-    "phone": "[phone]",
-    "card": "[card]",
-    "iban": "[iban]",
-}
 
 # Regions whose national formats (no "+") are recognised; international numbers
 # ("+44 …", "0049 …") are recognised whatever the region.
@@ -115,7 +109,7 @@ def mask_text(text: str) -> str:
     digit runs), then cards, then phones.
     """
     if "@" in text:
-        text = _EMAIL.sub(MASKS["email"], text)
+        text = _EMAIL.sub(REDACTION_MASKS["email"], text)
     if _NUMBERS.search(text) is None:  # most texts: no run of 7+ digits, nothing to judge
         return text
     if _LONG_NUMBERS.search(text) is not None:
@@ -144,18 +138,18 @@ def _iban_mask(m: re.Match[str]) -> str:
     cuts += [i for i in range(len(found) - 1, 3, -1) if found[i] in _IBAN_SEPARATORS]
     for cut in cuts:
         if iban.is_valid(_iban_compact(found[:cut])):
-            return MASKS["iban"] + found[cut:]
+            return REDACTION_MASKS["iban"] + found[cut:]
     return found
 
 
 def _nrb_mask(m: re.Match[str]) -> str:
-    return MASKS["iban"] if iban.is_valid("PL" + _ascii_digits(m.group())) else m.group()
+    return REDACTION_MASKS["iban"] if iban.is_valid("PL" + _ascii_digits(m.group())) else m.group()
 
 
 def _card_mask(m: re.Match[str]) -> str:
     digits = _ascii_digits(m.group())
     if 14 <= len(digits) <= 19 and digits[0] in _CARD_FIRST and luhn.is_valid(digits):
-        return MASKS["card"]
+        return REDACTION_MASKS["card"]
     return m.group()
 
 
@@ -193,7 +187,7 @@ def _mask_phones(text: str) -> str:
     at = 0
     for start, end in _merged(spans):
         out.append(text[at:start])
-        out.append(MASKS["phone"])
+        out.append(REDACTION_MASKS["phone"])
         at = end
     out.append(text[at:])
     return "".join(out)

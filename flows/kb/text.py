@@ -5,7 +5,9 @@ Text representation (chosen by measurement: ``python -m bench.kb_quality``)
 Lower-cased, accents stripped; tokens are runs of letters/digits. Dropped: English stop
 words (scikit-learn's list) plus helpdesk boilerplate (``DOMAIN_STOP_WORDS``), one-letter
 tokens and tokens of 4+ characters holding a digit (order numbers, invoice ids, dates,
-amounts vary per ticket and say nothing about the problem; ``401`` or ``2fa`` stay).
+amounts vary per ticket and say nothing about the problem; ``401`` or ``2fa`` stay), and
+redaction's masks (``[email]``, ``[phone]``, ...: a word shared by every ticket that had an
+address would pull unrelated tickets together).
 Features are character 4-grams within words (scikit-learn's ``char_wb`` analyzer: words
 padded with spaces, shorter words count whole), hashed with scikit-learn's
 ``murmurhash3_32`` into ``N_FEATURES`` buckets exactly as its stateless
@@ -30,6 +32,8 @@ from sklearn.feature_extraction.text import (
     strip_accents_unicode,
 )
 from sklearn.utils import murmurhash3_32
+
+from schemas.events import REDACTION_MASKS
 
 N_FEATURES = 1 << 17  # hashed feature space: one tenant's 4-grams, few collisions
 NGRAM_RANGE = (4, 4)
@@ -59,9 +63,17 @@ def _keep(token: str) -> bool:
     return len(token) > 1 and token not in _STOP_WORDS and (len(token) < 4 or token.isalpha())
 
 
+def _unmasked(text: str) -> str:
+    """``text`` without redaction's masks."""
+    if "[" in text:
+        for mask in REDACTION_MASKS.values():
+            text = text.replace(mask, " ")
+    return text
+
+
 def normalise_text(text: str) -> str:
     """The token string n-grams are cut from (see the module docstring for the rules)."""
-    low = strip_accents_unicode(text[:MAX_TEXT_CHARS].lower())
+    low = strip_accents_unicode(_unmasked(text[:MAX_TEXT_CHARS]).lower())
     return " ".join(t for t in _TOKEN.findall(low) if _keep(t))
 
 
