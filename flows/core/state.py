@@ -33,7 +33,8 @@ S = TypeVar("S")
 # 9: every step can forget an erased client (#13): KB texts, clusters and complaint
 #    creations, decided SLA tickets, agent tickets and live-ops complaints name theirs.
 # 10: a demand segment keeps the chosen candidate model and its backtests (#16).
-STATE_FORMAT = 10
+# 11: the KB config holds the member threshold and join margin of the stricter join (#16).
+STATE_FORMAT = 11
 
 
 class IncompatibleStateError(RuntimeError):

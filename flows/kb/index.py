@@ -134,6 +134,18 @@ class CentroidIndex:
         slot = int(np.argmax(cos))
         return slot, float(cos[slot])
 
+    def nearest_two(self, dots: F64) -> tuple[int, float, float]:
+        """The live slot of highest cosine (ties: lowest slot), its cosine and the
+        second-highest cosine (0.0 without a second live slot); (-1, -inf, 0.0) when
+        no slot is live."""
+        slot, best = self.nearest(dots)
+        if slot < 0:
+            return slot, best, 0.0
+        cos = self.cosines(dots)
+        cos[slot] = -np.inf
+        second = float(cos.max())
+        return slot, best, max(second, 0.0)
+
     def centroid(self, slot: int) -> tuple[Ids, Floats]:
         """The slot's centroid as of the last rebuild."""
         return self._idx[slot], self._val[slot]

@@ -18,6 +18,11 @@ suggestions that opened, each judged by its final member list:
   set), holds more than half of the members, and no earlier-opened suggestion was
   already credited with that label (else it counts as ``duplicates`` or ``impure``);
 * precision = true positives / suggestions opened (0 when none opened);
+* a suggestion is ``mixed`` when its members hold more than one true label (a true
+  positive may still be mixed: its majority holds); ``strict_precision`` = pure true
+  positives / suggestions opened: a suggestion must never mix two problems;
+* ``judged``: (confidence, correct) of each scored suggestion's final row, correct
+  meaning a pure true positive: the input of a reliability table;
 * recall = recurring labels credited / recurring labels with no ``before`` article
   (those are expected never to open).
 
@@ -93,6 +98,8 @@ class KbQuality:
     true_positives: int
     duplicates: int
     impure: int
+    mixed: int  # suggestions whose members hold more than one label
+    strict_precision: float  # pure true positives / suggestions opened
     recurring: int  # recurring labels expected to open
     found: int  # of those, credited
     covered_before_expected: int
@@ -101,6 +108,7 @@ class KbQuality:
     late_flipped: int
     wrong_covers: int
     clusters: int  # live clusters at the end, singletons included
+    judged: tuple[tuple[float, bool], ...] = ()  # (confidence, pure true positive) each
 
 
 def load_eval_set(path: str | Path) -> EvalSet:
@@ -266,12 +274,16 @@ def evaluate(
         final[s.suggestion_id] = s
     credited: set[str] = set()
     flipped: set[str] = set()
-    tp = duplicates = impure = covered_before_opened = wrong_covers = 0
+    tp = duplicates = impure = covered_before_opened = wrong_covers = mixed = pure_tp = 0
+    judged: list[tuple[float, bool]] = []
     for sid in opened:
         s = final[sid]
         label, count = _majority(s.ticket_ids, label_of)
         if label in warm_labels:
             continue
+        pure = count == len(s.ticket_ids)
+        mixed += not pure
+        credited_before = len(credited)
         if label in before:
             covered_before_opened += 1
         if s.covered_by is not None and article_label.get(s.covered_by) != label:
@@ -284,6 +296,9 @@ def evaluate(
                 tp += 1
         else:
             impure += 1
+        correct = len(credited) > credited_before and pure
+        pure_tp += correct
+        judged.append((s.confidence, correct))
         late = late_article.get(label)
         if late is not None:
             open_when_late.add(label)
@@ -298,6 +313,8 @@ def evaluate(
         true_positives=tp,
         duplicates=duplicates,
         impure=impure,
+        mixed=mixed,
+        strict_precision=pure_tp / scored if scored else 0.0,
         recurring=len(expected),
         found=len(credited & expected),
         covered_before_expected=len(before & recurring),
@@ -306,4 +323,5 @@ def evaluate(
         late_flipped=len(flipped),
         wrong_covers=wrong_covers,
         clusters=clusters.cluster_count,
+        judged=tuple(judged),
     )
