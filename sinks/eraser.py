@@ -9,8 +9,10 @@ What belongs to a client ``C`` of tenant ``T``:
 - ``alerts`` about ``C`` or its tickets (risk, complaint, SLA, coaching), their
   ``alert_actions`` and their webhook ``deliveries``/``attempts`` (which hold the body);
 - ``client_risk`` of ``C``; ``late_events`` of its events; ``kb_suggestions`` listing
-  its tickets (the KB flow republishes each without them);
-- ``dead_letters`` whose raw bytes hold both ``"T"`` and ``"C"`` as JSON strings.
+  its tickets (the KB flow republishes each without them); the routing recommendations
+  and decisions of its tickets and complaints;
+- ``dead_letters`` whose raw bytes hold ``"T"`` and ``"C"`` (or one of its tickets) as
+  JSON strings.
 
 Kept: ``erasures`` (the receipt is the proof) and ``audit_log`` (who erased whom). The
 aggregates (agent performance, demand, ops) hold counts, not clients.
@@ -54,8 +56,14 @@ _DELETIONS: tuple[tuple[str, str], ...] = (
     ),
     ("client_risk", "tenant_id = {tenant:String} AND client_id = {client:String}"),
     (
+        "routing_recommendations",
+        "tenant_id = {tenant:String} AND (ticket_id IN {tickets:Array(String)} OR "
+        "(subject_type = 'complaint' AND subject_id IN {complaints:Array(String)}))",
+    ),
+    ("routing_decisions", "tenant_id = {tenant:String} AND ticket_id IN {tickets:Array(String)}"),
+    (
         "dead_letters",
-        "position(raw, {client_json:String}) > 0 AND position(raw, {tenant_json:String}) > 0",
+        "position(raw, {tenant_json:String}) > 0 AND multiSearchAny(raw, {needles:Array(String)})",
     ),
     ("events", "tenant_id = {tenant:String} AND event_id IN {events:Array(UUID)}"),
 )
@@ -64,6 +72,11 @@ ERASED_TABLES: tuple[str, ...] = tuple(t for t, _ in _DELETIONS)
 _TICKETS = (
     f"SELECT DISTINCT {_TICKET} FROM events WHERE tenant_id = {{tenant:String}} "
     f"AND {_CLIENT} = {{client:String}} AND {_TICKET} != ''"
+)
+_COMPLAINTS = (
+    "SELECT DISTINCT JSONExtractString(payload, 'complaint_id') FROM events "
+    f"WHERE tenant_id = {{tenant:String}} AND {_CLIENT} = {{client:String}} "
+    "AND JSONExtractString(payload, 'complaint_id') != ''"
 )
 _EVENTS = (
     "SELECT DISTINCT event_id FROM events WHERE tenant_id = {tenant:String} "
@@ -85,7 +98,9 @@ def _column(client: Client, sql: str, params: Mapping[str, Any]) -> list[Any]:
     return [row[0] for row in client.query(sql, parameters=dict(params)).result_rows]
 
 
-def erase_client(client: Client, tenant: str, client_id: str) -> dict[str, int]:
+def erase_client(
+    client: Client, tenant: str, client_id: str, tickets: list[str] | None = None
+) -> dict[str, int]:
     """Delete every row of ``client_id`` of ``tenant`` (lightweight deletes: gone from
     queries at once, from disk at the next merge); rows deleted by table."""
     params: dict[str, Any] = {
@@ -95,9 +110,13 @@ def erase_client(client: Client, tenant: str, client_id: str) -> dict[str, int]:
         "tenant_json": json.dumps(tenant),
     }
     params["tickets"] = _column(client, _TICKETS, params)
+    if tickets is not None:  # the caller keeps them (to screen later rows)
+        tickets.extend(params["tickets"])
+    params["complaints"] = _column(client, _COMPLAINTS, params)
     params["events"] = _column(client, _EVENTS, params)
     params["alerts"] = _column(client, _ALERTS, params)
     params["deliveries"] = _column(client, _DELIVERIES, params)
+    params["needles"] = [json.dumps(x) for x in (client_id, *params["tickets"])]
     deleted: dict[str, int] = {}
     for table, where in _DELETIONS:
         found = client.query(f"SELECT count() FROM {table} WHERE {where}", parameters=params)
@@ -116,10 +135,14 @@ class ErasedSubjects:
     subjects: set[tuple[str, str]] = field(default_factory=set)
     _needles: dict[str, list[str]] = field(default_factory=dict)  # tenant -> client JSON
 
-    def add(self, tenant: str, client_id: str) -> None:
+    def add(self, tenant: str, client_id: str, tickets: Sequence[str] = ()) -> None:
+        """An erased client, and its tickets once known (the rows of their follow-up
+        events carry the ticket, not the client)."""
         if (tenant, client_id) not in self.subjects:
             self.subjects.add((tenant, client_id))
             self._needles.setdefault(tenant, []).append(json.dumps(client_id))
+        needles = self._needles[tenant]
+        needles.extend(n for n in map(json.dumps, tickets) if n not in needles)
 
     def __bool__(self) -> bool:
         return bool(self.subjects)
@@ -244,7 +267,9 @@ class ErasureGuard:
 
     def _complete(self, receipt: Erasure) -> None:
         assert self._client is not None
-        deleted = erase_client(self._client, receipt.tenant_id, receipt.client_id)
+        tickets: list[str] = []
+        deleted = erase_client(self._client, receipt.tenant_id, receipt.client_id, tickets)
+        self.subjects.add(receipt.tenant_id, receipt.client_id, tickets)
         done = receipt.advanced("completed", deleted=deleted, at=self._now())
         self._client.insert(
             ERASURES_TABLE, [ERASURES.to_row(done)], column_names=list(ERASURES.columns)

@@ -383,6 +383,7 @@ VALID_PATH_IDS = {
     "rule_id": ACME_RULES[0],
     "ticket_id": ROUTED_TICKETS[0],
     "complaint_id": ROUTED_COMPLAINTS[0],
+    "erasure_id": "0b6a3c1e-5d2f-4e8a-9c71-3f2e1d0c9b8a",
 }
 # Required query parameters, by path (the rest have defaults).
 VALID_QUERIES: dict[str, dict[str, Any]] = {

@@ -119,7 +119,10 @@ def expected(parts: list[list[RawMessage]]) -> dict[str, Counter[str]]:
 
 
 def test_the_reference_run_produces_every_kind_of_output(expected: dict[str, Counter[str]]) -> None:
-    empty = {k for k, v in expected.items() if not v} - {"demand_backtest"}
+    # erasures: an erasure's intermediate rows depend on arrival order by design (which of
+    # the client's events beat it to a shard); what is left after it (nothing of the
+    # client) is tested in tests/integration/test_erasure.py
+    empty = {k for k, v in expected.items() if not v} - {"demand_backtest", "erasures"}
     assert not empty, {k: sum(v.values()) for k, v in expected.items()}
     assert sum(expected["late_events"].values()) > 0
     assert sum(expected["dead_letters"].values()) >= 1
