@@ -1,7 +1,10 @@
 """KB suggestions: precision/recall on the labelled sets, and throughput, in one run.
 
-Quality: ``flows.kb.quality.evaluate`` on ``tests/data/kb_eval.jsonl`` (thresholds were
-tuned on it) and ``tests/data/kb_eval_holdout.jsonl`` (different problems, held out),
+Quality: ``flows.kb.quality.evaluate`` on ``tests/data/kb_eval.jsonl`` and
+``kb_eval_near.jsonl`` (near-topic distractors, EN/PL/DE; thresholds and confidence were
+tuned on these two) and ``kb_eval_holdout.jsonl``, ``kb_eval_near_holdout.jsonl``
+(different problems, held out: never tuned on), with a reliability table of the
+suggestions' confidence,
 for the fixed order the tests use and as mean/min over ``--orders`` seeded shuffles;
 plus the held-out set replayed after ``--warmup`` simulator tickets, so the idf is that of
 a tenant with history rather than a cold start.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import pickle
 import random
 import statistics
@@ -56,7 +60,13 @@ from schemas.events import FREE_TEXT_FIELDS, Event
 from schemas.kb import KbSuggestion
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
-SETS = {"eval (tuned)": "kb_eval.jsonl", "holdout": "kb_eval_holdout.jsonl"}
+SETS = {
+    "eval (tuned)": "kb_eval.jsonl",
+    "near (tuned)": "kb_eval_near.jsonl",
+    "holdout": "kb_eval_holdout.jsonl",
+    "near holdout": "kb_eval_near_holdout.jsonl",
+}
+BINS = (0.0, 0.5, 0.8, 0.9, 0.95, 1.0001)  # confidence bins of the reliability table
 
 
 # ---- personal data and redaction -------------------------------------------------------
@@ -166,19 +176,41 @@ def simulator_tickets(n: int, seed: int = 3) -> list[LabelledTicket]:
     return out
 
 
-def quality_row(name: str, es: EvalSet, cfg: KbConfig, orders: int) -> None:
+def quality_row(name: str, es: EvalSet, cfg: KbConfig, orders: int) -> list[KbQuality]:
     fixed = evaluate(es.tickets, cfg, es.articles)
     runs = [evaluate(es.tickets, cfg, es.articles, order_seed=s) for s in range(orders)]
+    _print_row(name, fixed, runs)
+    return runs
+
+
+def _print_row(name: str, fixed: KbQuality, runs: list[KbQuality]) -> None:
     p = [q.precision for q in runs]
+    sp = [q.strict_precision for q in runs]
     r = [q.recall for q in runs]
     art_errors = sum(_article_errors(q) for q in runs)
     print(
         f"{name:<22} {fixed.precision:>6.3f} {fixed.recall:>6.3f} "
         f"{fixed.suggestions:>4} {fixed.found:>3}/{fixed.recurring:<3} "
-        f"{statistics.mean(p):>6.3f} {min(p):>5.2f} {statistics.mean(r):>6.3f} {min(r):>5.2f} "
+        f"{statistics.mean(p):>6.3f} {min(p):>5.2f} {statistics.mean(sp):>6.3f} {min(sp):>5.2f} "
+        f"{sum(q.mixed for q in runs):>5} "
+        f"{statistics.mean(r):>6.3f} {min(r):>5.2f} "
         f"{_articles(fixed):>14} {art_errors:>6}",
         flush=True,
     )
+
+
+def reliability(name: str, runs: Sequence[KbQuality]) -> None:
+    """Share of suggestions that are one recurring problem and nothing else (pure true
+    positives), per confidence bin, over every run."""
+    judged = [j for q in runs for j in q.judged]
+    cells = []
+    for lo, hi in itertools.pairwise(BINS):
+        inside = [ok for conf, ok in judged if lo <= conf < hi]
+        share = f"{sum(inside) / len(inside):.2f}" if inside else "-"
+        cells.append(f"[{lo:.2f},{min(hi, 1.0):.2f}) {share:>4} of {len(inside):<4}")
+    high = [ok for conf, ok in judged if conf >= 0.8]
+    rate = sum(high) / len(high) if high else float("nan")
+    print(f"{name:<22} " + "  ".join(cells) + f"  | >=0.8: {rate:.2f} of {len(high)}")
 
 
 def _article_errors(q: KbQuality) -> int:
@@ -197,15 +229,7 @@ def warm_row(es: EvalSet, cfg: KbConfig, warmup: int, orders: int, prepare: Prep
     runs = [
         evaluate(es.tickets, cfg, es.articles, order_seed=s, warmup=warm) for s in range(orders)
     ]
-    p = [q.precision for q in runs]
-    r = [q.recall for q in runs]
-    print(
-        f"{'holdout after warm-up':<22} {runs[0].precision:>6.3f} {runs[0].recall:>6.3f} "
-        f"{runs[0].suggestions:>4} {runs[0].found:>3}/{runs[0].recurring:<3} "
-        f"{statistics.mean(p):>6.3f} {min(p):>5.2f} {statistics.mean(r):>6.3f} {min(r):>5.2f} "
-        f"{_articles(runs[0]):>14} {sum(_article_errors(q) for q in runs):>6}",
-        flush=True,
-    )
+    _print_row("holdout after warm-up", runs[0], runs)
 
 
 # ---- throughput ------------------------------------------------------------------------
@@ -382,17 +406,27 @@ def main() -> None:
     )
     print(
         f"{'set':<22} {'P':>6} {'R':>6} {'sugg':>4} {'found':>7} "
-        f"{'P mean':>6} {'min':>5} {'R mean':>6} {'min':>5} {'articles':>14} {'errors':>6}"
+        f"{'P mean':>6} {'min':>5} {'strict':>6} {'min':>5} {'mixed':>5} "
+        f"{'R mean':>6} {'min':>5} {'articles':>14} {'errors':>6}"
     )
+    runs: dict[str, list[KbQuality]] = {}
     for name, file in SETS.items():
-        quality_row(name, _prepared(load_eval_set(DATA / file), prepare), cfg, args.orders)
+        es = _prepared(load_eval_set(DATA / file), prepare)
+        runs[name] = quality_row(name, es, cfg, args.orders)
     if args.warmup:
         holdout = _prepared(load_eval_set(DATA / SETS["holdout"]), prepare)
         warm_row(holdout, cfg, args.warmup, min(args.orders, 5), prepare)
     print(
-        "(P, R: fixed order of the tests; articles: covered-before opened/expected, "
-        "late flipped/expected, wrong covers)\n"
+        "(P, R: fixed order of the tests; P/strict/R mean and min over the shuffled orders; "
+        "strict: no member of another problem; mixed: suggestions mixing labels, all orders; "
+        "articles: covered-before opened/expected, late flipped/expected, wrong covers)\n"
     )
+    print("reliability: share of pure true positives per confidence bin, all orders")
+    tuned = [q for name, qs in runs.items() if "tuned" in name for q in qs]
+    held = [q for name, qs in runs.items() if "tuned" not in name for q in qs]
+    reliability("tuned sets", tuned)
+    reliability("held-out sets", held)
+    print()
     if args.tickets:
         throughput(args, cfg, prepare)
 
