@@ -79,7 +79,8 @@ def test_erasure_reaches_every_shard_once_and_passes_on_once() -> None:
 
 def test_later_events_of_the_erased_client_are_suppressed_with_a_bodiless_letter() -> None:
     before = ticket_events("tk-1", "cl-9", "t1", 0)
-    after = ticket_events("tk-2", "cl-9", "t1", 100) + [
+    after = [
+        *ticket_events("tk-2", "cl-9", "t1", 100),
         accepted("complaint.created", "t1", 110, client_id="cl-9", description="again!"),
         accepted("client.health_updated", "t1", 111, client_id="cl-9"),
     ]
