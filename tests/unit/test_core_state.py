@@ -47,8 +47,8 @@ STEPS = sorted(_stateful_steps())
 def test_the_pipeline_has_the_stateful_steps_this_file_checks() -> None:
     names = {step_id.removeprefix("cxpulse.") for step_id, _ in STEPS}
     assert {"dedup", "partition_clock", "tenant_clocks", "kb_clusters", "demand"} <= names
-    assert "complaint_alerts" in names
-    assert len(STEPS) == 12
+    assert {"complaint_alerts", "routing"} <= names
+    assert len(STEPS) == 13
 
 
 @pytest.mark.parametrize(("step_id", "build"), STEPS, ids=[s for s, _ in STEPS])
@@ -71,6 +71,7 @@ def test_every_stateful_step_round_trips_its_snapshot(
         (pickle.dumps((5, None)), "state format 5"),
         (pickle.dumps((6, None)), "state format 6"),
         (pickle.dumps((7, None)), "state format 7"),
+        (pickle.dumps((10, None)), "state format 10"),
         (pickle.dumps(Deduplicator(1000)), "before versioned state"),
         (GONE_MODULE, "no longer imports: No module named 'flows.stateful_ops'"),
         (GONE_CLASS, "no longer imports"),
@@ -84,6 +85,7 @@ def test_every_stateful_step_round_trips_its_snapshot(
         "format-5",
         "format-6",
         "format-7",
+        "format-10",
         "unversioned",
         "gone-module",
         "gone-class",
