@@ -10,8 +10,9 @@ weekdays at weekend level in the last two weeks of history), ``shift`` (the leve
 x0.6-0.75 or x1.35-1.6 two to nine days before the first forecast); every seed draws its
 own daily shape, weekday volumes and a weekend factor in 0.3-1.0.
 
-Seeds are split: ``tuning`` (0-4) is what the model parameters were chosen on;
-``holdout`` (1000-1004) was only evaluated at the end. Goals (issue #16): WAPE vs the
+Seeds are split: ``tuning`` (0-4) is what the model was checked and tuned on;
+``holdout`` (2000-2004) was only evaluated at the end; ``holdout-1`` (1000-1004), the first
+holdout, exposed a bug once and is reported, no longer held out. Goals (issue #16): WAPE vs the
 rate <= 0.12 at peak >= 20/h, MASE < 0.9, coverage within +-5 points of 80/95 %.
 
     python -m bench.forecast_quality --split holdout
@@ -33,7 +34,10 @@ import numpy.typing as npt
 from bench.seasonal_demand import SCENARIO_KINDS, scenario, series_of
 from flows.demand.forecast import DAY_H, HOUR_MS, WEEK_H, fit_series, forecast
 
-SPLITS = {"tuning": range(0, 5), "holdout": range(1000, 1005)}
+# holdout-1 was the first holdout: evaluated once, it exposed a weekday holiday next to a
+# weekend bending the profile's day factors; after that fix it is no longer held out, and
+# the fresh ``holdout`` seeds were evaluated once, at the end
+SPLITS = {"tuning": range(0, 5), "holdout-1": range(1000, 1005), "holdout": range(2000, 2005)}
 MAX_HISTORY_H = 6 * WEEK_H  # the flow's default DemandConfig.max_history_h
 
 

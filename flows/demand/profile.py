@@ -163,7 +163,13 @@ def fit_profile(
         return DailyProfile(0.0, np.ones(7), np.full((2, DAY_H), 1.0 / DAY_H))
 
     # day factors and odd days, alternately (each needs the other)
+    # start from each weekday's median total, so that a holiday next to a weekend (four
+    # quiet days in a row) is odd against its weekday from the first round on
     factor = np.ones(7)
+    for d in range(7):
+        if (dow == d).any():
+            factor[d] = max(float(np.median(totals[dow == d])), 1e-6)
+    factor /= factor.mean()
     ok = np.ones(days, dtype=bool)
     for _ in range(3):
         local = np.maximum(_local_median(totals / factor[dow], ok), 1e-9)
