@@ -86,7 +86,6 @@ def simulate(seed: int, days: int) -> Traffic:
             tr.demand.append((ts, event))
         if event.event_type in AGENT_EVENT_TYPES:
             tr.facts.extend(tracker.on_event(event))
-    tr.facts.extend(tracker.flush())
     return tr
 
 

@@ -18,7 +18,8 @@ _EXPIRE_EVERY_MS = 3_600_000
 
 
 class TicketFactsLogic(EventLogic[TicketTracker, AgentFact]):
-    """Joins each ticket's events into agent facts (see :mod:`flows.agents.facts`)."""
+    """Joins each ticket's events into agent facts (see :mod:`flows.agents.facts`): every
+    fact leaves with the event that makes it, so this step needs no watermark."""
 
     flow = "agent_performance"
 
@@ -26,20 +27,19 @@ class TicketFactsLogic(EventLogic[TicketTracker, AgentFact]):
         return TicketTracker()
 
     def configure(self) -> None:
-        self._next_expiry = 0
+        self.state.lateness_ms = int(self.cfg.allowed_lateness_s * 1000)
+        self._next_expiry = 0  # when to drop idle tickets (memory only, see expire)
 
     def on_item(self, item: Accepted) -> Iterable[AgentFact]:
         request = item.event.payload
         if isinstance(request, ClientErasureRequested):  # reaches every ticket shard
-            return self.state.forget_client(item.event.tenant_id, request.client_id)
+            self.state.forget_client(item.event.tenant_id, request.client_id)
+            return ()
         out = self.state.on_event(item.event, item.partition, item.late_bound_ms)
         if self.state.max_ms >= self._next_expiry:
-            out.extend(self.state.expire())
+            self.state.expire()
             self._next_expiry = self.state.max_ms + _EXPIRE_EVERY_MS
         return out
-
-    def on_end(self) -> Iterable[AgentFact]:
-        return self.state.flush()
 
 
 class AgentWindowLogic(EventTimeLogic[AgentWindowAggregator, AgentFact, AgentWindow | LateEvent]):

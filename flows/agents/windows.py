@@ -44,7 +44,9 @@ class AgentWindowAggregator:
 
     Lateness is decided upstream (the input clock stamps each event's verdict, carried by
     its facts); windows of a tenant close when that tenant's watermark passes their end.
-    A fact for a window already closed (live mode: a partition idled past) is late too.
+    Every fact without a verdict is stamped at or after its causing event's floor (see
+    :mod:`flows.agents.facts`), so in a bounded replay its window is still open; one for
+    a window already closed (live mode: a partition idled past) is late too.
     """
 
     flow: str = "agent_performance"
@@ -136,7 +138,10 @@ def _fold_into(acc: list[Any], fact: AgentFact) -> None:
         if value is not None:
             acc[_HT_SUM] += value
             acc[_HT_N] += 1
-    elif kind is FactKind.FIRST_RESPONSE:
+    elif kind is FactKind.HANDLE_TIME and value is not None:  # its resolution counted
+        acc[_HT_SUM] += value
+        acc[_HT_N] += 1
+    elif kind in (FactKind.FIRST_RESPONSE, FactKind.RESPONSE_TIME):
         if value is not None:
             acc[_FR_SUM] += value
             acc[_FR_N] += 1

@@ -34,7 +34,9 @@ S = TypeVar("S")
 #    creations, decided SLA tickets, agent tickets and live-ops complaints name theirs.
 # 10: a demand segment keeps the chosen candidate model and its backtests (#16).
 # 11: the KB config holds the member threshold and join margin of the stricter join (#16).
-STATE_FORMAT = 11
+# 12: agent tickets keep the facts counted before their partner (untimed), not pending
+#     ones, and the newest time per tenant and partition (determinism, #13).
+STATE_FORMAT = 12
 
 
 class IncompatibleStateError(RuntimeError):

@@ -220,6 +220,8 @@ _FACT_EVENT_TYPE = {
     FactKind.RESOLVED: "ticket.resolved",
     FactKind.FIRST_RESPONSE: "ticket.first_response",
     FactKind.CSAT: "csat.received",
+    FactKind.HANDLE_TIME: "ticket.resolved",
+    FactKind.RESPONSE_TIME: "ticket.first_response",
 }
 
 
@@ -234,7 +236,7 @@ def fact(
     event_id: uuid.UUID | None = None,
 ) -> AgentFact:
     """An agent fact as the ticket tracker would emit it: ``value`` is integer milliseconds
-    for RESOLVED / FIRST_RESPONSE and the rating for CSAT."""
+    for RESOLVED, HANDLE_TIME, FIRST_RESPONSE and RESPONSE_TIME, the rating for CSAT."""
     return AgentFact(
         tenant_id=tenant,
         agent_id=agent,

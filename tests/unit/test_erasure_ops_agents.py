@@ -106,16 +106,16 @@ def resolved(ticket: str, ms: int, tenant: str = "t1") -> Event:
 def test_agent_ticket_state_forgets_the_clients_tickets_and_keeps_the_agents_work() -> None:
     tracker = TicketTracker()
     tracker.on_event(created("tk-gone", GONE))
-    tracker.on_event(resolved("tk-gone", MINUTE_MS))  # waits for its assignment
+    # counted on arrival (without a handle time: no assignment yet), erasure or not
+    counted = tracker.on_event(resolved("tk-gone", MINUTE_MS))
     tracker.on_event(created("tk-kept", KEPT))
     tracker.on_event(created("tk-gone", GONE, tenant="t2"))
 
-    released = tracker.forget_client("t1", GONE)
+    assert tracker.forget_client("t1", GONE) == 1
 
-    # the agent's resolution still counts (without a handle time), as on expiry
-    assert [(f.agent_id, f.kind, f.value) for f in released] == [("ag-1", FactKind.RESOLVED, None)]
+    assert [(f.agent_id, f.kind, f.value) for f in counted] == [("ag-1", FactKind.RESOLVED, None)]
     assert set(tracker.tickets) == {("t1", "tk-kept"), ("t2", "tk-gone")}
-    assert tracker.forget_client("t1", GONE) == []
+    assert tracker.forget_client("t1", GONE) == 0
     tracker.forget_client("t2", GONE)
     absent(tracker, GONE, "tk-gone")
     # the kept ticket still joins: an assignment then a resolution give a handle time

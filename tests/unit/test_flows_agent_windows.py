@@ -29,6 +29,7 @@ LATE = 60_000
 NOW = T0_MS + 10 * DAY_MS  # wall clock; idle advance is off unless a test turns it on
 
 A, R, F, C = FactKind.ASSIGNED, FactKind.RESOLVED, FactKind.FIRST_RESPONSE, FactKind.CSAT
+HT, RT = FactKind.HANDLE_TIME, FactKind.RESPONSE_TIME  # durations joined after the count
 
 Key = tuple[str, str, WindowName, int]  # tenant, agent, window, start_ms
 
@@ -423,10 +424,11 @@ def _facts(
     agents: tuple[str, ...] = ("a1", "a2", "a3"),
     kinds: tuple[FactKind, ...] = tuple(FactKind),
 ) -> AgentFact:
-    """A fact as the tracker emits it: ms durations for R / F, a 1..5 rating for C."""
+    """A fact as the tracker emits it: ms durations for R / F / HT / RT, a 1..5 rating
+    for C."""
     kind = draw(st.sampled_from(kinds))
     value: int | None = None
-    if kind in (R, F):
+    if kind in (R, F, HT, RT):
         # tenths of a second too: as float seconds their sums would depend on the order
         value = draw(
             st.none() | st.integers(0, 10 * DAY_MS) | st.sampled_from([100, 200, 300, 700])
@@ -456,9 +458,9 @@ def _recompute(
         f for f in facts if (f.tenant_id, f.agent_id) == (tenant, agent) and start <= f.at_ms < end
     ]
     res = [f for f in inside if f.kind is R]
-    fr = [f for f in inside if f.kind is F and f.value is not None]
+    fr = [f for f in inside if f.kind in (F, RT) and f.value is not None]
     cs = [f for f in inside if f.kind is C and f.value is not None]
-    ht = [f for f in res if f.value is not None]
+    ht = [f for f in inside if f.kind in (R, HT) and f.value is not None]
     return {
         "events": len(inside),
         "metrics": m(
@@ -544,3 +546,25 @@ def test_versions_strictly_increase_as_facts_arrive(steps: list[tuple[FactKind, 
                 assert row.version % 2 == 1
                 assert row.version > last[row.window]
                 last[row.window] = row.version
+
+
+def test_a_duration_joined_later_completes_its_counted_fact_without_counting_it_again() -> None:
+    """A resolution (first response) counted before its assignment (creation) arrived
+    gets its duration from a HANDLE_TIME (RESPONSE_TIME) fact at its own time."""
+    a = agg()
+    for f in (
+        fact("ag-1", R, T0_MS + MINUTE_MS),
+        fact("ag-1", F, T0_MS + 2 * MINUTE_MS),
+        fact("ag-1", FactKind.HANDLE_TIME, T0_MS + MINUTE_MS, 40 * SECOND_MS),
+        fact("ag-1", FactKind.RESPONSE_TIME, T0_MS + 2 * MINUTE_MS, 90 * SECOND_MS),
+    ):
+        assert a.add(f, NOW) is None
+    [row] = [r for r in a.close_due("t1", T0_MS + 5 * MINUTE_MS) if r.window == "5m"]
+    assert metrics(row) == m(
+        tickets_resolved=1,
+        handle_time_sum_s=40.0,
+        handle_time_count=1,
+        first_response_sum_s=90.0,
+        first_response_count=1,
+    )
+    assert row.version == 4 * 2 + 1  # each fact changed the row
