@@ -25,8 +25,8 @@ runner-up cluster by ``join_margin`` (0 by default: measured no gain) and (3) it
 with *every* stored member of the cluster (the first ``TITLE_CANDIDATES``) is >=
 ``member_threshold``: a near-topic ticket (the same product area, another problem)
 shares the area's words with the centroid but not with each member. Otherwise it seeds a
-new cluster. A sentence-embedding confirmation was measured and not adopted (README). When a cluster has ``min_size`` members and no
-remembered article covers it (article <-> centroid cosine >= ``cover_threshold``), it
+new cluster. A sentence-embedding confirmation was measured and not adopted (README).
+When a cluster has ``min_size`` members and no remembered article covers it (article <-> centroid cosine >= ``cover_threshold``), it
 opens a suggestion (``KbChange.opened`` is True exactly then -> one alert). Every later
 growth or status change re-emits the row with ``version`` + 1. An article arriving later
 that covers an open suggestion turns it ``covered``; a cluster covered before it reached
