@@ -26,8 +26,8 @@ with *every* stored member of the cluster (the first ``TITLE_CANDIDATES``) is >=
 ``member_threshold``: a near-topic ticket (the same product area, another problem)
 shares the area's words with the centroid but not with each member. Otherwise it seeds a
 new cluster. A sentence-embedding confirmation was measured and not adopted (README).
-When a cluster has ``min_size`` members and no remembered article covers it (article <-> centroid cosine >= ``cover_threshold``), it
-opens a suggestion (``KbChange.opened`` is True exactly then -> one alert). Every later
+When a cluster has ``min_size`` members and no remembered article covers it (article <->
+centroid cosine >= ``cover_threshold``), it opens a suggestion (``KbChange.opened`` is True exactly then -> one alert). Every later
 growth or status change re-emits the row with ``version`` + 1. An article arriving later
 that covers an open suggestion turns it ``covered``; a cluster covered before it reached
 ``min_size`` never opens. Coverage is checked when an article arrives (against every live
