@@ -27,13 +27,14 @@ with *every* stored member of the cluster (the first ``TITLE_CANDIDATES``) is >=
 shares the area's words with the centroid but not with each member. Otherwise it seeds a
 new cluster. A sentence-embedding confirmation was measured and not adopted (README).
 When a cluster has ``min_size`` members and no remembered article covers it (article <->
-centroid cosine >= ``cover_threshold``), it opens a suggestion (``KbChange.opened`` is True exactly then -> one alert). Every later
-growth or status change re-emits the row with ``version`` + 1. An article arriving later
-that covers an open suggestion turns it ``covered``; a cluster covered before it reached
-``min_size`` never opens. Coverage is checked when an article arrives (against every live
-cluster) and, against every remembered article, when a not-yet-covered cluster reaches
-``min_size`` and each time its size reaches a power of two after that (so a cluster
-drifting onto an existing article gets covered, at a logarithmic cost).
+centroid cosine >= ``cover_threshold``), it opens a suggestion (``KbChange.opened`` is
+True exactly then -> one alert). Every later growth or status change re-emits the row
+with ``version`` + 1. An article arriving later that covers an open suggestion turns it
+``covered``; a cluster covered before it reached ``min_size`` never opens. Coverage is
+checked when an article arrives (against every live cluster) and, against every
+remembered article, when a not-yet-covered cluster reaches ``min_size`` and each time
+its size reaches a power of two after that (so a cluster drifting onto an existing
+article gets covered, at a logarithmic cost).
 
 Row fields: ``suggestion_id`` = ``stable_id("kb_suggestion", tenant, seed ticket)``;
 ``title`` = the subject, among the first ``TITLE_CANDIDATES`` members, whose vector has
