@@ -2,7 +2,8 @@
 size and any epoch length give the same output rows (processing-time fields aside).
 
 The fast twin of ``tests/e2e/test_determinism.py``: no broker, no ClickHouse, so it can
-try many interleavings. Partitions are kept in order, as Kafka keeps them; what varies
+try many interleavings (and a cluster of two workers, whose exchanges and epochs vary
+as two processes' would). Partitions are kept in order, as Kafka keeps them; what varies
 is everything Kafka and Bytewax leave to chance.
 """
 
@@ -17,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from bytewax.testing import run_main
+from bytewax.dataflow import Dataflow
+from bytewax.testing import cluster_main, run_main
 from pydantic import BaseModel
 
 from flows.config import FlowConfig
@@ -95,7 +97,20 @@ def _plain(item: Any) -> Any:
     return json.dumps({k: v for k, v in d.items() if k not in PROCESSING_TIME}, sort_keys=True)
 
 
-def _run(messages: list[RawMessage], batch_size: int, epoch_ms: int) -> dict[str, Counter[str]]:
+def _execute(flow: Dataflow, epoch_ms: int, workers: int) -> None:
+    """Run in process; ``workers`` > 1: a Bytewax cluster of that many workers (threads
+    exchanging items between the keyed steps, each closing epochs as it goes), as
+    processes would."""
+    epoch = timedelta(milliseconds=epoch_ms)
+    if workers == 1:
+        run_main(flow, epoch_interval=epoch)
+    else:
+        cluster_main(flow, [], 0, epoch_interval=epoch, worker_count_per_proc=workers)
+
+
+def _run(
+    messages: list[RawMessage], batch_size: int, epoch_ms: int, workers: int = 1
+) -> dict[str, Counter[str]]:
     cfg = FlowConfig(
         input_partitions=PARTITIONS,
         idle_advance=False,
@@ -104,7 +119,7 @@ def _run(messages: list[RawMessage], batch_size: int, epoch_ms: int) -> dict[str
         alert_rules=RULES,
     )
     io = MemoryIO(messages, batch_size)
-    run_main(build_flow(cfg, io), epoch_interval=timedelta(milliseconds=epoch_ms))
+    _execute(build_flow(cfg, io), epoch_ms, workers)
     return {name: Counter(_plain(x) for x in rows) for name, rows in io.out.items()}
 
 
@@ -133,17 +148,18 @@ def test_the_reference_run_produces_every_kind_of_output(expected: dict[str, Cou
 
 
 @pytest.mark.parametrize(
-    ("seed", "batch_size", "epoch_ms"),
-    [(1, 1, 0), (2, 7, 1), (3, 100, 0), (4, 5000, 0), (5, 13, 5)],
+    ("seed", "batch_size", "epoch_ms", "workers"),
+    [(1, 1, 0, 1), (2, 7, 1, 1), (3, 100, 0, 1), (4, 5000, 0, 1), (5, 13, 5, 1), (6, 100, 0, 2)],
 )
-def test_same_rows_for_any_interleaving_batch_size_and_epochs(
+def test_same_rows_for_any_interleaving_batch_size_epochs_and_workers(
     parts: list[list[RawMessage]],
     expected: dict[str, Counter[str]],
     seed: int,
     batch_size: int,
     epoch_ms: int,
+    workers: int,
 ) -> None:
-    got = _run(_interleave(parts, seed), batch_size, epoch_ms)
+    got = _run(_interleave(parts, seed), batch_size, epoch_ms, workers)
     for name, rows in expected.items():
         if name == "events":  # same events; their offsets differ by interleaving only
             assert sum(got[name].values()) == sum(rows.values())
@@ -230,7 +246,10 @@ def _by_partition(docs: list[dict[str, Any]]) -> list[list[RawMessage]]:
     return parts
 
 
-def _run_agents(messages: list[RawMessage], batch_size: int, epoch_ms: int) -> dict[str, Any]:
+def _run_agents(
+    messages: list[RawMessage], batch_size: int, epoch_ms: int, workers: int = 1
+) -> dict[str, Any]:
+    """The agent-performance flow alone, as :func:`_run` runs the whole dataflow."""
     cfg = FlowConfig(
         input_partitions=PARTITIONS,
         idle_advance=False,
@@ -239,7 +258,7 @@ def _run_agents(messages: list[RawMessage], batch_size: int, epoch_ms: int) -> d
         flows=AGENT_ONLY,
     )
     io = MemoryIO(messages, batch_size)
-    run_main(build_flow(cfg, io), epoch_interval=timedelta(milliseconds=epoch_ms))
+    _execute(build_flow(cfg, io), epoch_ms, workers)
     return {name: Counter(_plain(x) for x in rows) for name, rows in io.out.items()}
 
 
@@ -273,17 +292,18 @@ def test_resolutions_that_wait_for_their_assignment_are_counted_once_and_on_time
 
 
 @pytest.mark.parametrize(
-    ("seed", "batch_size", "epoch_ms"),
-    [(1, 1, 0), (2, 7, 1), (3, 100, 0), (4, 5000, 0), (5, 13, 5)],
+    ("seed", "batch_size", "epoch_ms", "workers"),
+    [(1, 1, 0, 1), (2, 7, 1, 1), (3, 100, 0, 1), (4, 5000, 0, 1), (5, 13, 5, 1), (6, 100, 0, 2)],
 )
-def test_waiting_joins_give_the_same_rows_for_any_batching(
+def test_waiting_joins_give_the_same_rows_for_any_batching_and_workers(
     waiting: list[list[RawMessage]],
     waiting_expected: dict[str, Any],
     seed: int,
     batch_size: int,
     epoch_ms: int,
+    workers: int,
 ) -> None:
-    got = _run_agents(_interleave(waiting, seed), batch_size, epoch_ms)
+    got = _run_agents(_interleave(waiting, seed), batch_size, epoch_ms, workers)
     for name, rows in waiting_expected.items():
         if name == "events":
             continue
