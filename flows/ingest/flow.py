@@ -65,7 +65,7 @@ def add_ingest(
     keyed = op.flat_map_batch(
         "by_ticket_dedup", judged, partial(by_ticket_key_with_erasures, cfg.shards)
     )
-    judged_once = op.stateful_batch("dedup", keyed, partial(DedupLogic, cfg, cfg.erased))
+    judged_once = op.stateful_batch("dedup", keyed, partial(DedupLogic, cfg, erased=cfg.erased))
     passed = op.flat_map_batch("unique", judged_once, values)
     events = op.flat_map_batch("events", passed, partial(instances_of, Accepted))
     suppressed = op.flat_map_batch("suppressed", passed, partial(instances_of, DeadLetter))

@@ -39,9 +39,14 @@ class DedupLogic(StateLogic[IngestShard]):
     flow = "ingest"
 
     def __init__(
-        self, cfg: CoreConfig, erased: Mapping[bytes, UUID], snapshot: bytes | None
+        self,
+        cfg: CoreConfig,
+        snapshot: bytes | None,
+        *,
+        erased: Mapping[bytes, UUID] | None = None,
     ) -> None:
-        self.erased = erased  # the erasures recorded before this run (subject digests)
+        # the erasures recorded before this run (subject digests)
+        self.erased: Mapping[bytes, UUID] = {} if erased is None else erased
         super().__init__(cfg, snapshot)
 
     def new_state(self) -> IngestShard:

@@ -43,7 +43,7 @@ def run(items: list[Accepted], erased: dict[bytes, Any] | None = None) -> tuple[
     logics: dict[str, DedupLogic] = {}
     out: list[Any] = []
     for key, item in by_ticket_key_with_erasures(SHARDS, items):
-        logic = logics.setdefault(key, DedupLogic(cfg, erased or {}, None))
+        logic = logics.setdefault(key, DedupLogic(cfg, None, erased=erased))
         emitted, _ = logic.on_batch([item])
         out += list(emitted)
     return out, pickle.dumps([logic.state for logic in logics.values()])

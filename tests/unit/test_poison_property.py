@@ -92,6 +92,7 @@ from schemas.events import (
 )
 from schemas.kb import KbSuggestion
 from schemas.ops import AgentBoardRow, OpsSnapshot, QueueRow
+from schemas.privacy import Erasure
 from schemas.results import (
     DEFAULT_DLQ_MAX_RAW_BYTES,
     MAX_DLQ_ERROR_CHARS,
@@ -103,6 +104,7 @@ from schemas.results import (
     make_dead_letter,
 )
 from schemas.risk import ClientRisk
+from schemas.routing import RoutingDecision, RoutingRecommendation
 from schemas.transport import Accepted, RawMessage
 from sinks.clickhouse_sink import row_json
 from sinks.tables import (
@@ -113,12 +115,15 @@ from sinks.tables import (
     DEMAND_BACKTEST,
     DEMAND_FORECAST,
     DEMAND_HOURLY,
+    ERASURES,
     EVENTS,
     KB_SUGGESTIONS,
     LATE_EVENTS,
     OPS_AGENT_BOARD,
     OPS_QUEUE_SNAPSHOTS,
     OPS_SNAPSHOTS,
+    ROUTING_DECISIONS,
+    ROUTING_RECOMMENDATIONS,
     TableSpec,
 )
 from tests.unit.helpers import T0, MemoryIO, envelope, to_bytes
@@ -630,6 +635,9 @@ _SINKS: dict[type, TableSpec[Any]] = {
     BacktestRow: DEMAND_BACKTEST,
     KbSuggestion: KB_SUGGESTIONS,
     DeadLetter: DEAD_LETTERS,
+    RoutingRecommendation: ROUTING_RECOMMENDATIONS,
+    RoutingDecision: ROUTING_DECISIONS,
+    Erasure: ERASURES,
 }
 
 
