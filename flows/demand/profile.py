@@ -47,7 +47,8 @@ MIN_DAYS = 7  # every weekday seen once
 
 @dataclass(frozen=True)
 class ProfileParams:
-    """Tuned on the benchmark's tuning seeds only (``bench/forecast_quality.py``)."""
+    """Set before the benchmark and checked on its tuning seeds only, unchanged since
+    (``bench/forecast_quality.py``)."""
 
     level_half_life_d: float = 3.0
     shape_prior_days: float = 3.0
