@@ -63,6 +63,9 @@ ROUTING_FACTORS: tuple[str, ...] = (
 SubjectType = Literal["ticket", "complaint"]
 Adoption = Literal["top", "top_n", "outside"]
 NO_ELIGIBLE_AGENT = "no_eligible_agent"
+# the tenant has never reported an agent status: routing has nothing to rank, and no
+# "no eligible agent" alert is raised (a tenant that does not use statuses is not down)
+NO_AGENT_STATUS = "no_agent_status"
 SCORE_DECIMALS = 6
 
 Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]

@@ -51,7 +51,8 @@ def ticket_recommendation(
 ) -> RecommendationDocument:
     """The recommendation made at the ticket's creation: up to N candidates (default 3)
     with their scores and factors, or ``candidates: []`` with ``reason:
-    no_eligible_agent`` when nobody could take it then."""
+    no_eligible_agent`` when nobody could take it then (``no_agent_status`` while the
+    tenant has never reported an agent status)."""
     return _recommendation(reader, tenant, "ticket", ticket_id)
 
 

@@ -49,6 +49,7 @@ from schemas.events import (
     TicketResolved,
 )
 from schemas.routing import (
+    NO_AGENT_STATUS,
     NO_ELIGIBLE_AGENT,
     ROUTING_FACTORS,
     RoutingDecision,
@@ -229,10 +230,15 @@ class RoutingTenant:
         rec = self.recommend(subject, p.complaint_id, p.ticket_id or "", at_ms)
         return [rec, *self._unroutable(rec, at_ms, fired_at)]
 
+    def _no_candidate_reason(self) -> str:
+        """Why a recommendation is empty: no agent eligible now, or no status ever."""
+        known = any(a.status is not None for a in self.agents.values())
+        return NO_ELIGIBLE_AGENT if known else NO_AGENT_STATUS
+
     def _unroutable(
         self, rec: RoutingRecommendation, at_ms: int, fired_at: datetime
     ) -> list[RoutingOut]:
-        if rec.reason:
+        if rec.reason == NO_ELIGIBLE_AGENT:
             self.unroutable.start(at_ms)
             return list(self.unroutable.due(self.tenant_id, self.model, at_ms, fired_at))
         return []
@@ -274,7 +280,7 @@ class RoutingTenant:
             queue=subject.queue,
             severity=subject.severity,
             eligible_agents=n,
-            reason="" if best else NO_ELIGIBLE_AGENT,
+            reason="" if best else self._no_candidate_reason(),
             factor_names=list(names),
             candidate_agent_ids=[s.agent_id for s in best],
             candidate_scores=[s.score for s in best],

@@ -13,7 +13,7 @@ of top 5 (``CXPULSE_ROUTING_MODEL_FILE``) so every eligible agent is listed:
 * T1 and T4 go to the expert (top pick, auto), T2 to the novice (top N, manual), T3 to
   ``agent-temp`` (not recommended, manual); then first responses, resolutions, CSAT and a
   reopening of T3: the adoption figures are exact.
-* globex has no agent: its ticket G1 (10:00) is unroutable, and with G2 ten minutes
+* globex's only agent is offline: its ticket G1 (10:00) is unroutable, and with G2 ten minutes
   later the tenant's watermark passes 10:05: one ``routing_unavailable`` alert, as of
   10:05 (one subject unroutable by then).
 """
@@ -135,7 +135,20 @@ def scenario() -> list[dict[str, Any]]:
         _csat("T3", "agent-temp", 2, "11:10:00"),
         _ev("ticket.reopened", "11:20:00", ticket_id="T3"),
     ]
-    out += [_created("G1", "10:00:00", "globex"), _created("G2", "10:10:00", "globex")]
+    out += [
+        # globex's only agent is offline (a tenant reporting no status at all gets
+        # "no_agent_status" and no alert: tests/unit/test_routing_tenant.py)
+        _ev(
+            "agent.status_changed",
+            "08:00:00",
+            "globex",
+            agent_id="g-agent",
+            status="offline",
+            team="billing",
+        ),
+        _created("G1", "10:00:00", "globex"),
+        _created("G2", "10:10:00", "globex"),
+    ]
     return out
 
 

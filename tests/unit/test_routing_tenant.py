@@ -111,6 +111,15 @@ def test_eligibility_is_the_status_at_the_creations_event_time() -> None:
     assert recs(out)[0].reason == "no_eligible_agent"
 
 
+def test_a_tenant_that_never_reports_agent_statuses_is_not_alerted() -> None:
+    """No status ever: nothing to rank, said so, and no "no eligible agent" episode (a
+    tenant that does not track statuses is not an outage)."""
+    t, out = feed(created("T1", 10), created("T2", 100))
+    assert [r.reason for r in recs(out)] == ["no_agent_status"] * 2
+    assert t.on_watermark(to_ms(at(4000)), FIRED) == []
+    assert not [o for o in out if isinstance(o, Alert)]
+
+
 def test_a_resent_creation_is_not_routed_twice() -> None:
     _, out = feed(status("a", "active", 0), created("T1", 10), created("T1", 11))
     assert len(recs(out)) == 1
