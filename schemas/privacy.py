@@ -16,6 +16,7 @@ The receipt keeps the client id: it is the proof that the erasure was done.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -61,6 +62,20 @@ class Erasure(Row):
         default=None, description="When every table was cleared"
     )
     version: int = Field(ge=1, description="1 requested, 2 applied, 3 completed (highest wins)")
+
+    @classmethod
+    def requested(
+        cls, tenant_id: str, client_id: str, at: datetime, erasure_id: UUID | None = None
+    ) -> Erasure:
+        """A new erasure's first receipt (a random id unless one is given)."""
+        return cls(
+            erasure_id=erasure_id or uuid.uuid4(),
+            tenant_id=tenant_id,
+            client_id=client_id,
+            requested_at=at,
+            status="requested",
+            version=ERASURE_VERSIONS["requested"],
+        )
 
     def advanced(
         self,

@@ -33,7 +33,7 @@ from confluent_kafka import (
 
 from schemas.events import ClientErasureRequested, event_model
 from schemas.kafka_client import client_config
-from schemas.privacy import ERASURE_EVENT, ERASURE_VERSIONS, Erasure, subject_digest
+from schemas.privacy import ERASURE_EVENT, Erasure, subject_digest
 from schemas.rows import from_columns
 from schemas.settings import Settings
 from sinks.publisher import SyncPublisher
@@ -86,14 +86,7 @@ class ErasureRequests:
 
     def request(self, tenant: str, client_id: str, now: datetime) -> Erasure:
         """Record and send the erasure of ``client_id`` of ``tenant``; its receipt."""
-        receipt = Erasure(
-            erasure_id=uuid.uuid4(),
-            tenant_id=tenant,
-            client_id=client_id,
-            requested_at=now,
-            status="requested",
-            version=ERASURE_VERSIONS["requested"],
-        )
+        receipt = Erasure.requested(tenant, client_id, now)
         row_key, row, _ = self._codec.encode(receipt)
         assert row_key is not None
         assert row is not None

@@ -9,16 +9,15 @@ ClickHouse by the operator.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.exceptions import RequestValidationError
 
 from api.deps import AdminCaller, Limit, NowDep, ReaderDep
 from api.models import UNAUTHORIZED, View, _Out
+from api.time_range import time_range
 from schemas.audit import AuditEntry
-from sinks.time_values import clamp_ts
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=UNAUTHORIZED)
 
@@ -51,18 +50,6 @@ def list_audit(
     who (``key_id``, never the key), what (``method``, ``route`` template and
     ``path_params``), how it ended (``status``, ``outcome``), from where (``client``) and
     when (``at``). Needs a key with the ``admin`` scope (else 403)."""
-    end_utc = clamp_ts(end) if end is not None else clamp_ts(now())
-    start_utc = clamp_ts(start if start is not None else end_utc - DEFAULT_SPAN)
-    if start_utc >= end_utc:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("query", "start"),
-                    "msg": "start must be before end",
-                    "input": start_utc.astimezone(UTC).isoformat(),
-                }
-            ]
-        )
+    start_utc, end_utc = time_range(start, end, now(), DEFAULT_SPAN)
     rows = reader.audit(caller.tenant, start_utc, end_utc, limit)
     return AuditList.model_validate({"items": rows})

@@ -9,17 +9,16 @@ against the others.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from fastapi.exceptions import RequestValidationError
 
 from api.deps import NowDep, ReaderDep, TenantDep
 from api.models import UNAUTHORIZED, not_found
+from api.time_range import time_range
 from schemas.routing import AdoptionReport, RecommendationDocument, SubjectType
 from sinks.reader import ResultsReader
-from sinks.time_values import clamp_ts
 
 router = APIRouter(tags=["routing"], responses=UNAUTHORIZED)
 
@@ -92,17 +91,5 @@ def adoption(
     """Routed tickets first assigned in ``[start, end)`` (event time): how many went to
     the top pick, to another candidate, outside the candidates, and the first-response
     time, handle time, CSAT and reopen rate of followed vs not-followed assignments."""
-    end_utc = clamp_ts(end) if end is not None else clamp_ts(now())
-    start_utc = clamp_ts(start if start is not None else end_utc - DEFAULT_SPAN)
-    if start_utc >= end_utc:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("query", "start"),
-                    "msg": "start must be before end",
-                    "input": start_utc.astimezone(UTC).isoformat(),
-                }
-            ]
-        )
+    start_utc, end_utc = time_range(start, end, now(), DEFAULT_SPAN)
     return reader.adoption(tenant, start_utc, end_utc)

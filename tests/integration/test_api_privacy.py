@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from schemas.audit import AuditEntry
-from schemas.privacy import ERASURE_VERSIONS, Erasure
+from schemas.privacy import Erasure
 from schemas.settings import Settings
 from sinks.clickhouse_client import open_client
 from sinks.publisher import PublishError
@@ -49,14 +49,7 @@ class Requests:
         if self.fail:
             raise PublishError("the broker is down")
         self.calls.append((tenant, client_id))
-        receipt = Erasure(
-            erasure_id=uuid.uuid4(),
-            tenant_id=tenant,
-            client_id=client_id,
-            requested_at=now,
-            status="requested",
-            version=ERASURE_VERSIONS["requested"],
-        )
+        receipt = Erasure.requested(tenant, client_id, now)
         store(self.settings, receipt)
         return receipt
 

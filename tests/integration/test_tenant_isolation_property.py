@@ -391,14 +391,7 @@ class _Unsent:
     test_erasure.py)."""
 
     def request(self, tenant: str, client_id: str, now: datetime) -> Erasure:
-        return Erasure(
-            erasure_id=uuid.uuid4(),
-            tenant_id=tenant,
-            client_id=client_id,
-            requested_at=now,
-            status="requested",
-            version=ERASURE_VERSIONS["requested"],
-        )
+        return Erasure.requested(tenant, client_id, now)
 
 
 class _Unannounced:
