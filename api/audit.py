@@ -8,6 +8,10 @@ database round trip on the request path). The caller comes from the authenticati
 dependency (``request.state.caller``); the route is the matched template and its path
 parameters, never the raw path or the body. Each audited answer carries its
 ``X-Request-ID`` (the client's, if it sent a well-formed one).
+
+The clock is read once per request (``api.deps.request_clock``): a route that records a
+time (an ack, a verdict, an erasure request) and the call's row share that instant, so
+they match exactly; a call that never reached such a route is timed as it is answered.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import CALLER_STATE, Caller
+from api.deps import CALLER_STATE, REQUEST_TIME_STATE, Caller
 from api.metrics import route_template
 from schemas import metrics
 from schemas.audit import STATE_CHANGING_METHODS, AuditEntry
@@ -77,7 +81,7 @@ class AuditMiddleware:
         if scope["type"] != "http" or scope.get("method") not in STATE_CHANGING_METHODS:
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})  # shared with request.state, where the caller lands
+        state = scope.setdefault("state", {})  # request.state: caller and instant land here
         rid = request_id(scope)
         status = 500  # unless an answer starts: the server answers 500 to an exception
 
@@ -93,7 +97,9 @@ class AuditMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             try:
-                self.audit_log.record(entry_of(scope, status, rid, self.now()))
+                at = state.get(REQUEST_TIME_STATE)  # the route's instant, if it read one
+                at = at if isinstance(at, datetime) else self.now()
+                self.audit_log.record(entry_of(scope, status, rid, at))
             except Exception:  # the call's answer stands; the loss is loud
                 metrics.AUDIT_UNRECORDED.inc()
                 log.exception("could not record the audit row of a %s", scope.get("method"))

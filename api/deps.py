@@ -50,13 +50,32 @@ def app_state(name: str) -> Callable[[Request], Any]:
 
 
 Clock = Callable[[], datetime]
+REQUEST_TIME_STATE = "received_at"  # request.state.<this>: the request's one instant
+
+
+def request_clock(request: Request) -> Clock:
+    """The request's one instant, as a clock: the app's clock (``app.state.now``) is read
+    on first use and then kept on ``request.state``, where the audit middleware takes it
+    too. What a route records (an ack's time, a verdict's ``decided_at``, a receipt's
+    ``requested_at``) is then exactly the ``at`` of the call's audit row."""
+    at = getattr(request.state, REQUEST_TIME_STATE, None)
+    if not isinstance(at, datetime):
+        at = request.app.state.now()
+        setattr(request.state, REQUEST_TIME_STATE, at)
+    instant: datetime = at
+
+    def now() -> datetime:
+        return instant
+
+    return now
+
 
 SettingsDep = Annotated[Settings, Depends(app_state("settings"))]
 ReaderDep = Annotated[ResultsReader, Depends(app_state("reader"))]
 RiskModelDep = Annotated[RiskModel, Depends(app_state("risk_model"))]
 KafkaCheckDep = Annotated[KafkaCheck, Depends(app_state("kafka_check"))]
 StoreLagDep = Annotated[StoreLagCheck, Depends(app_state("store_lag"))]
-NowDep = Annotated[Clock, Depends(app_state("now"))]  # the wall clock
+NowDep = Annotated[Clock, Depends(request_clock)]  # the wall clock, once per request
 # announces alert state changes on the alerts topic (every replica streams them)
 AlertStatesDep = Annotated[AlertStatePublisher, Depends(app_state("alert_states"))]
 

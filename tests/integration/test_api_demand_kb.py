@@ -2,7 +2,8 @@
 
 Rows are inserted straight into ``demand_forecast_snapshots``, ``demand_backtest`` and
 ``kb_suggestions`` (the flows are tested elsewhere); feedback goes through the API with a
-fake clock. Every value is a small binary fraction, exact in the tables' Float32 arrays,
+fake clock (read once per request: the verdict's ``decided_at`` is its audit row's ``at``).
+Every value is a small binary fraction, exact in the tables' Float32 arrays,
 so responses are compared exactly. The read-only tests share one seeded database (module
 scope); each feedback test gets a fresh one (``conftest.database``).
 """
@@ -21,6 +22,7 @@ from pydantic import TypeAdapter
 
 from api.app import create_app
 from infra.migrate import migrate
+from schemas.audit import AuditEntry
 from schemas.demand import BacktestRow, ForecastSnapshot
 from schemas.kb import KbSuggestion
 from schemas.settings import Settings
@@ -220,22 +222,35 @@ def seed(dsn: str, database: str) -> None:
 
 
 class Clock:
-    """A wall clock that ticks one second per reading."""
+    """A wall clock that ticks one second per reading, and counts its readings."""
 
     def __init__(self) -> None:
         self.t = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
+        self.reads = 0
 
     def __call__(self) -> datetime:
         self.t += timedelta(seconds=1)
+        self.reads += 1
         return self.t
+
+
+class Audit:
+    """An audit log that keeps its rows (instead of the audit_log result topic)."""
+
+    def __init__(self) -> None:
+        self.rows: list[AuditEntry] = []
+
+    def record(self, entry: AuditEntry) -> None:
+        self.rows.append(entry)
 
 
 KEYS = "acme:k1,globex:k2,initech:k3"
 
 
-def _client(settings: Settings, clock: Clock) -> Iterator[TestClient]:
+def _client(settings: Settings, clock: Clock, audit: Audit) -> Iterator[TestClient]:
     seed(settings.dsn, settings.clickhouse_database)
-    with TestClient(create_app(settings, kafka_check=lambda: None, now=clock)) as tc:
+    app = create_app(settings, kafka_check=lambda: None, now=clock, audit_log=audit)
+    with TestClient(app) as tc:
         yield tc
 
 
@@ -245,7 +260,7 @@ def client(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     database = f"t_{uuid.uuid4().hex[:12]}"
     migrate(f"chdb://{chdb_path}", database, log=lambda _m: None, retention_days=KEEP_TEST_ROWS)
     tmp = tmp_path_factory.mktemp("demand_kb_api")
-    yield from _client(api_settings(chdb_path, database, tmp, KEYS), Clock())
+    yield from _client(api_settings(chdb_path, database, tmp, KEYS), Clock(), Audit())
 
 
 @pytest.fixture
@@ -254,9 +269,16 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def fresh(chdb_path: Path, database: str, tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
+def audit() -> Audit:
+    return Audit()
+
+
+@pytest.fixture
+def fresh(
+    chdb_path: Path, database: str, tmp_path: Path, clock: Clock, audit: Audit
+) -> Iterator[TestClient]:
     """For the tests that record feedback: a seeded database of their own."""
-    yield from _client(api_settings(chdb_path, database, tmp_path, KEYS), clock)
+    yield from _client(api_settings(chdb_path, database, tmp_path, KEYS), clock, audit)
 
 
 def forecast(client: TestClient, headers: dict[str, str], **params: Any) -> Any:
@@ -584,6 +606,36 @@ def test_feedback_latest_verdict_wins(fresh: TestClient, clock: Clock) -> None:
 
     judge(fresh, S_BIG, "accepted")  # and back
     assert precision(fresh) == {"accepted": 2, "dismissed": 0, "precision": 1.0}
+
+
+def test_a_verdict_and_its_audit_row_share_one_clock_reading(
+    fresh: TestClient, clock: Clock, audit: Audit
+) -> None:
+    """One instant per request: the stored ``decided_at`` is the ``at`` of the call's
+    audit row, so an auditor finds who judged a suggestion from its verdict time. The
+    clock is read once per call whatever the answer, and not by reads that record nothing."""
+    r = judge(fresh, S_BIG, "dismissed")
+    assert r.status_code == 200, r.text
+    assert clock.reads == 1
+    [row] = audit.rows
+    route = "/v1/kb/suggestions/{suggestion_id}/dismiss"
+    assert (row.tenant_id, row.route, row.status, row.outcome) == ("acme", route, 200, "success")
+    assert row.at.isoformat() == r.json()["decided_at"] == iso(clock.t)
+
+    # refused calls are audited at one reading each too (the route's, or the audit's own)
+    assert judge(fresh, uuid.uuid4(), "accepted").status_code == 404
+    assert judge(fresh, S_OPEN_A, "accepted", {}).status_code == 401
+    assert clock.reads == 3
+    assert [(a.status, a.at) for a in audit.rows[1:]] == [
+        (404, clock.t - timedelta(seconds=1)),
+        (401, clock.t),
+    ]
+
+    listed = fresh.get("/v1/kb/suggestions", headers=ACME).json()["items"]
+    assert clock.reads == 3
+    stored = {s["suggestion_id"]: s["decided_at"] for s in listed}
+    assert stored[str(S_BIG)] == row.at.isoformat()
+    assert len(audit.rows) == 3  # a GET is not audited
 
 
 def test_feedback_404_and_tenant_isolation(fresh: TestClient) -> None:
