@@ -9,8 +9,12 @@ One scripted scenario, run once for the module through the real ``cxpulse`` comm
   4 +/- 1 and 1 on the weekend (deterministic noise). The newest event is in hour
   2026-03-11 23:00, so the last hour closed at the end of input is 22:00, the last
   snapshot is generated at 23:00 and its first target is Thursday 2026-03-12 00:00
-  (``FIRST_TARGET``). The segment reaches 192 h of history at 2026-03-10 00:00 (weekly
-  model) and is refit with a weekly backtest (>= 216 h) at 2026-03-11 00:00.
+  (``FIRST_TARGET``). The model is chosen at every refit (UTC midnight) among the
+  candidates the history supports, by the lowest backtest MASE (ties to seasonal-naive):
+  the cold-start pair before 192 h; ``daily_profile_poisson`` stands in from
+  2026-03-10 00:00 (192 h, no weekly backtest origin yet); the weekly candidates are
+  backtested from 2026-03-11 00:00 (216 h, one origin). Which candidate wins is the
+  backtest's business: the tests check the rule, not a model name.
 * acme KB (queue ``support`` / region ``south``, so billing counts stay as scripted):
   four paraphrases of a CSV-import problem (-> open suggestion of size 4); three of a
   Slack-integration problem whose article was created before them (-> never opens);
@@ -51,7 +55,13 @@ GLOBEX = {"Authorization": "Bearer key-globex-0123456789abcdef"}
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 HOURS = 240
 FIRST_TARGET = START + timedelta(hours=HOURS)  # the hour after the newest event's hour
-WEEKLY = "holt_winters_168h_sqrt"
+# the candidates of each phase, in tie order (README "Model selection")
+WEEKLY = ("seasonal_naive_168h", "daily_profile_poisson", "holt_winters_168h_sqrt", "ensemble_mean")
+COLD = ("seasonal_naive_24h", "seasonal_mean_24h")
+SEGMENTS = [("queue", "billing"), ("queue", "support"), ("region", "north"), ("region", "south")]
+PROFILE = "daily_profile_poisson"  # stands in from 192 h until the first weekly origin
+WEEKLY_AT = START + timedelta(hours=192)
+FIRST_WEEKLY_REFIT = START + timedelta(hours=216)
 HOTSPOT_THRESHOLD = 6.0  # above every night hour (<= 3), below business hours (8 +/- 1)
 _RNG = random.Random(11)
 _NOISE = [_RNG.choice((-1, 0, 1)) for _ in range(HOURS)]
@@ -236,6 +246,8 @@ def suggestion_id(seed_ticket: str) -> str:
     return str(stable_id("kb_suggestion", "acme", seed_ticket))
 
 
+# confidence = sigmoid(0.94 + 3.58 x mean join cosine), a join needs cosine >= 0.28
+CONFIDENCE_RANGE = (0.874, 0.990)
 CSV_ID = suggestion_id("CSV1")
 VAT_ID = suggestion_id("VAT1")
 
@@ -252,6 +264,8 @@ class Run:
     globex_backtest: subprocess.CompletedProcess[bytes]
     view_rows: list[dict[str, Any]]
     stored: dict[str, int]  # event type -> events stored by the ingest flow
+    backtests: list[dict[str, Any]]  # every demand_backtest row of acme
+    snapshot_models: list[dict[str, Any]]  # (generated_at, model) of every billing snapshot
 
 
 @pytest.fixture(scope="module")
@@ -290,6 +304,17 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     )
 
     stored = sql_rows(env, "SELECT event_type, count() AS n FROM events FINAL GROUP BY ALL")
+    backtests = sql_rows(
+        env,
+        "SELECT * FROM demand_backtest FINAL WHERE tenant_id = 'acme' "
+        "ORDER BY segment_type, segment, generated_at, model",
+    )
+    snapshot_models = sql_rows(
+        env,
+        "SELECT generated_at, model FROM demand_forecast_snapshots FINAL "
+        "WHERE tenant_id = 'acme' AND segment_type = 'queue' AND segment = 'billing' "
+        "ORDER BY generated_at",
+    )
     with serve_api(env) as base:
         yield Run(
             base,
@@ -299,6 +324,8 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             globex,
             view,
             {r["event_type"]: int(r["n"]) for r in stored},
+            backtests,
+            snapshot_models,
         )
 
 
@@ -317,6 +344,33 @@ def _forecast(run: Run, headers: dict[str, str], horizon_h: int, **seg: str) -> 
 
 def _utc(s: str) -> datetime:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def _ch_utc(s: str) -> datetime:
+    """A DateTime64 of `cxpulse sql` (``2026-03-11 00:00:00.000``, UTC)."""
+    return _utc(s.replace(" ", "T") + "+00:00")
+
+
+Refit = tuple[str, str, datetime]  # segment_type, segment, generated_at
+
+
+def _refits(run: Run) -> dict[Refit, list[dict[str, Any]]]:
+    """The stored backtest rows of acme, one list of candidates per refit."""
+    out: dict[Refit, list[dict[str, Any]]] = {}
+    for r in run.backtests:
+        out.setdefault((r["segment_type"], r["segment"], _ch_utc(r["generated_at"])), []).append(r)
+    return out
+
+
+def _latest(run: Run, stype: str, segment: str) -> list[dict[str, Any]]:
+    """The candidates of the segment's latest refit."""
+    mine = {k: v for k, v in _refits(run).items() if k[:2] == (stype, segment)}
+    return mine[max(mine)]
+
+
+def _chosen(rows: list[dict[str, Any]]) -> str:
+    [model] = [r["model"] for r in rows if r["selected"]]
+    return str(model)
 
 
 # ---- demand ------------------------------------------------------------------------------
@@ -338,7 +392,8 @@ def test_forecast_48h_weekly_model_with_ordered_bands(run: Run) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["segment_type"], body["segment"]) == ("queue", "billing")
-    assert body["model"] == WEEKLY
+    assert body["model"] in WEEKLY
+    assert body["model"] == _chosen(_latest(run, "queue", "billing"))
     assert _utc(body["generated_at"]) == FIRST_TARGET - timedelta(hours=1)
     assert body["horizon_h"] == 48
     items = body["items"]
@@ -361,18 +416,133 @@ def test_forecast_48h_weekly_model_with_ordered_bands(run: Run) -> None:
 
 
 def test_forecast_carries_the_weekly_backtest(run: Run) -> None:
-    bt = _forecast(run, ACME, 48).json()["backtest"]
+    body = _forecast(run, ACME, 48).json()
+    bt = body["backtest"]
     assert bt is not None
-    assert bt["model"] == WEEKLY
-    assert bt["baseline"] == "seasonal_naive_168h"
-    # refit at 2026-03-11 00:00 with 216 h: one daily origin (a week + a day to fit on)
-    assert _utc(bt["generated_at"]) == START + timedelta(hours=216)
-    assert (bt["origins"], bt["horizon_h"], bt["points"]) == (1, 24, 24)
-    for key in ("wape", "mase", "coverage_80", "coverage_95"):
-        assert isinstance(bt[key], float), (key, bt)
+    assert (bt["model"], bt["selected"]) == (body["model"], True)
+    assert bt == body["candidates"][0]  # the chosen one first
+    # refit at 2026-03-11 00:00 with 216 h: one daily origin (a week + a day to fit on),
+    # every weekly candidate backtested on the same 24 hours against the same baseline
+    by_model = {c["model"]: c for c in body["candidates"]}
+    assert sorted(by_model) == sorted(WEEKLY)
+    for c in body["candidates"]:
+        assert c["baseline"] == "seasonal_naive_168h"
+        assert _utc(c["generated_at"]) == FIRST_WEEKLY_REFIT
+        assert (c["origins"], c["horizon_h"], c["points"]) == (1, 24, 24)
+        for key in ("wape", "mase", "coverage_80", "coverage_95"):
+            assert isinstance(c[key], float), (key, c)
+        assert 0 <= c["coverage_80"] <= c["coverage_95"] <= 1
+    assert [c["selected"] for c in body["candidates"]] == [True, False, False, False]
+    assert by_model["seasonal_naive_168h"]["mase"] == pytest.approx(1.0)  # the baseline
+    # the lowest MASE wins, ties to seasonal-naive: never worse than it
+    ranked = sorted(WEEKLY, key=lambda m: (by_model[m]["mase"], WEEKLY.index(m)))
+    assert bt["model"] == ranked[0]
+    assert 0 < bt["mase"] <= 1
     assert 0 < bt["wape"] < 0.5
-    assert bt["mase"] > 0
-    assert 0 <= bt["coverage_80"] <= bt["coverage_95"] <= 1
+
+
+def test_every_refit_chooses_the_lowest_mase_candidate(run: Run) -> None:
+    """Every refit of every acme segment, as stored: one row per candidate the phase
+    has, exactly one selected, and that one has the lowest MAE (= MASE: one baseline per
+    refit), ties going to seasonal-naive, so never worse than it."""
+    refits = _refits(run)
+    assert sorted({k[:2] for k in refits}) == SEGMENTS
+    ties = []
+    for key, rows in refits.items():
+        models = [r["model"] for r in rows]
+        phase = WEEKLY if models[0] in WEEKLY else COLD
+        assert sorted(models) == sorted(phase), key
+        naive = next(r for r in rows if r["model"] == phase[0])
+        assert {(r["baseline"], r["origins"], r["points"]) for r in rows} == {
+            (phase[0], naive["origins"], naive["points"])
+        }, key
+        assert {r["baseline_mae"] for r in rows} == {naive["mae"]}, key
+        if naive["baseline_mae"] > 0:
+            assert naive["mase"] == pytest.approx(1.0)
+        for r in rows:
+            if r["mase"] is not None:
+                assert r["mase"] == pytest.approx(r["mae"] / r["baseline_mae"]), (key, r)
+        assert sum(bool(r["selected"]) for r in rows) == 1, key
+        chosen = next(r for r in rows if r["selected"])
+        best = min(rows, key=lambda r: (r["mae"], phase.index(r["model"])))
+        assert chosen["model"] == best["model"], (key, rows)
+        assert chosen["mae"] <= naive["mae"], key
+        if any(r["mae"] == naive["mae"] for r in rows if r is not naive):
+            ties.append(key)
+            assert chosen is naive, key  # ties go to seasonal-naive
+    # the weekly phase is reached (billing and north: the same tickets), and a tie
+    # happened (one day of history: the 24 h mean is yesterday, as naive is)
+    assert ("queue", "billing", FIRST_WEEKLY_REFIT) in refits
+    assert ("queue", "billing", START + timedelta(hours=48)) in ties
+    assert _latest(run, "queue", "billing") == [
+        {**r, "segment_type": "queue", "segment": "billing"}
+        for r in _latest(run, "region", "north")
+    ]
+
+
+def test_snapshots_forecast_with_the_refits_choice(run: Run) -> None:
+    """Billing's hourly snapshots: the model chosen at the latest refit; the profile
+    stands in from 192 h until the first weekly backtest (216 h)."""
+    refits = {k[2]: v for k, v in _refits(run).items() if k[:2] == ("queue", "billing")}
+    snaps = {_ch_utc(r["generated_at"]): r["model"] for r in run.snapshot_models}
+    assert len(snaps) == HOURS - 1  # every closed hour
+    for at, rows in refits.items():
+        assert snaps[at] == _chosen(rows), at
+    assert set(snaps.values()) <= {*COLD, *WEEKLY}
+    assert {m for at, m in snaps.items() if at < WEEKLY_AT} <= set(COLD)
+    assert WEEKLY_AT not in refits  # no weekly origin yet: no backtest, the profile
+    assert {m for at, m in snaps.items() if WEEKLY_AT <= at < FIRST_WEEKLY_REFIT} == {PROFILE}
+    chosen = _chosen(refits[FIRST_WEEKLY_REFIT])
+    assert {m for at, m in snaps.items() if at >= FIRST_WEEKLY_REFIT} == {chosen}
+
+
+def test_forecast_names_the_latest_refits_candidates(run: Run) -> None:
+    """/v1/demand/forecast's model and candidates are the stored backtest rows of the
+    segment's latest refit, the chosen first, then by error."""
+    for stype, segment in (("queue", "billing"), ("region", "north")):
+        body = _forecast(run, ACME, 24, segment_type=stype, segment=segment).json()
+        rows = _latest(run, stype, segment)
+        assert body["model"] == _chosen(rows)
+        rows = sorted(rows, key=lambda r: (not r["selected"], r["mae"], r["model"]))
+        keys = ("model", "selected", "baseline", "origins", "horizon_h", "points")
+        assert [tuple(c[k] for k in keys) for c in body["candidates"]] == [
+            tuple(r[k] for k in keys) for r in rows
+        ]
+        assert [_utc(c["generated_at"]) for c in body["candidates"]] == [
+            _ch_utc(r["generated_at"]) for r in rows
+        ]
+        for c, r in zip(body["candidates"], rows, strict=True):
+            for k in ("wape", "mase", "coverage_80", "coverage_95"):
+                assert c[k] == pytest.approx(r[k]), (segment, k)
+        assert body["backtest"] == body["candidates"][0]
+
+
+def test_sparse_segments_forecast_with_the_profile_standing_in(run: Run) -> None:
+    """support / south (the same tickets, the first 2026-03-03 10:00) reach 192 h at
+    2026-03-11 10:00, off the refit grid: they go weekly at once, with the profile and
+    Poisson intervals until their first weekly backtest origin (216 h)."""
+    items = _get(run, "/v1/demand/segments", ACME).json()["items"]
+    models = {(i["segment_type"], i["segment"]): i["model"] for i in items}
+    assert models[("queue", "support")] == models[("region", "south")] == PROFILE
+    body = _forecast(run, ACME, 24, segment="support").json()
+    assert body["model"] == PROFILE
+    assert _utc(body["generated_at"]) == FIRST_TARGET - timedelta(hours=1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug, reported to the lead: /v1/demand/forecast pairs a stand-in "
+    "model (no backtest at its refit) with the previous refit's backtest and candidates "
+    "(another model's: here the cold-start pair's)",
+)
+def test_a_stand_in_forecast_has_no_other_models_backtest(run: Run) -> None:
+    """``backtest`` is documented as the chosen model's and ``candidates`` as the latest
+    refit's: a forecast by the profile standing in (its refit had no origin) must not
+    present seasonal_naive_24h's backtest as its own."""
+    body = _forecast(run, ACME, 24, segment="support").json()
+    assert body["model"] == PROFILE
+    assert body["backtest"] is None or body["backtest"]["model"] == body["model"]
+    assert [c["model"] for c in body["candidates"] if c["selected"]] in ([], [body["model"]])
 
 
 def test_forecast_horizon_bounds(run: Run) -> None:
@@ -395,7 +565,7 @@ def test_forecast_unknown_segment_404(run: Run) -> None:
     assert _forecast(run, ACME, 24, segment_type="planet").status_code == 422
     region = _forecast(run, ACME, 24, segment_type="region", segment="north")
     assert region.status_code == 200
-    assert region.json()["model"] == WEEKLY
+    assert region.json()["model"] == _forecast(run, ACME, 24).json()["model"]  # same tickets
 
 
 def test_segments(run: Run) -> None:
@@ -410,7 +580,7 @@ def test_segments(run: Run) -> None:
         ("region", "south"),
     ]
     billing = items[0]
-    assert billing["model"] == WEEKLY
+    assert billing["model"] == _forecast(run, ACME, 24).json()["model"]
     assert _utc(billing["generated_at"]) == FIRST_TARGET - timedelta(hours=1)
     day = _forecast(run, ACME, 24).json()["items"]
     assert billing["next_24h"] == pytest.approx(sum(i["predicted"] for i in day), rel=1e-9)
@@ -435,16 +605,29 @@ def test_hotspot_alerts_once_per_target_hour(run: Run) -> None:
         assert d["predicted"] > HOTSPOT_THRESHOLD
         assert is_business(target), a  # nights (<= 3/h) never cross 6/h
         assert START < target <= FIRST_TARGET + timedelta(hours=23)
-    # one episode a working day at least; the last snapshot's alert is the weekly model's
-    weekdays = {
-        (START + timedelta(days=d)).date()
-        for d in range(1, 11)
-        if (START + timedelta(days=d)).weekday() < 5
-    }
-    assert weekdays <= {t.date() for t in targets}
+    # Which days get an episode follows from the model each refit chose. Before 192 h
+    # the cold-start models know no week: seasonal_naive_24h forecasts an hour from the
+    # latest closed same hour (yesterday's, or the day before's while today's is still
+    # open), seasonal_mean_24h from the past week's mean, so the days after weekdays
+    # alert: Saturday (4/h came, ~8/h was forecast) and Sunday 09:00 too, forecast at
+    # Saturday 09:00 from Friday's 09:00. Sunday's and Monday's refits chose naive (its
+    # backtest won), so Monday 2026-03-09 was forecast from the weekend's <= 5/h: no
+    # episode. From Tuesday 2026-03-10 the weekly candidates (the profile standing in,
+    # then the backtest's choice) know the week.
+    refits = {k[2]: v for k, v in _refits(run).items() if k[:2] == ("queue", "billing")}
+    saturday, sunday, monday = (START + timedelta(days=d) for d in (5, 6, 7))
+    assert [_chosen(refits[d]) for d in (saturday, sunday, monday)] == ["seasonal_naive_24h"] * 3
+    days = {(START + timedelta(days=d)).date() for d in (1, 2, 3, 4, 5, 6, 8, 9, 10)}
+    assert {t.date() for t in targets} == days  # every day from Tuesday but Monday 03-09
+    [on_sunday] = [a["details"] for a, t in zip(alerts, targets, strict=True) if t.weekday() == 6]
+    assert _utc(on_sunday["target_start"]) == sunday + timedelta(hours=9)
+    assert _utc(on_sunday["generated_at"]) == saturday + timedelta(hours=9)
+    assert on_sunday["model"] == "seasonal_naive_24h"
+    assert on_sunday["predicted"] == billing_count(4 * 24 + 9)  # Friday 09:00's count
+    # the last snapshot's alert carries the model chosen at the last refit
     last = max(alerts, key=lambda a: a["details"]["target_start"])
     assert _utc(last["details"]["target_start"]) == FIRST_TARGET + timedelta(hours=9)
-    assert last["details"]["model"] == WEEKLY
+    assert last["details"]["model"] == _chosen(refits[FIRST_WEEKLY_REFIT])
     # an episode alerts once: no alert for the hour right after another one
     assert not {t + timedelta(hours=1) for t in targets} & set(targets)
 
@@ -458,8 +641,9 @@ def test_globex_sees_no_acme_demand(run: Run) -> None:
         ("region", "west"),
     ]
     own = _forecast(run, GLOBEX, 24, segment="returns").json()
-    assert own["model"] == "seasonal_mean_24h"
+    assert own["model"] == "seasonal_mean_24h"  # the cold-start default, no backtest yet
     assert own["backtest"] is None  # four closed hours: no origin yet
+    assert own["candidates"] == []
     assert _get(run, "/v1/alerts", GLOBEX, kind="demand_hotspot").json()["items"] == []
     assert _get(run, "/v1/demand/segments", {}).status_code == 401
 
@@ -471,8 +655,9 @@ def test_cli_backtest_table(run: Run) -> None:
     lines = run.backtest_table.splitlines()
     assert lines[0].split()[:4] == ["tenant", "type", "segment", "model"]
     billing = [line for line in lines if " billing " in line]
-    assert len(billing) == 1
-    assert billing[0].split()[:4] == ["acme", "queue", "billing", WEEKLY]
+    assert len(billing) == 1  # the chosen candidate only
+    chosen = _chosen(_latest(run, "queue", "billing"))
+    assert billing[0].split()[:4] == ["acme", "queue", "billing", chosen]
     assert "globex" not in run.backtest_table
 
 
@@ -485,13 +670,19 @@ def test_cli_backtest_json(run: Run) -> None:
         ("region", "south"),
     }
     assert {r["tenant_id"] for r in rows.values()} == {"acme"}
+    assert all(r["selected"] for r in rows.values())  # the chosen candidate of each
     billing = rows[("queue", "billing")]
-    assert (billing["model"], billing["origins"], billing["points"]) == (WEEKLY, 1, 24)
     api_bt = _forecast(run, ACME, 24).json()["backtest"]
+    assert (billing["model"], billing["origins"], billing["points"]) == (api_bt["model"], 1, 24)
     assert billing["wape"] == pytest.approx(api_bt["wape"])
     assert billing["mase"] == pytest.approx(api_bt["mase"])
-    # the sparse support queue never reaches the weekly model
-    assert rows[("queue", "support")]["model"] == "seasonal_mean_24h"
+    # the sparse support queue (first ticket 2026-03-03 10:00) has 182 h at the last
+    # midnight refit: its latest backtest is the cold-start pair's
+    support = rows[("queue", "support")]
+    assert _utc(support["generated_at"]) == FIRST_WEEKLY_REFIT
+    assert support["model"] in COLD
+    assert support["model"] == _chosen(_latest(run, "queue", "support"))
+    assert (support["baseline"], support["origins"]) == ("seasonal_naive_24h", 6)
 
 
 def test_cli_backtest_other_tenant_has_none(run: Run) -> None:
@@ -507,7 +698,7 @@ def test_cli_sql_on_the_forecast_view(run: Run) -> None:
     assert {_utc(r["generated_at"].replace(" ", "T") + "+00:00") for r in rows} == {gen}
     starts = [_utc(r["target_start"].replace(" ", "T") + "+00:00") for r in rows]
     assert starts == [FIRST_TARGET + timedelta(hours=k) for k in range(3)]
-    assert [r["model"] for r in rows] == [WEEKLY] * 3
+    assert [r["model"] for r in rows] == [_chosen(_latest(run, "queue", "billing"))] * 3
     first = rows[0]["horizon_h"]
     assert [r["horizon_h"] for r in rows] == [first, first + 1, first + 2]
     api_items = _forecast(run, ACME, 3).json()["items"]
@@ -537,7 +728,8 @@ def test_kb_suggestions_open_covered_and_never_opened(run: Run) -> None:
     assert csv["status"] == "open"
     assert csv["size"] == 4
     assert csv["ticket_ids"] == ["CSV1", "CSV2", "CSV3", "CSV4"]
-    assert 0 < csv["confidence"] <= 1
+    # sigmoid(0.94 + 3.58 x the members' mean join cosine), every join >= 0.28 (README)
+    assert CONFIDENCE_RANGE[0] <= csv["confidence"] <= CONFIDENCE_RANGE[1]
     assert csv["covered_by"] is None
     assert csv["category"] == "data_import"
     assert csv["title"] in {s for s, _, _ in CSV_IMPORT}
@@ -551,7 +743,7 @@ def test_kb_suggestions_open_covered_and_never_opened(run: Run) -> None:
     assert (vat["size"], vat["ticket_ids"]) == (3, ["VAT1", "VAT2", "VAT3"])
     assert _utc(vat["first_seen"]) == START + timedelta(days=1, hours=15, minutes=5)
     assert _utc(vat["updated_at"]) == VAT_ARTICLE_AT
-    assert 0 < vat["confidence"] <= 1
+    assert CONFIDENCE_RANGE[0] <= vat["confidence"] <= CONFIDENCE_RANGE[1]
 
     assert [s["suggestion_id"] for s in _suggestions(run, ACME, status="open")["items"]] == [CSV_ID]
     assert [s["suggestion_id"] for s in _suggestions(run, ACME, status="covered")["items"]] == [
@@ -573,6 +765,10 @@ def test_kb_suggestion_alerts_once_per_opened_suggestion(run: Run) -> None:
     assert csv["details"]["status"] == "open"
     assert _utc(csv["event_time"]) == START + timedelta(days=3, hours=11, minutes=5)
     assert by_subject[VAT_ID]["details"]["status"] == "open"  # covered only later
+    # ids and figures only: no ticket's text (the title stays behind /v1/kb/suggestions)
+    texts = [t for problem in (CSV_IMPORT, VAT) for ticket in problem for t in ticket]
+    for a in alerts:
+        assert not [t for t in texts if t in json.dumps(a)], a
     assert _get(run, "/v1/alerts", GLOBEX, kind="kb_suggestion").json()["items"] == []
 
 
