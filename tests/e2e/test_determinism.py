@@ -23,6 +23,7 @@ import random
 import signal
 import subprocess
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ TABLES = {  # name -> (columns, source)
     "ops_agent_board": ("*", "ops_agent_board FINAL"),
     "demand_hourly": ("*", "demand_hourly FINAL"),
     "demand_forecast": ("*", "demand_forecast_snapshots FINAL"),
+    # a row per candidate model and refit: model is in the table's key, and rows are
+    # compared whole (sorted), so every candidate's backtest must agree
     "demand_backtest": ("*", "demand_backtest FINAL"),
     "kb_suggestions": ("*", "kb_suggestions FINAL"),
 }
@@ -165,6 +168,17 @@ def _tables(env: dict[str, str]) -> dict[str, list[str]]:
     return {name: sorted(rows) for name, rows in out.items()}
 
 
+def _assert_candidates_per_refit(rows: list[str]) -> None:
+    """The scripted tenant's backtests: several candidates per refit, one row each (so
+    the comparison covers all of them, not just the chosen), exactly one selected."""
+    mine = [json.loads(r) for r in rows if f'"tenant_id":"{KB_TENANT}"' in r]
+    refits = Counter((r["segment_type"], r["segment"], r["generated_at"]) for r in mine)
+    assert min(refits.values()) >= 2, refits
+    keys = {(r["segment_type"], r["segment"], r["generated_at"], r["model"]) for r in mine}
+    assert len(keys) == len(mine)
+    assert sum(bool(r["selected"]) for r in mine) == len(refits)
+
+
 def test_every_table_is_the_same_for_any_batch_size_and_a_crash(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -204,6 +218,7 @@ def test_every_table_is_the_same_for_any_batch_size_and_a_crash(
     assert not empty, {k: len(v) for k, v in expected.items()}
     assert any('"agent_performance"' in r for r in expected["late_events"])
     assert any(f'"tenant_id":"{KB_TENANT}"' in r for r in expected["demand_backtest"])
+    _assert_candidates_per_refit(expected["demand_backtest"])
     assert any('"status":"covered"' in r for r in expected["kb_suggestions"])
     for size in (100, 1):
         for table, rows in expected.items():
