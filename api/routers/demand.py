@@ -41,6 +41,11 @@ def demand_forecast(
         )
     hours = fc.hours()
     candidates = reader.demand_candidates(tenant, segment_type, segment)
+    chosen = next((c for c in candidates if c.selected), None)
+    if chosen is None or chosen.model != fc.model:
+        # the forecast's model has no backtest of its own yet (the profile stands in
+        # between 192 and 215 h of history): the latest rows are another model's
+        chosen, candidates = None, []
     return DemandForecastOut.model_validate(
         {
             "segment_type": segment_type,
@@ -49,7 +54,7 @@ def demand_forecast(
             "model": fc.model,
             "horizon_h": len(hours),
             "items": hours,
-            "backtest": next((c for c in candidates if c.selected), None),
+            "backtest": chosen,
             "candidates": candidates,
         }
     )

@@ -158,13 +158,14 @@ def seed(dsn: str, database: str) -> None:
         [snapshot("acme", "queue", "billing", G, WEEKLY, BILLING)],
         [
             snapshot("acme", "queue", "billing", G - H, COLD, [1.0] * 336),
-            snapshot("acme", "queue", "support", G, COLD, [1.0] * 30),  # next 24 h: 24
+            # by the model of its backtest (a backtest of another model is not shown)
+            snapshot("acme", "queue", "support", G, WEEKLY, [1.0] * 30),  # next 24 h: 24
             snapshot("acme", "queue", "sales", G, COLD, [2.0] * 24),  # 48
             snapshot("acme", "region", "north", G, WEEKLY, [3.0] * 10),  # 30
             snapshot("acme", "region", "east", G, WEEKLY, [3.0] * 10),  # 30, tie: by name
             snapshot("acme", "service_type", "install", G, COLD, [0.5] * 4),  # 2
             # globex's billing is newer and busier: must not leak into acme's answers
-            snapshot("globex", "queue", "billing", G + 5 * H, COLD, [99.0] * 3),
+            snapshot("globex", "queue", "billing", G + 5 * H, WEEKLY, [99.0] * 3),
         ],
         [snapshot("acme", "queue", "billing", G, WEEKLY, BILLING)],  # a replay: one snapshot
     ]
@@ -175,6 +176,9 @@ def seed(dsn: str, database: str) -> None:
         [
             backtest("acme", "billing", G - 24 * H, 0.25, 0.75, (0.875, 0.9375), origins=6),
             backtest("acme", "support", G, None, None, (None, None)),  # no demand: nulls
+            # sales is forecast by a cold-start model standing in without a backtest of
+            # its own: an older weekly backtest must not be shown as its
+            backtest("acme", "sales", G - 24 * H, 0.25, 0.75, (0.875, 0.9375)),
         ],
         column_names=BACKTEST_COLUMNS,
     )
@@ -408,7 +412,9 @@ def test_forecast_candidates_empty_without_backtests_and_legacy_rows_are_chosen(
 
 
 def test_forecast_backtest_none_when_missing_and_nulls_pass_through(client: TestClient) -> None:
-    assert forecast(client, ACME, segment_type="queue", segment="sales").json()["backtest"] is None
+    sales = forecast(client, ACME, segment_type="queue", segment="sales").json()
+    assert sales["model"] == COLD  # its stored backtest is the weekly model's: not shown
+    assert (sales["backtest"], sales["candidates"]) == (None, [])
     bt = forecast(client, ACME, segment_type="queue", segment="support").json()["backtest"]
     assert (bt["wape"], bt["mase"], bt["coverage_80"], bt["coverage_95"]) == (None,) * 4
     assert bt["origins"] == 7
@@ -452,7 +458,7 @@ def test_forecast_tenant_isolation(client: TestClient) -> None:
     acme = forecast(client, ACME, segment_type="queue", segment="billing", horizon_h=336).json()
     globex = forecast(client, GLOBEX, segment_type="queue", segment="billing", horizon_h=336).json()
     assert [i["predicted"] for i in acme["items"]] == BILLING
-    assert (globex["generated_at"], globex["model"]) == (iso(G + 5 * H), COLD)
+    assert (globex["generated_at"], globex["model"]) == (iso(G + 5 * H), WEEKLY)
     assert [i["predicted"] for i in globex["items"]] == [99.0] * 3
     assert globex["backtest"]["wape"] == 0.5
     assert acme["backtest"]["wape"] == 0.25
