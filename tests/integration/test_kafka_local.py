@@ -83,6 +83,7 @@ def test_up_roundtrip_down(tmp_path: Path) -> None:
         "pid": None,
         "bootstrap": f"127.0.0.1:{port}",
         "home": str(tmp_path / "kafka"),
+        "secure": False,
     }
     assert _bindable(port)
     assert _bindable(cport)
