@@ -70,32 +70,38 @@ _DELETIONS: tuple[tuple[str, str], ...] = (
 ERASED_TABLES: tuple[str, ...] = tuple(t for t, _ in _DELETIONS)
 
 _TICKETS = (
-    f"SELECT DISTINCT {_TICKET} FROM events WHERE tenant_id = {{tenant:String}} "
+    f"SELECT DISTINCT {_TICKET} AS v FROM events WHERE tenant_id = {{tenant:String}} "
     f"AND {_CLIENT} = {{client:String}} AND {_TICKET} != ''"
 )
 _COMPLAINTS = (
-    "SELECT DISTINCT JSONExtractString(payload, 'complaint_id') FROM events "
+    "SELECT DISTINCT JSONExtractString(payload, 'complaint_id') AS v FROM events "
     f"WHERE tenant_id = {{tenant:String}} AND {_CLIENT} = {{client:String}} "
     "AND JSONExtractString(payload, 'complaint_id') != ''"
 )
 _EVENTS = (
-    "SELECT DISTINCT event_id FROM events WHERE tenant_id = {tenant:String} "
+    "SELECT DISTINCT event_id AS v FROM events WHERE tenant_id = {tenant:String} "
     f"AND ({_CLIENT} = {{client:String}} OR {_TICKET} IN {{tickets:Array(String)}})"
 )
 _ALERTS = (
-    "SELECT DISTINCT alert_id FROM alerts WHERE tenant_id = {tenant:String} AND ("
+    "SELECT DISTINCT alert_id AS v FROM alerts WHERE tenant_id = {tenant:String} AND ("
     "subject_id = {client:String} OR JSONExtractString(details, 'client_id') = {client:String}"
     " OR subject_id IN {tickets:Array(String)}"
     " OR JSONExtractString(details, 'ticket_id') IN {tickets:Array(String)})"
 )
 _DELIVERIES = (
-    "SELECT DISTINCT delivery_id FROM webhook_deliveries "
+    "SELECT DISTINCT delivery_id AS v FROM webhook_deliveries "
     "WHERE tenant_id = {tenant:String} AND alert_id IN {alerts:Array(UUID)}"
 )
 
 
 def _column(client: Client, sql: str, params: Mapping[str, Any]) -> list[Any]:
-    return [row[0] for row in client.query(sql, parameters=dict(params)).result_rows]
+    """The values of ``sql``'s column ``v``, read by name."""
+    return [row["v"] for row in client.query(sql, parameters=dict(params)).named_results()]
+
+
+def _count(client: Client, table: str, where: str, params: Mapping[str, Any]) -> int:
+    found = client.query(f"SELECT count() AS n FROM {table} WHERE {where}", parameters=dict(params))
+    return int(next(found.named_results())["n"])
 
 
 def erase_client(
@@ -119,8 +125,7 @@ def erase_client(
     params["needles"] = [json.dumps(x) for x in (client_id, *params["tickets"])]
     deleted: dict[str, int] = {}
     for table, where in _DELETIONS:
-        found = client.query(f"SELECT count() FROM {table} WHERE {where}", parameters=params)
-        n = int(found.result_rows[0][0])
+        n = _count(client, table, where, params)
         if n:
             client.command(f"DELETE FROM {table} WHERE {where}", parameters=params)
         deleted[table] = n
@@ -227,8 +232,8 @@ class ErasureGuard:
             return
         self._client = self._open_client()
         rows = self._client.query("SELECT DISTINCT tenant_id, client_id FROM erasures")
-        for tenant, client_id in rows.result_rows:
-            self.subjects.add(tenant, client_id)
+        for row in rows.named_results():
+            self.subjects.add(row["tenant_id"], row["client_id"])
         # applied before a crash or an outage, never completed: complete them now
         pending = self._client.query(
             "SELECT * FROM erasures FINAL WHERE status = 'applied'"
@@ -283,12 +288,11 @@ class ErasureGuard:
 
     def _completed(self, receipt: Erasure) -> bool:
         assert self._client is not None
-        found = self._client.query(
-            "SELECT count() FROM erasures WHERE tenant_id = {tenant:String} "
-            "AND erasure_id = {erasure:UUID} AND status = 'completed'",
-            parameters={"tenant": receipt.tenant_id, "erasure": receipt.erasure_id},
+        where = (
+            "tenant_id = {tenant:String} AND erasure_id = {erasure:UUID} AND status = 'completed'"
         )
-        return int(found.result_rows[0][0]) > 0
+        params = {"tenant": receipt.tenant_id, "erasure": receipt.erasure_id}
+        return _count(self._client, ERASURES_TABLE, where, params) > 0
 
     def close(self) -> None:
         if self._client is not None:
